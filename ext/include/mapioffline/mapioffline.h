@@ -1,0 +1,434 @@
+/*
+ * mapioffline.h -- the Outlook Offline State API ABI and the mapioffline C API.
+ *
+ * Usable from C99 and C++17. On Windows (mingw-w64 included) it builds on the system's <windows.h> and
+ * <unknwn.h>; elsewhere it defines the few COM types it needs itself, with Windows' sizes: ULONG is 32-bit
+ * unsigned, HRESULT 32-bit signed, WCHAR a 16-bit code unit, and STDMETHODCALLTYPE is stdcall on i386 so that
+ * 32-bit Linux reproduces the Win32 calling convention. On x86_64 Linux the native (SysV) ABI is used: there is
+ * no Outlook to be compatible with there, and our own callers are compiled with the same header.
+ *
+ * This header holds declarations only. Spec references (section numbers) are to shared/spec/offline-state-api.md.
+ */
+#ifndef MAPIOFFLINE_MAPIOFFLINE_H
+#define MAPIOFFLINE_MAPIOFFLINE_H
+
+#define MAPIOFFLINE_VERSION_MAJOR 0
+#define MAPIOFFLINE_VERSION_MINOR 1
+#define MAPIOFFLINE_VERSION_PATCH 0
+#define MAPIOFFLINE_VERSION_STRING "0.1.0"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* Base COM types                                                                                                */
+/* ------------------------------------------------------------------------------------------------------------ */
+#if defined(_WIN32)
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <windows.h>
+#include <unknwn.h>
+#define MAPIOFFLINE_HAVE_SYSTEM_COM 1
+#else
+#define MAPIOFFLINE_HAVE_SYSTEM_COM 0
+#include <string.h>
+
+#if defined(__i386__)
+#define STDMETHODCALLTYPE __attribute__((stdcall))
+#else
+#define STDMETHODCALLTYPE
+#endif
+#define STDAPICALLTYPE STDMETHODCALLTYPE
+
+typedef uint32_t ULONG;
+typedef int32_t HRESULT;
+#ifdef __cplusplus
+typedef char16_t WCHAR;
+#else
+typedef uint16_t WCHAR;
+#endif
+
+typedef struct _GUID {
+  uint32_t Data1;
+  uint16_t Data2;
+  uint16_t Data3;
+  uint8_t Data4[8];
+} GUID;
+typedef GUID IID;
+
+#ifdef __cplusplus
+typedef const IID &REFIID;
+typedef const GUID &REFGUID;
+inline bool operator==(const GUID &a, const GUID &b) { return memcmp(&a, &b, sizeof(GUID)) == 0; }
+inline bool operator!=(const GUID &a, const GUID &b) { return !(a == b); }
+inline int IsEqualGUID(REFGUID a, REFGUID b) { return a == b; }
+#else
+typedef const IID *REFIID;
+typedef const GUID *REFGUID;
+static inline int IsEqualGUID(REFGUID a, REFGUID b) { return memcmp(a, b, sizeof(GUID)) == 0; }
+#endif
+
+#define SUCCEEDED(hr) (((HRESULT)(hr)) >= 0)
+#define FAILED(hr) (((HRESULT)(hr)) < 0)
+#define S_OK ((HRESULT)0x00000000)
+#define S_FALSE ((HRESULT)0x00000001)
+#define E_PENDING ((HRESULT)0x8000000A)
+#define E_INVALIDARG ((HRESULT)0x80070057)
+#define E_NOINTERFACE ((HRESULT)0x80004002)
+#define E_POINTER ((HRESULT)0x80004003)
+#define E_NOTIMPL ((HRESULT)0x80004001)
+#define E_FAIL ((HRESULT)0x80004005)
+#define E_OUTOFMEMORY ((HRESULT)0x8007000E)
+
+#ifdef __cplusplus
+/* IUnknown as COM lays it out: three pure virtual slots, no destructor in the vtable. */
+struct IUnknown {
+  virtual HRESULT STDMETHODCALLTYPE QueryInterface(REFIID riid, void **ppvObject) = 0;
+  virtual ULONG STDMETHODCALLTYPE AddRef() = 0;
+  virtual ULONG STDMETHODCALLTYPE Release() = 0;
+};
+#else
+typedef struct IUnknown IUnknown;
+typedef struct IUnknownVtbl {
+  HRESULT(STDMETHODCALLTYPE *QueryInterface)(IUnknown *This, REFIID riid, void **ppvObject);
+  ULONG(STDMETHODCALLTYPE *AddRef)(IUnknown *This);
+  ULONG(STDMETHODCALLTYPE *Release)(IUnknown *This);
+} IUnknownVtbl;
+struct IUnknown {
+  const IUnknownVtbl *lpVtbl;
+};
+#endif
+#endif /* !_WIN32 */
+
+/* MAPI error values (spec §1); mapicode.h defines some of them on Windows. MAPI_E_x = 0x80040000 | code. */
+#ifndef MAPI_E_CALL_FAILED
+#define MAPI_E_CALL_FAILED E_FAIL
+#endif
+#ifndef MAPI_E_NOT_FOUND
+#define MAPI_E_NOT_FOUND ((HRESULT)0x8004010F)
+#endif
+#ifndef MAPI_E_NO_SUPPORT
+#define MAPI_E_NO_SUPPORT ((HRESULT)0x80040102)
+#endif
+#ifndef MAPI_E_UNKNOWN_FLAGS
+#define MAPI_E_UNKNOWN_FLAGS ((HRESULT)0x80040106)
+#endif
+#ifndef MAPI_E_INVALID_PARAMETER
+#define MAPI_E_INVALID_PARAMETER E_INVALIDARG
+#endif
+#ifndef MAPI_E_INTERFACE_NOT_SUPPORTED
+#define MAPI_E_INTERFACE_NOT_SUPPORTED E_NOINTERFACE
+#endif
+
+/* C linkage for data and functions; `extern "C"` in C++, plain `extern` in C. */
+#ifdef __cplusplus
+#define MAPIOFFLINE_EXTERN_C extern "C"
+#else
+#define MAPIOFFLINE_EXTERN_C extern
+#endif
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* Constants (spec §1)                                                                                           */
+/* ------------------------------------------------------------------------------------------------------------ */
+#define MAPIOFFLINE_ADVISE_DEFAULT ((ULONG)0)
+#define MAPIOFFLINE_UNADVISE_DEFAULT ((ULONG)0)
+#define MAPIOFFLINE_ADVISE_TYPE_STATECHANGE ((ULONG)1)
+#define MAPIOFFLINE_CAPABILITY_OFFLINE ((ULONG)0x1)
+#define MAPIOFFLINE_CAPABILITY_ONLINE ((ULONG)0x2)
+#define MAPIOFFLINE_FLAG_BLOCK ((ULONG)0x00002000)
+#define MAPIOFFLINE_FLAG_DEFAULT ((ULONG)0x00000000)
+#define MAPIOFFLINE_STATE_ALL ((ULONG)0x003F037F)
+#define MAPIOFFLINE_STATE_OFFLINE_MASK ((ULONG)0x00000003)
+#define MAPIOFFLINE_STATE_OFFLINE ((ULONG)0x00000001)
+#define MAPIOFFLINE_STATE_ONLINE ((ULONG)0x00000002)
+
+typedef enum MAPIOFFLINE_CALLBACK_TYPE { MAPIOFFLINE_CALLBACK_TYPE_NOTIFY = 0 } MAPIOFFLINE_CALLBACK_TYPE;
+
+/* Outlook may send other values; our sink delivers unknown values unchanged and leaves the decision to its
+ * consumer (the Python layer keeps them as plain ints). */
+typedef enum MAPIOFFLINE_NOTIFY_TYPE {
+  MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_START = 1,
+  MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE = 2,
+  MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_DONE = 3
+} MAPIOFFLINE_NOTIFY_TYPE;
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* GUIDs: declared here, defined once in the library. IID_IUnknown comes from the system (-luuid) on Windows.    */
+/* ------------------------------------------------------------------------------------------------------------ */
+#if !MAPIOFFLINE_HAVE_SYSTEM_COM
+MAPIOFFLINE_EXTERN_C const IID IID_IUnknown;
+#endif
+MAPIOFFLINE_EXTERN_C const IID IID_IMAPIOffline;
+MAPIOFFLINE_EXTERN_C const IID IID_IMAPIOfflineMgr;
+MAPIOFFLINE_EXTERN_C const IID IID_IMAPIOfflineNotify;
+MAPIOFFLINE_EXTERN_C const GUID GUID_GlobalState;
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* Structures (spec §3)                                                                                          */
+/* ------------------------------------------------------------------------------------------------------------ */
+typedef struct MAPIOFFLINE_ADVISEINFO {
+  ULONG ulSize;
+  ULONG ulClientToken;
+  MAPIOFFLINE_CALLBACK_TYPE CallbackType;
+  IUnknown *pCallback;
+  ULONG ulAdviseTypes;
+  ULONG ulStateMask;
+} MAPIOFFLINE_ADVISEINFO;
+
+typedef struct MAPIOFFLINE_NOTIFY {
+  ULONG ulSize;
+  MAPIOFFLINE_NOTIFY_TYPE NotifyType;
+  ULONG ulClientToken;
+  union {
+    struct {
+      ULONG ulMask;
+      ULONG ulStateOld;
+      ULONG ulStateNew;
+    } StateChange;
+  } Info;
+} MAPIOFFLINE_NOTIFY;
+
+/* Compile-time layout checks, for 32- and 64-bit (C99 has no static_assert, hence the array trick). */
+#ifdef __cplusplus
+#define MAPIOFFLINE_STATIC_ASSERT(cond, name) static_assert(cond, #name)
+#else
+#define MAPIOFFLINE_STATIC_ASSERT(cond, name) typedef char mapioffline_assert_##name[(cond) ? 1 : -1]
+#endif
+#define MAPIOFFLINE_P64 (sizeof(void *) == 8)
+#if defined(__cplusplus)
+#define MAPIOFFLINE_ALIGNOF(t) alignof(t)
+#elif defined(_MSC_VER)
+#define MAPIOFFLINE_ALIGNOF(t) __alignof(t)
+#else
+#define MAPIOFFLINE_ALIGNOF(t) __alignof__(t)
+#endif
+MAPIOFFLINE_STATIC_ASSERT(sizeof(ULONG) == 4, ulong_is_32_bit);
+MAPIOFFLINE_STATIC_ASSERT(sizeof(HRESULT) == 4, hresult_is_32_bit);
+MAPIOFFLINE_STATIC_ASSERT(sizeof(WCHAR) == 2, wchar_is_16_bit);
+MAPIOFFLINE_STATIC_ASSERT(sizeof(GUID) == 16, guid_is_16_bytes);
+MAPIOFFLINE_STATIC_ASSERT(sizeof(MAPIOFFLINE_CALLBACK_TYPE) == 4, enum_is_4_bytes);
+MAPIOFFLINE_STATIC_ASSERT(offsetof(MAPIOFFLINE_ADVISEINFO, ulSize) == 0, adviseinfo_ulSize);
+MAPIOFFLINE_STATIC_ASSERT(offsetof(MAPIOFFLINE_ADVISEINFO, ulClientToken) == 4, adviseinfo_ulClientToken);
+MAPIOFFLINE_STATIC_ASSERT(offsetof(MAPIOFFLINE_ADVISEINFO, CallbackType) == 8, adviseinfo_CallbackType);
+MAPIOFFLINE_STATIC_ASSERT(offsetof(MAPIOFFLINE_ADVISEINFO, pCallback) == (MAPIOFFLINE_P64 ? 16 : 12),
+                          adviseinfo_pCallback);
+MAPIOFFLINE_STATIC_ASSERT(offsetof(MAPIOFFLINE_ADVISEINFO, ulAdviseTypes) == (MAPIOFFLINE_P64 ? 24 : 16),
+                          adviseinfo_ulAdviseTypes);
+MAPIOFFLINE_STATIC_ASSERT(offsetof(MAPIOFFLINE_ADVISEINFO, ulStateMask) == (MAPIOFFLINE_P64 ? 28 : 20),
+                          adviseinfo_ulStateMask);
+MAPIOFFLINE_STATIC_ASSERT(sizeof(MAPIOFFLINE_ADVISEINFO) == (MAPIOFFLINE_P64 ? 32 : 24), adviseinfo_size);
+MAPIOFFLINE_STATIC_ASSERT(MAPIOFFLINE_ALIGNOF(MAPIOFFLINE_ADVISEINFO) == (MAPIOFFLINE_P64 ? 8 : 4), adviseinfo_align);
+MAPIOFFLINE_STATIC_ASSERT(offsetof(MAPIOFFLINE_NOTIFY, ulSize) == 0, notify_ulSize);
+MAPIOFFLINE_STATIC_ASSERT(offsetof(MAPIOFFLINE_NOTIFY, NotifyType) == 4, notify_NotifyType);
+MAPIOFFLINE_STATIC_ASSERT(offsetof(MAPIOFFLINE_NOTIFY, ulClientToken) == 8, notify_ulClientToken);
+MAPIOFFLINE_STATIC_ASSERT(offsetof(MAPIOFFLINE_NOTIFY, Info.StateChange.ulMask) == 12, notify_ulMask);
+MAPIOFFLINE_STATIC_ASSERT(offsetof(MAPIOFFLINE_NOTIFY, Info.StateChange.ulStateOld) == 16, notify_ulStateOld);
+MAPIOFFLINE_STATIC_ASSERT(offsetof(MAPIOFFLINE_NOTIFY, Info.StateChange.ulStateNew) == 20, notify_ulStateNew);
+MAPIOFFLINE_STATIC_ASSERT(sizeof(MAPIOFFLINE_NOTIFY) == 24, notify_size);
+MAPIOFFLINE_STATIC_ASSERT(MAPIOFFLINE_ALIGNOF(MAPIOFFLINE_NOTIFY) == 4, notify_align);
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* Interfaces (spec §2). C++: abstract classes, single inheritance, no destructor in the vtable.                  */
+/* C: Windows' own pattern, a struct whose only member is lpVtbl.                                               */
+/* Placeholder slots take only `this`: their real signatures are unknown, and they must never be called.       */
+/* ------------------------------------------------------------------------------------------------------------ */
+#ifdef __cplusplus
+struct IMAPIOffline : public IUnknown {
+  virtual HRESULT STDMETHODCALLTYPE SetCurrentState(ULONG ulFlags, ULONG ulMask, ULONG ulState,
+                                                    void *pReserved) = 0;                 /* slot 3 */
+  virtual HRESULT STDMETHODCALLTYPE GetCapabilities(ULONG *pulCapabilities) = 0;         /* slot 4 */
+  virtual HRESULT STDMETHODCALLTYPE GetCurrentState(ULONG *pulState) = 0;                /* slot 5 */
+  virtual HRESULT STDMETHODCALLTYPE Placeholder1() = 0;                                  /* slot 6 */
+};
+struct IMAPIOfflineMgr : public IMAPIOffline {
+  virtual HRESULT STDMETHODCALLTYPE Advise(ULONG ulFlags, MAPIOFFLINE_ADVISEINFO *pAdviseInfo,
+                                           ULONG *pulAdviseToken) = 0;                   /* slot 7 */
+  virtual HRESULT STDMETHODCALLTYPE Unadvise(ULONG ulFlags, ULONG ulAdviseToken) = 0;    /* slot 8 */
+  virtual HRESULT STDMETHODCALLTYPE Placeholder2() = 0;                                  /* slots 9-15 */
+  virtual HRESULT STDMETHODCALLTYPE Placeholder3() = 0;
+  virtual HRESULT STDMETHODCALLTYPE Placeholder4() = 0;
+  virtual HRESULT STDMETHODCALLTYPE Placeholder5() = 0;
+  virtual HRESULT STDMETHODCALLTYPE Placeholder6() = 0;
+  virtual HRESULT STDMETHODCALLTYPE Placeholder7() = 0;
+  virtual HRESULT STDMETHODCALLTYPE Placeholder8() = 0;
+};
+struct IMAPIOfflineNotify : public IUnknown {
+  /* Documented return type is void (spec §7.3): the manager ignores the return register either way. */
+  virtual void STDMETHODCALLTYPE Notify(const MAPIOFFLINE_NOTIFY *pNotifyInfo) = 0;     /* slot 3 */
+};
+#else
+typedef struct IMAPIOffline IMAPIOffline;
+typedef struct IMAPIOfflineMgr IMAPIOfflineMgr;
+typedef struct IMAPIOfflineNotify IMAPIOfflineNotify;
+
+typedef struct IMAPIOfflineVtbl {
+  HRESULT(STDMETHODCALLTYPE *QueryInterface)(IMAPIOffline *This, REFIID riid, void **ppvObject);
+  ULONG(STDMETHODCALLTYPE *AddRef)(IMAPIOffline *This);
+  ULONG(STDMETHODCALLTYPE *Release)(IMAPIOffline *This);
+  HRESULT(STDMETHODCALLTYPE *SetCurrentState)(IMAPIOffline *This, ULONG ulFlags, ULONG ulMask, ULONG ulState,
+                                              void *pReserved);
+  HRESULT(STDMETHODCALLTYPE *GetCapabilities)(IMAPIOffline *This, ULONG *pulCapabilities);
+  HRESULT(STDMETHODCALLTYPE *GetCurrentState)(IMAPIOffline *This, ULONG *pulState);
+  HRESULT(STDMETHODCALLTYPE *Placeholder1)(IMAPIOffline *This);
+} IMAPIOfflineVtbl;
+struct IMAPIOffline {
+  const IMAPIOfflineVtbl *lpVtbl;
+};
+
+typedef struct IMAPIOfflineMgrVtbl {
+  HRESULT(STDMETHODCALLTYPE *QueryInterface)(IMAPIOfflineMgr *This, REFIID riid, void **ppvObject);
+  ULONG(STDMETHODCALLTYPE *AddRef)(IMAPIOfflineMgr *This);
+  ULONG(STDMETHODCALLTYPE *Release)(IMAPIOfflineMgr *This);
+  HRESULT(STDMETHODCALLTYPE *SetCurrentState)(IMAPIOfflineMgr *This, ULONG ulFlags, ULONG ulMask, ULONG ulState,
+                                              void *pReserved);
+  HRESULT(STDMETHODCALLTYPE *GetCapabilities)(IMAPIOfflineMgr *This, ULONG *pulCapabilities);
+  HRESULT(STDMETHODCALLTYPE *GetCurrentState)(IMAPIOfflineMgr *This, ULONG *pulState);
+  HRESULT(STDMETHODCALLTYPE *Placeholder1)(IMAPIOfflineMgr *This);
+  HRESULT(STDMETHODCALLTYPE *Advise)(IMAPIOfflineMgr *This, ULONG ulFlags, MAPIOFFLINE_ADVISEINFO *pAdviseInfo,
+                                     ULONG *pulAdviseToken);
+  HRESULT(STDMETHODCALLTYPE *Unadvise)(IMAPIOfflineMgr *This, ULONG ulFlags, ULONG ulAdviseToken);
+  HRESULT(STDMETHODCALLTYPE *Placeholder2)(IMAPIOfflineMgr *This);
+  HRESULT(STDMETHODCALLTYPE *Placeholder3)(IMAPIOfflineMgr *This);
+  HRESULT(STDMETHODCALLTYPE *Placeholder4)(IMAPIOfflineMgr *This);
+  HRESULT(STDMETHODCALLTYPE *Placeholder5)(IMAPIOfflineMgr *This);
+  HRESULT(STDMETHODCALLTYPE *Placeholder6)(IMAPIOfflineMgr *This);
+  HRESULT(STDMETHODCALLTYPE *Placeholder7)(IMAPIOfflineMgr *This);
+  HRESULT(STDMETHODCALLTYPE *Placeholder8)(IMAPIOfflineMgr *This);
+} IMAPIOfflineMgrVtbl;
+struct IMAPIOfflineMgr {
+  const IMAPIOfflineMgrVtbl *lpVtbl;
+};
+
+typedef struct IMAPIOfflineNotifyVtbl {
+  HRESULT(STDMETHODCALLTYPE *QueryInterface)(IMAPIOfflineNotify *This, REFIID riid, void **ppvObject);
+  ULONG(STDMETHODCALLTYPE *AddRef)(IMAPIOfflineNotify *This);
+  ULONG(STDMETHODCALLTYPE *Release)(IMAPIOfflineNotify *This);
+  void(STDMETHODCALLTYPE *Notify)(IMAPIOfflineNotify *This, const MAPIOFFLINE_NOTIFY *pNotifyInfo);
+} IMAPIOfflineNotifyVtbl;
+struct IMAPIOfflineNotify {
+  const IMAPIOfflineNotifyVtbl *lpVtbl;
+};
+
+MAPIOFFLINE_STATIC_ASSERT(offsetof(IMAPIOfflineVtbl, GetCurrentState) == 5 * sizeof(void *), vtbl_getstate);
+MAPIOFFLINE_STATIC_ASSERT(sizeof(IMAPIOfflineVtbl) == 7 * sizeof(void *), vtbl_offline_slots);
+MAPIOFFLINE_STATIC_ASSERT(offsetof(IMAPIOfflineMgrVtbl, Advise) == 7 * sizeof(void *), vtbl_advise);
+MAPIOFFLINE_STATIC_ASSERT(offsetof(IMAPIOfflineMgrVtbl, Unadvise) == 8 * sizeof(void *), vtbl_unadvise);
+MAPIOFFLINE_STATIC_ASSERT(sizeof(IMAPIOfflineMgrVtbl) == 16 * sizeof(void *), vtbl_mgr_slots);
+MAPIOFFLINE_STATIC_ASSERT(offsetof(IMAPIOfflineNotifyVtbl, Notify) == 3 * sizeof(void *), vtbl_notify);
+#endif
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* mapioffline C API                                                                                             */
+/* ------------------------------------------------------------------------------------------------------------ */
+
+/* One delivered notification as the sink stores it, and the raw record format of drain-into-buffer:
+ * the 24-byte MAPIOFFLINE_NOTIFY, then the 64-bit timestamp (32 bytes, no padding; Python struct "<6IQ"). */
+typedef struct MAPIOFFLINE_RECORD {
+  MAPIOFFLINE_NOTIFY notify;
+  uint64_t timestamp_ns;
+} MAPIOFFLINE_RECORD;
+MAPIOFFLINE_STATIC_ASSERT(sizeof(MAPIOFFLINE_RECORD) == 32, record_size);
+MAPIOFFLINE_STATIC_ASSERT(offsetof(MAPIOFFLINE_RECORD, timestamp_ns) == 24, record_timestamp);
+
+/* Counters of a sink. received = every well-formed Notify (dropped ones included); delivered = records handed to
+ * a consumer; dropped = records the full ring (or a closed sink) refused; invalid = NULL or short records. */
+typedef struct MAPIOFFLINE_SINK_STATS {
+  uint64_t received;
+  uint64_t delivered;
+  uint64_t dropped;
+  uint64_t invalid;
+} MAPIOFFLINE_SINK_STATS;
+
+/* Results of mapioffline_sink_wait. */
+#define MAPIOFFLINE_WAIT_READY 1   /* a notification is pending (or it was a spurious wake: pop to find out) */
+#define MAPIOFFLINE_WAIT_TIMEOUT 0 /* the timeout passed with nothing pending */
+#define MAPIOFFLINE_WAIT_CLOSED (-1) /* the sink was closed and nothing is pending */
+
+/* Capacity limits of a sink's ring; the capacity is rounded up to a power of two, at least 2. */
+#define MAPIOFFLINE_SINK_MIN_CAPACITY 1u
+#define MAPIOFFLINE_SINK_MAX_CAPACITY (1u << 24)
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The library's version string (MAPIOFFLINE_VERSION_STRING of the build that made it). */
+const char *mapioffline_version(void);
+
+/* Opens the embedded offline object for a profile: the exact signature and argument rules of HrOpenOfflineObj
+ * (spec §5, §7.13). One object per profile name (compared case-insensitively); every non-empty name is valid.
+ * Returns S_OK and a new reference, E_INVALIDARG or MAPI_E_NOT_FOUND. The object starts ONLINE. */
+HRESULT STDMETHODCALLTYPE mapioffline_open_embedded(ULONG ulReserved, const WCHAR *pwszProfileNameIn,
+                                                    const GUID *pGUID, const GUID *pReserved,
+                                                    IMAPIOfflineMgr **ppOfflineObj);
+
+/* Opens Outlook's own offline object through HrOpenOfflineObj, found as spec §5 describes: an already loaded
+ * olmapi32.dll / msmapi32.dll first; if allow_search is non-zero, then the registry (DllPathEx) and
+ * FGetComponentPath. Windows only: elsewhere MAPI_E_NO_SUPPORT. On failure, *detail (if not NULL) names the
+ * step that failed as a static string. E_FAIL = MAPI_E_CALL_FAILED: DLL or export missing. */
+HRESULT mapioffline_open_outlook(const WCHAR *pwszProfileNameIn, int allow_search, IMAPIOfflineMgr **ppOfflineObj,
+                                 const char **detail);
+/* 1 when an Outlook MAPI DLL (olmapi32.dll or msmapi32.dll) is loaded in this process. Always 0 off Windows. */
+int mapioffline_outlook_loaded(void);
+
+/* Creates a native sink with a ring of `capacity` (1..MAPIOFFLINE_SINK_MAX_CAPACITY, rounded up to a power of two >= 2)
+ * records, refcount 1. E_INVALIDARG for a bad capacity or NULL ppSink, E_OUTOFMEMORY. Only sinks made here may be
+ * passed to the mapioffline_sink_* functions below. */
+HRESULT mapioffline_sink_create(ULONG capacity, IMAPIOfflineNotify **ppSink);
+
+/* Consumer side. Any number of threads may call these; the sink serialises its consumers internally. */
+
+/* 1 when a notification was taken (and *timestamp_ns set if not NULL), 0 when empty. */
+int mapioffline_sink_try_pop(IMAPIOfflineNotify *sink, MAPIOFFLINE_NOTIFY *out, uint64_t *timestamp_ns);
+/* Takes up to max_records records; returns how many. *dropped_before (if not NULL) receives the number of
+ * notifications dropped since the previous pop that returned records: they belong before out[0]. */
+size_t mapioffline_sink_pop_batch(IMAPIOfflineNotify *sink, MAPIOFFLINE_RECORD *out, size_t max_records,
+                                  uint64_t *dropped_before);
+/* Waits until a notification is pending, the sink is closed, or timeout_ns passes (negative: no limit), using no
+ * CPU while idle (futex / WaitOnAddress / condition variable). Spins up to spin_ns first (0: no spin). Returns a
+ * MAPIOFFLINE_WAIT_* value; spurious READY results are possible, missed wake-ups are not. */
+int mapioffline_sink_wait(IMAPIOfflineNotify *sink, int64_t timeout_ns, uint64_t spin_ns);
+/* POSIX: a descriptor that is readable while notifications are pending (level-triggered) or after close; made on
+ * first call, owned by the sink. -1 on Windows or if it cannot be made. */
+int mapioffline_sink_fileno(IMAPIOfflineNotify *sink);
+/* Closes the consumer side: wakes every waiter, and later Notify calls are counted as dropped and discarded.
+ * The memory lives until the last Release. Idempotent. */
+void mapioffline_sink_close(IMAPIOfflineNotify *sink);
+int mapioffline_sink_is_closed(IMAPIOfflineNotify *sink);
+void mapioffline_sink_stats(IMAPIOfflineNotify *sink, MAPIOFFLINE_SINK_STATS *out);
+/* New state of the latest STATECHANGE_DONE with ulMask == OFFLINE_MASK that reached the sink (dropped or not);
+ * 0 before any. */
+ULONG mapioffline_sink_last_state(IMAPIOfflineNotify *sink);
+/* The ring's capacity after rounding. */
+ULONG mapioffline_sink_capacity(IMAPIOfflineNotify *sink);
+/* 1 when p is a sink made by mapioffline_sink_create (checked by its vtable), 0 otherwise. */
+int mapioffline_is_native_sink(IUnknown *p);
+
+/* Live-object counters (relaxed atomics, always on), for leak tests. */
+long mapioffline_live_sinks(void);
+long mapioffline_live_offline_objects(void);
+
+/* Monotonic time in ns, the clock of the sink's timestamps and of Python's time.perf_counter_ns(). */
+uint64_t mapioffline_now_ns(void);
+
+/* Test pump: calls Notify through the vtable of any IMAPIOfflineNotify from native threads. */
+#define MAPIOFFLINE_PUMP_SEQUENCE 0x1u /* ulClientToken = producer index, ulStateOld = per-producer sequence */
+#define MAPIOFFLINE_PUMP_NULL 0x2u     /* pass a NULL record pointer */
+typedef struct MAPIOFFLINE_PUMP_SPEC {
+  ULONG threads;          /* producer threads, >= 1 */
+  uint64_t per_thread;    /* Notify calls per thread */
+  ULONG flags;            /* MAPIOFFLINE_PUMP_* */
+  MAPIOFFLINE_NOTIFY record; /* template record, sent as is (a ulSize below 24 makes a short record) */
+} MAPIOFFLINE_PUMP_SPEC;
+typedef struct mapioffline_pump mapioffline_pump;
+/* Starts the producers (they hold a reference on the sink until they finish). E_INVALIDARG, E_OUTOFMEMORY. */
+HRESULT mapioffline_pump_start(IMAPIOfflineNotify *sink, const MAPIOFFLINE_PUMP_SPEC *spec, mapioffline_pump **out);
+/* Waits for the producers and frees the pump; *elapsed_ns (if not NULL) = wall time from start to last finish. */
+void mapioffline_pump_join(mapioffline_pump *pump, uint64_t *elapsed_ns);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* MAPIOFFLINE_MAPIOFFLINE_H */

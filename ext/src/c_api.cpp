@@ -1,0 +1,64 @@
+// The extern "C" API over the sink and the embedded object (declared in mapioffline.h).
+#include <new>
+
+#include "clock.h"
+#include "mapioffline/mapioffline.h"
+#include "offline_object.h"
+#include "sink.h"
+
+using mapioffline::AsSink;
+
+extern "C" {
+
+HRESULT STDMETHODCALLTYPE mapioffline_open_embedded(ULONG ulReserved, const WCHAR *pwszProfileNameIn,
+                                                    const GUID *pGUID, const GUID *pReserved,
+                                                    IMAPIOfflineMgr **ppOfflineObj) {
+  return mapioffline::OfflineObject::Open(ulReserved, pwszProfileNameIn, pGUID, pReserved, ppOfflineObj);
+}
+
+HRESULT mapioffline_sink_create(ULONG capacity, IMAPIOfflineNotify **ppSink) {
+  if (!ppSink) return E_INVALIDARG;
+  *ppSink = nullptr;
+  if (capacity < MAPIOFFLINE_SINK_MIN_CAPACITY || capacity > MAPIOFFLINE_SINK_MAX_CAPACITY) return E_INVALIDARG;
+  size_t rounded = 2;  // the ring's sequence scheme needs two cells to tell "published" from "free"
+  while (rounded < capacity) rounded <<= 1;
+  try {
+    *ppSink = new mapioffline::Sink(rounded);
+    return S_OK;
+  } catch (const std::bad_alloc &) {
+    return E_OUTOFMEMORY;
+  }
+}
+
+int mapioffline_sink_try_pop(IMAPIOfflineNotify *sink, MAPIOFFLINE_NOTIFY *out, uint64_t *timestamp_ns) {
+  MAPIOFFLINE_RECORD record;
+  if (AsSink(sink)->PopBatch(&record, 1, nullptr) == 0) return 0;
+  *out = record.notify;
+  if (timestamp_ns) *timestamp_ns = record.timestamp_ns;
+  return 1;
+}
+
+size_t mapioffline_sink_pop_batch(IMAPIOfflineNotify *sink, MAPIOFFLINE_RECORD *out, size_t max_records,
+                                  uint64_t *dropped_before) {
+  return AsSink(sink)->PopBatch(out, max_records, dropped_before);
+}
+
+int mapioffline_sink_wait(IMAPIOfflineNotify *sink, int64_t timeout_ns, uint64_t spin_ns) {
+  return AsSink(sink)->Wait(timeout_ns, spin_ns);
+}
+
+int mapioffline_sink_fileno(IMAPIOfflineNotify *sink) { return AsSink(sink)->FileNo(); }
+void mapioffline_sink_close(IMAPIOfflineNotify *sink) { AsSink(sink)->Close(); }
+int mapioffline_sink_is_closed(IMAPIOfflineNotify *sink) { return AsSink(sink)->closed() ? 1 : 0; }
+void mapioffline_sink_stats(IMAPIOfflineNotify *sink, MAPIOFFLINE_SINK_STATS *out) { AsSink(sink)->Stats(out); }
+ULONG mapioffline_sink_last_state(IMAPIOfflineNotify *sink) { return AsSink(sink)->last_state(); }
+ULONG mapioffline_sink_capacity(IMAPIOfflineNotify *sink) { return AsSink(sink)->capacity(); }
+
+int mapioffline_is_native_sink(IUnknown *p) {
+  const void *known = mapioffline::Sink::KnownVtable();
+  return p && known && *reinterpret_cast<const void *const *>(p) == known ? 1 : 0;
+}
+
+uint64_t mapioffline_now_ns(void) { return mapioffline::MonotonicNs(); }
+
+}  // extern "C"

@@ -1,0 +1,132 @@
+// Finding Outlook's HrOpenOfflineObj (spec §5): an already loaded olmapi32.dll / msmapi32.dll first; on request,
+// then the mail client's DllPathEx registry value, then FGetComponentPath from mapistub.dll / mapi32.dll.
+#include "mapioffline/mapioffline.h"
+
+#if defined(_WIN32)
+#include <string>
+
+namespace {
+
+using HrOpenOfflineObjFn = HRESULT(STDMETHODCALLTYPE *)(ULONG, const WCHAR *, const GUID *, const GUID *,
+                                                        IMAPIOfflineMgr **);
+using FGetComponentPathFn = BOOL(STDAPICALLTYPE *)(LPCSTR, LPSTR, LPSTR, DWORD, BOOL);
+
+// x86 exports carry stdcall's decoration (5 arguments x 4 bytes); x64 and ARM64 are undecorated.
+#if defined(_M_IX86) || defined(__i386__)
+constexpr char kExportName[] = "HrOpenOfflineObj@20";
+#else
+constexpr char kExportName[] = "HrOpenOfflineObj";
+#endif
+
+constexpr wchar_t kMailClientKey[] = L"Software\\Clients\\Mail\\Microsoft Outlook";
+// The sample's component ID; the mail client key's MSIComponentID value is preferred when present.
+constexpr char kDefaultComponentId[] = "{FF1D0740-D227-11D1-A4B0-006008AF820E}";
+
+HMODULE FindLoadedModule() {
+  HMODULE module = GetModuleHandleW(L"olmapi32.dll");
+  if (!module) module = GetModuleHandleW(L"msmapi32.dll");
+  return module;
+}
+
+HMODULE LoadFromDllPathEx() {
+  wchar_t path[MAX_PATH * 2];
+  DWORD size = sizeof path;
+  if (RegGetValueW(HKEY_LOCAL_MACHINE, kMailClientKey, L"DllPathEx", RRF_RT_REG_SZ | RRF_RT_REG_EXPAND_SZ, nullptr,
+                   path, &size) != ERROR_SUCCESS) {
+    return nullptr;
+  }
+  return LoadLibraryW(path);
+}
+
+// Reads a REG_MULTI_SZ value's first string (an LCID qualifier), or "" when absent.
+std::string ReadFirstMultiString(const char *name) {
+  char buffer[256] = {};
+  DWORD size = sizeof buffer - 2;
+  if (RegGetValueA(HKEY_LOCAL_MACHINE, "Software\\Clients\\Mail\\Microsoft Outlook", name,
+                   RRF_RT_REG_MULTI_SZ | RRF_RT_REG_SZ, nullptr, buffer, &size) != ERROR_SUCCESS) {
+    return std::string();
+  }
+  return std::string(buffer);
+}
+
+// Needs an MSI-registered Outlook component, which exists only on a real Office install.
+HMODULE LoadFromComponentPath() {
+  char system_dir[MAX_PATH];
+  const UINT n = GetSystemDirectoryA(system_dir, MAX_PATH);
+  if (n == 0 || n >= MAX_PATH) return nullptr;
+  HMODULE stub = LoadLibraryA((std::string(system_dir) + "\\mapistub.dll").c_str());
+  if (!stub) stub = LoadLibraryA((std::string(system_dir) + "\\mapi32.dll").c_str());
+  if (!stub) return nullptr;
+  auto get_path = reinterpret_cast<FGetComponentPathFn>(
+      reinterpret_cast<void (*)()>(GetProcAddress(stub, "FGetComponentPath")));
+  HMODULE result = nullptr;
+  if (get_path) {
+    std::string component = ReadFirstMultiString("MSIComponentID");
+    if (component.empty()) component = kDefaultComponentId;
+    std::string app_lcid = ReadFirstMultiString("MSIApplicationLCID");
+    std::string office_lcid = ReadFirstMultiString("MSIOfficeLCID");
+    char *qualifiers[] = {app_lcid.empty() ? nullptr : &app_lcid[0], office_lcid.empty() ? nullptr : &office_lcid[0],
+                          nullptr};
+    for (char *qualifier : qualifiers) {
+      char dll_path[MAX_PATH] = {};
+      if (get_path(component.c_str(), qualifier, dll_path, MAX_PATH, TRUE) && dll_path[0]) {
+        result = LoadLibraryA(dll_path);
+        if (result) break;
+      }
+      if (!qualifier) break;
+    }
+  }
+  FreeLibrary(stub);
+  return result;
+}
+
+}  // namespace
+
+extern "C" int mapioffline_outlook_loaded(void) { return FindLoadedModule() != nullptr ? 1 : 0; }
+
+extern "C" HRESULT mapioffline_open_outlook(const WCHAR *profile, int allow_search, IMAPIOfflineMgr **out,
+                                            const char **detail) {
+  const char *ignored;
+  if (!detail) detail = &ignored;
+  *detail = "";
+  if (!out) return E_INVALIDARG;
+  *out = nullptr;
+  if (!profile || !profile[0]) {
+    *detail = "a profile name is required for Outlook's offline object";
+    return E_INVALIDARG;
+  }
+  HMODULE module = FindLoadedModule();
+  if (!module && allow_search) module = LoadFromDllPathEx();
+  if (!module && allow_search) module = LoadFromComponentPath();
+  if (!module) {
+    *detail = "no Outlook MAPI DLL (olmapi32.dll or msmapi32.dll) is loaded or registered";
+    return MAPI_E_CALL_FAILED;
+  }
+  auto open = reinterpret_cast<HrOpenOfflineObjFn>(
+      reinterpret_cast<void (*)()>(GetProcAddress(module, kExportName)));
+  if (!open) {
+    *detail = "the Outlook MAPI DLL does not export HrOpenOfflineObj";
+    return MAPI_E_CALL_FAILED;
+  }
+  // A module we loaded ourselves stays loaded: the returned object's code lives in it.
+  const HRESULT hr = open(0, profile, &GUID_GlobalState, nullptr, out);
+  if (hr == MAPI_E_NOT_FOUND) {
+    *detail = "Outlook's offline object exists only inside Outlook's process";
+  } else if (FAILED(hr)) {
+    *detail = "HrOpenOfflineObj failed";
+  }
+  if (FAILED(hr)) *out = nullptr;
+  return hr;
+}
+
+#else
+
+extern "C" int mapioffline_outlook_loaded(void) { return 0; }
+
+extern "C" HRESULT mapioffline_open_outlook(const WCHAR *, int, IMAPIOfflineMgr **out, const char **detail) {
+  if (out) *out = nullptr;
+  if (detail) *detail = "Outlook's offline object exists only on Windows, inside Outlook's process";
+  return MAPI_E_NO_SUPPORT;
+}
+
+#endif

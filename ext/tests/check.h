@@ -1,0 +1,43 @@
+/* Minimal checks for the native tests (C99 and C++): count failures, print where, never abort early. */
+#ifndef MAPIOFFLINE_TESTS_CHECK_H
+#define MAPIOFFLINE_TESTS_CHECK_H
+#undef NDEBUG
+#include <stdio.h>
+#include <stdlib.h>
+
+static int g_checks = 0;
+static int g_failures = 0;
+
+#define CHECK(cond)                                                             \
+  do {                                                                          \
+    ++g_checks;                                                                 \
+    if (!(cond)) {                                                              \
+      ++g_failures;                                                             \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+    }                                                                           \
+  } while (0)
+
+#define CHECK_HR(expr, expected)                                                                             \
+  do {                                                                                                       \
+    long check_hr_got_ = (long)(expr);                                                                       \
+    ++g_checks;                                                                                              \
+    if (check_hr_got_ != (long)(expected)) {                                                                 \
+      ++g_failures;                                                                                          \
+      fprintf(stderr, "%s:%d: %s returned 0x%08lx, expected 0x%08lx\n", __FILE__, __LINE__, #expr,           \
+              (unsigned long)check_hr_got_ & 0xffffffffUL, (unsigned long)(long)(expected) & 0xffffffffUL); \
+    }                                                                                                        \
+  } while (0)
+
+/* Prints the summary line that the pytest driver parses, and the exit status. */
+static int check_report(const char *suite) {
+  printf("%s: %d checks, %d failures\n", suite, g_checks, g_failures);
+  return g_failures == 0 ? 0 : 1;
+}
+
+/* Scale of stress loops: MAPIOFFLINE_STRESS_N overrides the default (smaller under sanitizers and Wine). */
+static unsigned long stress_n(unsigned long default_n) {
+  const char *s = getenv("MAPIOFFLINE_STRESS_N");
+  return (s && *s) ? strtoul(s, NULL, 10) : default_n;
+}
+
+#endif
