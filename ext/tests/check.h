@@ -5,8 +5,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#ifdef __cplusplus
+#include <atomic>
+/* Atomic in C++: stress tests check from several threads at once. */
+static std::atomic<int> g_checks{0};
+static std::atomic<int> g_failures{0};
+#else
 static int g_checks = 0;
 static int g_failures = 0;
+#endif
 
 #define CHECK(cond)                                                             \
   do {                                                                          \
@@ -30,8 +37,9 @@ static int g_failures = 0;
 
 /* Prints the summary line that the pytest driver parses, and the exit status. */
 static int check_report(const char *suite) {
-  printf("%s: %d checks, %d failures\n", suite, g_checks, g_failures);
-  return g_failures == 0 ? 0 : 1;
+  const int checks = g_checks, failures = g_failures;
+  printf("%s: %d checks, %d failures\n", suite, checks, failures);
+  return failures == 0 ? 0 : 1;
 }
 
 /* Scale of stress loops: MAPIOFFLINE_STRESS_N overrides the default (smaller under sanitizers and Wine). */

@@ -6,6 +6,11 @@
 
 #include "mapioffline/mapioffline.h"
 
+#if defined(__i386__) && defined(__GNUC__)
+/* 32-bit: STDMETHODCALLTYPE must really be stdcall (a different function type from the default cdecl). */
+typedef char stdcall_in_force[__builtin_types_compatible_p(void(STDMETHODCALLTYPE *)(int), void (*)(int)) ? -1 : 1];
+#endif
+
 static const unsigned char kGlobalStateBytes[16] = {0x93, 0xfd, 0xef, 0xfb, 0x1f, 0xb1, 0x94, 0x40,
                                                     0x84, 0x2b, 0x96, 0xdc, 0xd3, 0x1e, 0x63, 0xd1};
 static const unsigned char kOfflineBytes[16] = {0xb5, 0x72, 0x06, 0x00, 0x00, 0x00, 0x00, 0x00,

@@ -143,11 +143,20 @@ struct IUnknown {
 #define MAPIOFFLINE_STATE_OFFLINE ((ULONG)0x00000001)
 #define MAPIOFFLINE_STATE_ONLINE ((ULONG)0x00000002)
 
-typedef enum MAPIOFFLINE_CALLBACK_TYPE { MAPIOFFLINE_CALLBACK_TYPE_NOTIFY = 0 } MAPIOFFLINE_CALLBACK_TYPE;
+/* In C++ the enums get int as their fixed underlying type (same size and alignment as the C enums, and int as MSVC
+ * uses): that makes every value Outlook may send valid, where a plain C++ enum would make loading 99 undefined. */
+#ifdef __cplusplus
+#define MAPIOFFLINE_ENUM_BASE : int
+#else
+#define MAPIOFFLINE_ENUM_BASE
+#endif
+typedef enum MAPIOFFLINE_CALLBACK_TYPE MAPIOFFLINE_ENUM_BASE {
+  MAPIOFFLINE_CALLBACK_TYPE_NOTIFY = 0
+} MAPIOFFLINE_CALLBACK_TYPE;
 
 /* Outlook may send other values; our sink delivers unknown values unchanged and leaves the decision to its
  * consumer (the Python layer keeps them as plain ints). */
-typedef enum MAPIOFFLINE_NOTIFY_TYPE {
+typedef enum MAPIOFFLINE_NOTIFY_TYPE MAPIOFFLINE_ENUM_BASE {
   MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_START = 1,
   MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE = 2,
   MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_DONE = 3
