@@ -49,6 +49,7 @@ int mapioffline_sink_wait(IMAPIOfflineNotify *sink, int64_t timeout_ns, uint64_t
 
 int mapioffline_sink_fileno(IMAPIOfflineNotify *sink) { return AsSink(sink)->FileNo(); }
 void mapioffline_sink_close(IMAPIOfflineNotify *sink) { AsSink(sink)->Close(); }
+void mapioffline_sink_interrupt(IMAPIOfflineNotify *sink) { AsSink(sink)->Interrupt(); }
 int mapioffline_sink_is_closed(IMAPIOfflineNotify *sink) { return AsSink(sink)->closed() ? 1 : 0; }
 void mapioffline_sink_stats(IMAPIOfflineNotify *sink, MAPIOFFLINE_SINK_STATS *out) { AsSink(sink)->Stats(out); }
 ULONG mapioffline_sink_last_state(IMAPIOfflineNotify *sink) { return AsSink(sink)->last_state(); }

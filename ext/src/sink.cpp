@@ -133,8 +133,12 @@ int Sink::Wait(int64_t timeout_ns, uint64_t spin_ns) noexcept {
       if (remaining <= 0) return MAPIOFFLINE_WAIT_TIMEOUT;
     }
     wake_.wait(epoch, remaining);
+    // Woken (or interrupted): report it, the caller looks again. Only a timeout or EINTR loops here.
+    if (wake_.epoch() != epoch) return ring_.has_pending() || !closed() ? MAPIOFFLINE_WAIT_READY : MAPIOFFLINE_WAIT_CLOSED;
   }
 }
+
+void Sink::Interrupt() noexcept { wake_.wake_all(); }
 
 int Sink::FileNo() noexcept {
   std::lock_guard<std::mutex> lock(consumer_mutex_);

@@ -28,6 +28,7 @@ class Sink final : public IMAPIOfflineNotify {
   int Wait(int64_t timeout_ns, uint64_t spin_ns) noexcept;
   int FileNo() noexcept;
   void Close() noexcept;
+  void Interrupt() noexcept;
   bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
   void Stats(MAPIOFFLINE_SINK_STATS *out) const noexcept;
   ULONG last_state() const noexcept { return last_state_.load(std::memory_order_relaxed); }

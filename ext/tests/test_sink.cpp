@@ -139,6 +139,18 @@ void TestWaitTimeoutAndWake() {
   sink->Release();
 }
 
+void TestInterruptWakesWithoutClosing() {
+  IMAPIOfflineNotify *sink = NewSink(4);
+  std::atomic<int> result{99};
+  std::thread waiter([&] { result = mapioffline_sink_wait(sink, -1, 0); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  mapioffline_sink_interrupt(sink);
+  waiter.join();  // a lost interrupt would hang here
+  CHECK(result.load() == MAPIOFFLINE_WAIT_READY);
+  CHECK(mapioffline_sink_is_closed(sink) == 0);
+  sink->Release();
+}
+
 void TestCloseWakesWaiters() {
   IMAPIOfflineNotify *sink = NewSink(16);
   std::vector<std::thread> waiters;
@@ -225,6 +237,7 @@ int main() {
   TestNotifyAccounting();
   TestWaitTimeoutAndWake();
   TestCloseWakesWaiters();
+  TestInterruptWakesWithoutClosing();
 #if !defined(_WIN32)
   TestPollDescriptor();
 #endif
