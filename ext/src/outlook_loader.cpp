@@ -30,10 +30,18 @@ HMODULE FindLoadedModule() {
 
 HMODULE LoadFromDllPathEx() {
   wchar_t path[MAX_PATH * 2];
-  DWORD size = sizeof path;
-  if (RegGetValueW(HKEY_LOCAL_MACHINE, kMailClientKey, L"DllPathEx", RRF_RT_REG_SZ | RRF_RT_REG_EXPAND_SZ, nullptr,
-                   path, &size) != ERROR_SUCCESS) {
+  DWORD size = sizeof path, type = 0;
+  // RRF_RT_REG_EXPAND_SZ is valid only with RRF_NOEXPAND (without it RegGetValue fails, ERROR_INVALID_PARAMETER),
+  // so a REG_EXPAND_SZ value is read as is and expanded here.
+  if (RegGetValueW(HKEY_LOCAL_MACHINE, kMailClientKey, L"DllPathEx",
+                   RRF_RT_REG_SZ | RRF_RT_REG_EXPAND_SZ | RRF_NOEXPAND, &type, path, &size) != ERROR_SUCCESS) {
     return nullptr;
+  }
+  if (type == REG_EXPAND_SZ) {
+    wchar_t expanded[MAX_PATH * 2];
+    const DWORD n = ExpandEnvironmentStringsW(path, expanded, MAX_PATH * 2);
+    if (n == 0 || n > MAX_PATH * 2) return nullptr;
+    return LoadLibraryW(expanded);
   }
   return LoadLibraryW(path);
 }

@@ -1,0 +1,63 @@
+"""Builds the one C++17 extension, mapioffline._core, from the Cython binding and the ext/ sources.
+
+Environment switches (no custom command-line flags):
+  MAPIOFFLINE_DEBUG=1              -O0 -g, assertions on, MAPIOFFLINE_DEBUG defined
+  MAPIOFFLINE_SANITIZE=address     ASan + UBSan (run Python with the sanitizer runtime preloaded)
+  MAPIOFFLINE_SANITIZE=thread      TSan
+"""
+
+import os
+import sys
+from glob import glob
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+debug = os.environ.get("MAPIOFFLINE_DEBUG") == "1"
+sanitize = os.environ.get("MAPIOFFLINE_SANITIZE", "")
+if sanitize not in ("", "address", "thread"):
+    sys.exit(f"MAPIOFFLINE_SANITIZE must be 'address' or 'thread', not {sanitize!r}")
+
+sources = ["src/mapioffline/_core.pyx"] + sorted(glob("ext/src/*.cpp"))
+compile_args: list[str] = []
+link_args: list[str] = []
+macros = [("MAPIOFFLINE_DEBUG", "1" if debug else "0")]
+libraries: list[str] = []
+
+if sys.platform == "win32":
+    libraries = ["synchronization", "uuid", "ole32", "advapi32"]
+    compile_args = ["/std:c++17", "/EHsc"] + (["/Od", "/Zi"] if debug else ["/O2"])
+else:
+    compile_args = ["-std=c++17", "-fvisibility=hidden"]
+    compile_args += ["-O0", "-g", "-UNDEBUG"] if debug else ["-O2"]
+    if sanitize == "address":
+        flags = ["-fsanitize=address,undefined", "-fno-sanitize=vptr", "-fno-omit-frame-pointer"]
+        compile_args += flags
+        link_args += flags
+    elif sanitize == "thread":
+        compile_args += ["-fsanitize=thread"]
+        link_args += ["-fsanitize=thread"]
+    link_args += ["-pthread"]
+
+extension = Extension(
+    "mapioffline._core",
+    sources=sources,
+    include_dirs=["ext/include", "ext/src"],
+    language="c++",
+    define_macros=macros,
+    extra_compile_args=compile_args,
+    extra_link_args=link_args,
+    libraries=libraries,
+)
+
+setup(
+    ext_modules=cythonize(
+        [extension],
+        compiler_directives={
+            "language_level": "3",
+            "boundscheck": debug,
+            "wraparound": False,
+            "embedsignature": True,
+        },
+    )
+)

@@ -1,0 +1,106 @@
+"""mapioffline: react the moment Outlook's connection goes online or offline.
+
+Opens Outlook's offline object (inside Outlook's process) or an embedded, faithful in-process one, and delivers
+its notifications through a lock-free native sink: blocking, batched, callback or asyncio.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from mapioffline._version import __version__
+from mapioffline import _core
+from mapioffline._core import (
+    RECORD_FORMAT,
+    RECORD_SIZE,
+    Notification,
+    OfflineObject,
+    Sink,
+    SinkStats,
+    now_ns,
+)
+from mapioffline._enums import FLAG_BLOCK, OFFLINE_MASK, STATE_ALL, Capability, NotifyKind, State
+from mapioffline._subscription import Subscription
+from mapioffline.errors import (
+    ClosedError,
+    InvalidArgument,
+    MapiError,
+    NoInterface,
+    NotFound,
+    NotSupported,
+    Pending,
+)
+
+if _core.CORE_VERSION != __version__:  # pragma: no cover - a broken install
+    raise ImportError(
+        f"mapioffline {__version__} found a compiled core of version {_core.CORE_VERSION}; reinstall the package"
+    )
+
+__all__ = [
+    "__version__",
+    "open_offline",
+    "available_backends",
+    "OfflineObject",
+    "Subscription",
+    "Sink",
+    "SinkStats",
+    "Notification",
+    "State",
+    "Capability",
+    "NotifyKind",
+    "OFFLINE_MASK",
+    "STATE_ALL",
+    "FLAG_BLOCK",
+    "RECORD_FORMAT",
+    "RECORD_SIZE",
+    "now_ns",
+    "MapiError",
+    "InvalidArgument",
+    "Pending",
+    "ClosedError",
+    "NotSupported",
+    "NoInterface",
+    "NotFound",
+]
+
+_BACKENDS = ("auto", "embedded", "outlook")
+
+
+def open_offline(profile: str = "mapioffline", *, backend: str = "auto") -> OfflineObject:
+    """Opens the offline object for ``profile``.
+
+    ``backend="embedded"``: the in-process embedded object (one per profile name, case-insensitive; a new one
+    starts ONLINE). ``"outlook"``: Outlook's own object through HrOpenOfflineObj (Windows, inside Outlook's
+    process; the profile name is required, e.g. ``Application.Session.CurrentProfileName``). ``"auto"``: Outlook's
+    when its MAPI DLL is already loaded in this process, else embedded.
+
+    Raises TypeError/ValueError for bad arguments, NotSupported for "outlook" off Windows, MapiError (NotFound
+    outside Outlook's process) when Outlook's object cannot be opened."""
+    if not isinstance(profile, str):
+        raise TypeError(f"profile must be a str, not {type(profile).__name__}")
+    if not isinstance(backend, str):
+        raise TypeError(f"backend must be a str, not {type(backend).__name__}")
+    if backend not in _BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(map(repr, _BACKENDS))}, not {backend!r}")
+    if not profile:
+        raise ValueError("profile must be a non-empty profile name")
+    if backend == "outlook" or (backend == "auto" and _core._outlook_loaded()):
+        if sys.platform != "win32":
+            raise NotSupported("the Outlook backend exists only on Windows, inside Outlook's process")
+        return _core._open_outlook(profile, backend == "outlook")
+    return _core._open_embedded(profile)
+
+
+def available_backends() -> dict[str, str]:
+    """Each backend with "available" or the reason it is not, for this process."""
+    result = {"embedded": "available"}
+    if sys.platform != "win32":
+        result["outlook"] = "not available: Outlook's offline object exists only on Windows, inside Outlook"
+    elif _core._outlook_loaded():
+        result["outlook"] = "available: Outlook's MAPI DLL is loaded in this process"
+    else:
+        result["outlook"] = (
+            "not loaded: no olmapi32.dll/msmapi32.dll in this process (its offline object exists only inside "
+            "Outlook's process: COM add-ins, MAPI providers)"
+        )
+    return result

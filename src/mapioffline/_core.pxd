@@ -1,0 +1,127 @@
+# Mirrors ext/include/mapioffline/mapioffline.h one to one (what the binding uses of it).
+from libc.stdint cimport int64_t, uint16_t, uint32_t, uint64_t
+
+cdef extern from "mapioffline/mapioffline.h" nogil:
+    ctypedef uint32_t ULONG
+    ctypedef int HRESULT
+    ctypedef unsigned short WCHAR "WCHAR"
+    ctypedef struct GUID:
+        uint32_t Data1
+        uint16_t Data2
+        uint16_t Data3
+        unsigned char Data4[8]
+    ctypedef GUID IID
+
+    const char *MAPIOFFLINE_VERSION_STRING
+    HRESULT S_OK
+    HRESULT E_PENDING
+    HRESULT E_INVALIDARG
+    HRESULT E_NOINTERFACE
+    HRESULT MAPI_E_NOT_FOUND
+    HRESULT MAPI_E_NO_SUPPORT
+    HRESULT MAPI_E_UNKNOWN_FLAGS
+    ULONG MAPIOFFLINE_FLAG_BLOCK
+    ULONG MAPIOFFLINE_STATE_OFFLINE_MASK
+    ULONG MAPIOFFLINE_STATE_ALL
+    ULONG MAPIOFFLINE_ADVISE_TYPE_STATECHANGE
+    int MAPIOFFLINE_WAIT_READY
+    int MAPIOFFLINE_WAIT_TIMEOUT
+    int MAPIOFFLINE_WAIT_CLOSED
+    unsigned int MAPIOFFLINE_SINK_MAX_CAPACITY
+    unsigned int MAPIOFFLINE_PUMP_SEQUENCE
+    unsigned int MAPIOFFLINE_PUMP_NULL
+
+    const IID IID_IUnknown
+    const IID IID_IMAPIOffline
+    const IID IID_IMAPIOfflineMgr
+    const IID IID_IMAPIOfflineNotify
+    const GUID GUID_GlobalState
+
+    cdef cppclass IUnknown:
+        HRESULT QueryInterface(const IID &riid, void **ppv)
+        ULONG AddRef()
+        ULONG Release()
+
+    ctypedef enum MAPIOFFLINE_CALLBACK_TYPE:
+        MAPIOFFLINE_CALLBACK_TYPE_NOTIFY
+    ctypedef enum MAPIOFFLINE_NOTIFY_TYPE:
+        MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_START
+        MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE
+        MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_DONE
+
+
+    ctypedef struct MAPIOFFLINE_ADVISEINFO:
+        ULONG ulSize
+        ULONG ulClientToken
+        MAPIOFFLINE_CALLBACK_TYPE CallbackType
+        IUnknown *pCallback
+        ULONG ulAdviseTypes
+        ULONG ulStateMask
+
+    ctypedef struct _StateChange:
+        ULONG ulMask
+        ULONG ulStateOld
+        ULONG ulStateNew
+    ctypedef struct _NotifyInfo:
+        _StateChange StateChange
+    ctypedef struct MAPIOFFLINE_NOTIFY:
+        ULONG ulSize
+        MAPIOFFLINE_NOTIFY_TYPE NotifyType
+        ULONG ulClientToken
+        _NotifyInfo Info
+
+    cdef cppclass IMAPIOfflineNotify(IUnknown):
+        void Notify(const MAPIOFFLINE_NOTIFY *pNotifyInfo)
+
+    cdef cppclass IMAPIOffline(IUnknown):
+        HRESULT SetCurrentState(ULONG ulFlags, ULONG ulMask, ULONG ulState, void *pReserved)
+        HRESULT GetCapabilities(ULONG *pulCapabilities)
+        HRESULT GetCurrentState(ULONG *pulState)
+
+    cdef cppclass IMAPIOfflineMgr(IMAPIOffline):
+        HRESULT Advise(ULONG ulFlags, MAPIOFFLINE_ADVISEINFO *pAdviseInfo, ULONG *pulAdviseToken)
+        HRESULT Unadvise(ULONG ulFlags, ULONG ulAdviseToken)
+
+    ctypedef struct MAPIOFFLINE_RECORD:
+        MAPIOFFLINE_NOTIFY notify
+        uint64_t timestamp_ns
+
+    ctypedef struct MAPIOFFLINE_SINK_STATS:
+        uint64_t received
+        uint64_t delivered
+        uint64_t dropped
+        uint64_t invalid
+
+    ctypedef struct MAPIOFFLINE_PUMP_SPEC:
+        ULONG threads
+        uint64_t per_thread
+        ULONG flags
+        MAPIOFFLINE_NOTIFY record
+    ctypedef struct mapioffline_pump:
+        pass
+
+    const char *mapioffline_version()
+    HRESULT mapioffline_open_embedded(ULONG ulReserved, const WCHAR *pwszProfileNameIn, const GUID *pGUID,
+                                      const GUID *pReserved, IMAPIOfflineMgr **ppOfflineObj)
+    HRESULT mapioffline_open_outlook(const WCHAR *pwszProfileNameIn, int allow_search,
+                                     IMAPIOfflineMgr **ppOfflineObj, const char **detail)
+    int mapioffline_outlook_loaded()
+    HRESULT mapioffline_sink_create(ULONG capacity, IMAPIOfflineNotify **ppSink)
+    int mapioffline_sink_try_pop(IMAPIOfflineNotify *sink, MAPIOFFLINE_NOTIFY *out, uint64_t *timestamp_ns)
+    size_t mapioffline_sink_pop_batch(IMAPIOfflineNotify *sink, MAPIOFFLINE_RECORD *out, size_t max_records,
+                                      uint64_t *dropped_before)
+    int mapioffline_sink_wait(IMAPIOfflineNotify *sink, int64_t timeout_ns, uint64_t spin_ns)
+    int mapioffline_sink_fileno(IMAPIOfflineNotify *sink)
+    void mapioffline_sink_close(IMAPIOfflineNotify *sink)
+    void mapioffline_sink_interrupt(IMAPIOfflineNotify *sink)
+    int mapioffline_sink_is_closed(IMAPIOfflineNotify *sink)
+    void mapioffline_sink_stats(IMAPIOfflineNotify *sink, MAPIOFFLINE_SINK_STATS *out)
+    ULONG mapioffline_sink_last_state(IMAPIOfflineNotify *sink)
+    ULONG mapioffline_sink_capacity(IMAPIOfflineNotify *sink)
+    int mapioffline_is_native_sink(IUnknown *p)
+    long mapioffline_live_sinks()
+    long mapioffline_live_offline_objects()
+    uint64_t mapioffline_now_ns()
+    HRESULT mapioffline_pump_start(IMAPIOfflineNotify *sink, const MAPIOFFLINE_PUMP_SPEC *spec,
+                                   mapioffline_pump **out)
+    void mapioffline_pump_join(mapioffline_pump *pump, uint64_t *elapsed_ns)
