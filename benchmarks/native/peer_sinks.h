@@ -17,13 +17,37 @@
 #include "queue_adapters.h"
 #include "ring.h"  // kCacheLine
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#endif
+
+#if defined(__GNUC__)
+#define MAPIOFFLINE_BENCH_COLD __attribute__((noinline, cold))
+#else
+#define MAPIOFFLINE_BENCH_COLD
+#endif
+
 namespace mapioffline_bench {
+
+enum class StampClock {
+  kMonotonic,  // mapioffline::MonotonicNs(): what Sink::Notify does
+  kNone,       // no timestamp: prices the clock read
+  kRawTicks,   // a raw counter (rdtsc on x86), to be scaled to ns by the consumer: the cheap alternative
+};
 
 struct DefaultSinkOpts {
   static constexpr bool kFence = true;          // seq_cst fence between the publish and the need_wake_ load
-  static constexpr bool kTimestamp = true;      // MonotonicNs() per record
+  static constexpr StampClock kClock = StampClock::kMonotonic;
   static constexpr bool kLastStateCmp = false;  // store last_state only when it changes (load first)
 };
+
+inline uint64_t RawTicks() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  return __rdtsc();
+#else
+  return mapioffline::MonotonicNs();
+#endif
+}
 
 template <class Queue, class Opts = DefaultSinkOpts>
 class PeerSink final : public IMAPIOfflineNotify {
@@ -63,7 +87,9 @@ class PeerSink final : public IMAPIOfflineNotify {
       dropped_.fetch_add(1, std::memory_order_relaxed);
       return;
     }
-    const uint64_t now = Opts::kTimestamp ? mapioffline::MonotonicNs() : 0;
+    const uint64_t now = Opts::kClock == StampClock::kMonotonic ? mapioffline::MonotonicNs()
+                         : Opts::kClock == StampClock::kRawTicks ? RawTicks()
+                                                                 : 0;
     if (!queue_.TryPush(*record, now)) {
       dropped_.fetch_add(1, std::memory_order_relaxed);
       return;
@@ -80,7 +106,7 @@ class PeerSink final : public IMAPIOfflineNotify {
  private:
   ~PeerSink() = default;
   // Never reached in the benchmarks (nobody sets need_wake_): present so the branch costs the same as in Sink.
-  __attribute__((noinline, cold)) void WakeConsumers() noexcept {
+  MAPIOFFLINE_BENCH_COLD void WakeConsumers() noexcept {
     need_wake_.exchange(0, std::memory_order_acq_rel);
   }
 

@@ -24,6 +24,7 @@
 
 #include "alloc_counter.h"
 #include "mapioffline/mapioffline.h"
+#include "padded_ring.h"
 #include "ring.h"  // ext/src: our own ring, for the "same ring, template sink" control and the ablations
 
 namespace mapioffline_bench {
@@ -49,6 +50,22 @@ struct OurRingQueue {
     return ring.pop_many(max, [out](const MAPIOFFLINE_RECORD &r, size_t i) { out[i] = r; });
   }
   mapioffline::MpscRing<MAPIOFFLINE_RECORD> ring;
+};
+
+// Ablation only: the same, with one cache line per cell (padded_ring.h).
+struct OurPaddedRingQueue {
+  static constexpr const char *kName = "our_ring_padded";
+  OurPaddedRingQueue(size_t capacity, size_t /*producers*/) : ring(capacity) {}
+  bool TryPush(const MAPIOFFLINE_NOTIFY &n, uint64_t ts) noexcept {
+    return ring.try_push([&](MAPIOFFLINE_RECORD &slot) {
+      std::memcpy(&slot.notify, &n, sizeof slot.notify);
+      slot.timestamp_ns = ts;
+    });
+  }
+  size_t PopBatch(MAPIOFFLINE_RECORD *out, size_t max) noexcept {
+    return ring.pop_many(max, [out](const MAPIOFFLINE_RECORD &r, size_t i) { out[i] = r; });
+  }
+  PaddedMpscRing<MAPIOFFLINE_RECORD> ring;
 };
 
 // moodycamel::ConcurrentQueue with implicit producers: Notify arrives on arbitrary threads without a token, so
@@ -77,10 +94,9 @@ struct MoodycamelQueue {
   moodycamel::ConcurrentQueue<MAPIOFFLINE_RECORD, MoodycamelTraits> q;
 };
 
-// atomic_queue's AtomicQueueB2 (runtime capacity, any T; a state byte per slot). try_push never fails for lack of
-// a free slot index once it passed the full check, but it can SPIN: it claims a slot index by CAS, then waits for
-// that slot's state to become EMPTY, i.e. for a consumer that claimed the previous lap's element to finish copying
-// it out. Likewise try_pop spins on a claimed slot whose producer has not finished writing -- a preempted producer
+// atomic_queue's AtomicQueueB2 (runtime capacity, any T; a state byte per slot). try_push returns false when full,
+// but it is not wait-free past that check: it claims a slot index by CAS, then SPINS until that slot's state is
+// EMPTY, i.e. until a consumer that claimed the previous lap's element has finished copying it out. Likewise try_pop spins on a claimed slot whose producer has not finished writing -- a preempted producer
 // (2 producers + 1 consumer on 2 cores) stalls the consumer. Bounded and allocation-free (one allocation at
 // construction). Per-producer FIFO holds: slots are claimed in order and consumed in order.
 template <bool kSpsc>

@@ -138,7 +138,15 @@ int Sink::Wait(int64_t timeout_ns, uint64_t spin_ns) noexcept {
   }
 }
 
-void Sink::Interrupt() noexcept { wake_.wake_all(); }
+void Sink::Interrupt() noexcept {
+  wake_.wake_all();
+  std::lock_guard<std::mutex> lock(consumer_mutex_);
+  // Readable until the next pop finds the ring empty: a watcher on the descriptor wakes and looks too.
+  if (fd_enabled_.load(std::memory_order_relaxed)) {
+    need_wake_.fetch_and(~kWakeFd, std::memory_order_acq_rel);
+    poll_handle_.signal();
+  }
+}
 
 int Sink::FileNo() noexcept {
   std::lock_guard<std::mutex> lock(consumer_mutex_);

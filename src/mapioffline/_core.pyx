@@ -371,9 +371,15 @@ cdef class Sink:
             raise NotSupported("Sink.fileno() needs POSIX (on Windows use aget())")
         return fd
 
-    def _fileno_or_none(self):
-        cdef int fd = mapioffline_sink_fileno(self._ptr())
-        return None if fd < 0 else fd
+    def _watch(self):
+        """(fd or None, keepalive): the keepalive holds a native reference so that the descriptor stays open while
+        an event loop watches it, even if the sink is closed (and its Python reference released) meanwhile."""
+        cdef IMAPIOfflineNotify *p = self._ptr()
+        cdef int fd = mapioffline_sink_fileno(p)
+        cdef _NativeRef keepalive = _NativeRef.__new__(_NativeRef)
+        p.AddRef()
+        keepalive._p = <IUnknown *>p
+        return (None if fd < 0 else fd), keepalive
 
     def _try_get(self):
         """Non-blocking: a Notification, or None when empty. ClosedError when closed (or detached and empty)."""
@@ -471,6 +477,26 @@ cdef class Sink:
         if self._p is NULL:
             return "<mapioffline.Sink closed>"
         return f"<mapioffline.Sink capacity={mapioffline_sink_capacity(self._p)} at 0x{<uintptr_t>self._p:x}>"
+
+
+cdef class _NativeRef:
+    """One COM reference, released by release() or when collected."""
+
+    cdef IUnknown *_p
+    cdef int _generation
+
+    def __cinit__(self):
+        self._p = NULL
+        self._generation = _fork_generation
+
+    def release(self):
+        cdef IUnknown *p = self._p
+        self._p = NULL
+        if p is not NULL and self._generation == _fork_generation:
+            p.Release()
+
+    def __dealloc__(self):
+        self.release()
 
 
 cdef class OfflineObject:

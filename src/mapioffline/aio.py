@@ -24,10 +24,13 @@ async def aget(sink: Sink) -> Notification:
         notification = sink._try_get()
         if notification is not None:
             return notification
-        fd = sink._fileno_or_none()
-        if fd is None or not await _wait_readable(loop, fd):
-            # No descriptor, or a loop without add_reader: wait on a worker thread, briefly, then look again.
-            await loop.run_in_executor(None, sink._wait, _EXECUTOR_SLICE_S)
+        fd, keepalive = sink._watch()
+        try:
+            if fd is None or not await _wait_readable(loop, fd):
+                # No descriptor, or a loop without add_reader: wait on a worker thread, briefly, then look again.
+                await loop.run_in_executor(None, sink._wait, _EXECUTOR_SLICE_S)
+        finally:
+            keepalive.release()
 
 
 async def _wait_readable(loop: asyncio.AbstractEventLoop, fd: int) -> bool:

@@ -406,7 +406,8 @@ int mapioffline_sink_fileno(IMAPIOfflineNotify *sink);
 void mapioffline_sink_close(IMAPIOfflineNotify *sink);
 int mapioffline_sink_is_closed(IMAPIOfflineNotify *sink);
 /* Wakes every thread in mapioffline_sink_wait without closing (they return MAPIOFFLINE_WAIT_READY, spuriously),
- * e.g. so that a consumer notices a condition of its own, such as its subscription ending. */
+ * and makes the descriptor readable until the next pop finds the ring empty, so that a consumer notices a
+ * condition of its own, such as its subscription ending. */
 void mapioffline_sink_interrupt(IMAPIOfflineNotify *sink);
 void mapioffline_sink_stats(IMAPIOfflineNotify *sink, MAPIOFFLINE_SINK_STATS *out);
 /* New state of the latest STATECHANGE_DONE with ulMask == OFFLINE_MASK that reached the sink (dropped or not);

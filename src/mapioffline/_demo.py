@@ -1,0 +1,118 @@
+"""The ``demo`` and ``info`` commands."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import platform
+import queue
+import statistics
+import sys
+import threading
+import time
+
+import mapioffline
+from mapioffline import Notification, Pending, State, _core, open_offline
+
+_CHANGES = [(State.OFFLINE, True), (State.ONLINE, False), (State.OFFLINE, False), (State.ONLINE, True)]
+
+
+def _set_state_retrying(obj: mapioffline.OfflineObject, state: State, block: bool) -> None:
+    """set_state, retrying while the previous non-blocking change is still in flight (Pending)."""
+    while True:
+        try:
+            obj.set_state(state, block=block)
+            return
+        except Pending:
+            time.sleep(0.001)
+
+
+def run_demo(profile: str, as_json: bool) -> int:
+    events: queue.SimpleQueue[tuple[str, Notification, int]] = queue.SimpleQueue()
+    with open_offline(profile, backend="embedded") as obj:
+        blocking = obj.advise(token=1)
+        callback = obj.advise(token=2, callback=lambda n: events.put(("callback", n, _core.now_ns())))
+        asynchronous = obj.advise(token=3)
+
+        def blocking_consumer() -> None:
+            for n in blocking.sink:  # ends once unadvised and drained
+                events.put(("blocking", n, _core.now_ns()))
+
+        async def asyncio_consumer() -> None:
+            async for n in asynchronous.sink:
+                events.put(("asyncio", n, _core.now_ns()))
+
+        threads = [
+            threading.Thread(target=blocking_consumer, name="demo-blocking"),
+            threading.Thread(target=asyncio.run, args=(asyncio_consumer(),), name="demo-asyncio"),
+        ]
+        for t in threads:
+            t.start()
+        if not as_json:
+            print(f"mapioffline {mapioffline.__version__}: embedded offline object {profile!r}, "
+                  f"state {obj.state.name}, capabilities {obj.capabilities!r}")
+        expected = len(_CHANGES) * 3 * 3  # changes x (START, STATECHANGE, DONE) x consumers
+        latencies: dict[str, list[int]] = {"blocking": [], "callback": [], "asyncio": []}
+        received = 0
+        for state, block in _CHANGES:
+            if not as_json:
+                print(f"-- set_state({state.name}, block={block})")
+            _set_state_retrying(obj, state, block)
+            target = received + 9
+            while received < target:
+                consumer, n, at = events.get(timeout=10)
+                received += 1
+                latency_ns = at - n.timestamp_ns
+                latencies[consumer].append(latency_ns)
+                _print_event(consumer, n, latency_ns, as_json)
+        for subscription in (blocking, callback, asynchronous):
+            subscription.close()
+        for t in threads:
+            t.join()
+        final_state = obj.state
+    _print_summary(latencies, final_state, expected, received, as_json)
+    return 0 if received == expected else 1
+
+
+def _print_event(consumer: str, n: Notification, latency_ns: int, as_json: bool) -> None:
+    kind = getattr(n.kind, "name", n.kind)
+    old = getattr(n.old_state, "name", n.old_state)
+    new = getattr(n.new_state, "name", n.new_state)
+    if as_json:
+        print(json.dumps({"event": "notification", "consumer": consumer, "kind": kind, "client_token": n.client_token,
+                          "old_state": old, "new_state": new, "timestamp_ns": n.timestamp_ns,
+                          "latency_us": round(latency_ns / 1000, 3)}), flush=True)
+    else:
+        print(f"   {consumer:<9} {kind:<18} token={n.client_token} {old} -> {new}  latency {latency_ns / 1000:8.1f} us",
+              flush=True)
+
+
+def _print_summary(latencies: dict[str, list[int]], state: object, expected: int, received: int, as_json: bool) -> None:
+    summary = {
+        consumer: {"count": len(values), "median_us": round(statistics.median(values) / 1000, 3) if values else None,
+                   "max_us": round(max(values) / 1000, 3) if values else None}
+        for consumer, values in latencies.items()
+    }
+    if as_json:
+        print(json.dumps({"event": "summary", "expected": expected, "received": received,
+                          "final_state": getattr(state, "name", state), "consumers": summary}))
+        return
+    print(f"summary: {received}/{expected} notifications, final state {getattr(state, 'name', state)}")
+    for consumer, s in summary.items():
+        print(f"   {consumer:<9} {s['count']:3d} delivered, latency median {s['median_us']} us, max {s['max_us']} us")
+
+
+def print_info() -> int:
+    info = _core.abi_info()
+    print(f"mapioffline {mapioffline.__version__} (core {_core.CORE_VERSION})")
+    print(f"python      {platform.python_implementation()} {platform.python_version()} ({sys.executable})")
+    print(f"platform    {platform.platform()} {platform.machine()}, {info['pointer_bits']}-bit")
+    print("abi")
+    for key, value in info.items():
+        if key != "pointer_bits":
+            print(f"   {key:<30} {value}")
+    print(f"   {'RECORD_FORMAT':<30} {mapioffline.RECORD_FORMAT!r}")
+    print("backends")
+    for name, status in mapioffline.available_backends().items():
+        print(f"   {name:<9} {status}")
+    return 0
