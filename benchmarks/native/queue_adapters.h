@@ -98,7 +98,11 @@ struct MoodycamelQueue {
 // but it is not wait-free past that check: it claims a slot index by CAS, then SPINS until that slot's state is
 // EMPTY, i.e. until a consumer that claimed the previous lap's element has finished copying it out. Likewise try_pop spins on a claimed slot whose producer has not finished writing -- a preempted producer
 // (2 producers + 1 consumer on 2 cores) stalls the consumer. Bounded and allocation-free (one allocation at
-// construction). Per-producer FIFO holds: slots are claimed in order and consumed in order.
+// construction). NOT FIFO even per producer: its README says total order holds for push/pop "but not the try_
+// versions". The check (head - tail < size) reads a tail the consumer advanced before emptying the slot, so if a
+// producer is preempted between claiming slot i and writing it, a producer a lap later can claim i + size, find
+// the slot still EMPTY, fill it, and have its record popped in place of slot i's -- ahead of its own earlier
+// records. The full-path harness does catch this (order_violations) when a producer is preempted mid-push.
 template <bool kSpsc>
 struct AtomicQueueQ {
   static constexpr const char *kName = kSpsc ? "atomic_queue_spsc" : "atomic_queue";

@@ -27,7 +27,10 @@ class OrderChecker {
  public:
   explicit OrderChecker(size_t producers) : next_(producers, 0), missing_(producers, 0) {}
 
-  // One popped record. Drops leave gaps, which are allowed and counted; going backwards or repeating is not.
+  // One popped record. Drops leave forward gaps, which are allowed and counted as missing. A record older than
+  // its producer's newest one is an order violation; it is still delivered, so it is counted as popped and fills
+  // one of the gaps it was counted in. A duplicate therefore shows up twice: as an order violation and, in the
+  // end, as popped + dropped > sent.
   void Take(const MAPIOFFLINE_RECORD &rec) noexcept {
     const MAPIOFFLINE_NOTIFY &n = rec.notify;
     const uint32_t seq = n.Info.StateChange.ulStateOld;
@@ -37,14 +40,15 @@ class OrderChecker {
       ++corrupt_;
       return;
     }
+    ++popped_;
     const uint32_t gap = seq - next_[n.ulClientToken];
     if (static_cast<int32_t>(gap) < 0) {
       ++order_violations_;
+      --missing_[n.ulClientToken];  // wraps if it was a duplicate: caught by the popped + dropped == sent check
       return;
     }
     missing_[n.ulClientToken] += gap;
     next_[n.ulClientToken] = seq + 1;
-    ++popped_;
   }
 
   // After producer p has stopped at sequence `sent_until` (exclusive): the tail it never delivered was dropped.

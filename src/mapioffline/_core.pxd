@@ -125,3 +125,4 @@ cdef extern from "mapioffline/mapioffline.h" nogil:
     HRESULT mapioffline_pump_start(IMAPIOfflineNotify *sink, const MAPIOFFLINE_PUMP_SPEC *spec,
                                    mapioffline_pump **out)
     void mapioffline_pump_join(mapioffline_pump *pump, uint64_t *elapsed_ns)
+    int mapioffline_probe_condvar_latency(size_t samples, uint64_t *out_ns)

@@ -8,6 +8,7 @@ cimport cython
 from cpython.buffer cimport PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.exc cimport PyErr_CheckSignals
 from libc.stdint cimport int64_t, uint32_t, uint64_t, uintptr_t
+from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
 import os
@@ -130,11 +131,12 @@ cdef class Notification:
 
     def __init__(self, kind, client_token=0, mask=0x3, old_state=0, new_state=0, timestamp_ns=0,
                  dropped_before=0):
-        self._kind = _ulong(int(kind), "kind")
+        # No int() coercion: a float or str is a TypeError (enum members are ints already).
+        self._kind = _ulong(kind, "kind")
         self.client_token = _ulong(client_token, "client_token")
         self.mask = _ulong(mask, "mask")
-        self._old = _ulong(int(old_state), "old_state")
-        self._new = _ulong(int(new_state), "new_state")
+        self._old = _ulong(old_state, "old_state")
+        self._new = _ulong(new_state, "new_state")
         if timestamp_ns < 0 or dropped_before < 0:
             raise ValueError("timestamp_ns and dropped_before must be >= 0")
         self.timestamp_ns = timestamp_ns
@@ -300,8 +302,10 @@ cdef class Sink:
         Raises TimeoutError, ClosedError (closed, also when closed while waiting), ValueError/TypeError for bad
         arguments, KeyboardInterrupt on Ctrl-C, RuntimeError if a callback dispatcher owns the sink."""
         self._consumer()
-        if isinstance(spin_us, bool) or not isinstance(spin_us, (int, float)) or not spin_us >= 0:
-            raise ValueError(f"spin_us must be a number >= 0, not {spin_us!r}")
+        if isinstance(spin_us, bool) or not isinstance(spin_us, (int, float)):
+            raise TypeError(f"spin_us must be a number of microseconds, not {type(spin_us).__name__}")
+        if not spin_us >= 0:
+            raise ValueError(f"spin_us must be >= 0, not {spin_us!r}")
         return self._get(timeout, <uint64_t>(spin_us * 1000), False)
 
     def drain(self, max_items=None):
@@ -533,7 +537,8 @@ cdef class OfflineObject:
         Raises TypeError/ValueError for a bad address, NoInterface if the object is not an IMAPIOfflineMgr."""
         if isinstance(address, bool) or not isinstance(address, int):
             raise TypeError(f"address must be an int, not {type(address).__name__}")
-        if address <= 0 or address >= 2 ** (8 * sizeof(void *)):
+        # The limit is computed with Python ints: in C, 2 ** 64 would overflow (and reject every address).
+        if address <= 0 or address >= 2 ** (8 * <object>sizeof(void *)):
             raise ValueError(f"not a pointer: {address:#x}")
         cdef IMAPIOfflineMgr *given = <IMAPIOfflineMgr *><uintptr_t>address
         cdef void *mine = NULL
@@ -742,11 +747,11 @@ def _start_pump(address, threads, per_thread, *, kind, client_token, mask, old_s
     spec.per_thread = per_thread
     spec.flags = (MAPIOFFLINE_PUMP_NULL if null else 0) | (MAPIOFFLINE_PUMP_SEQUENCE if sequence else 0)
     spec.record.ulSize = _ulong(size, "size")
-    spec.record.NotifyType = <MAPIOFFLINE_NOTIFY_TYPE>_ulong(int(kind), "kind")
+    spec.record.NotifyType = <MAPIOFFLINE_NOTIFY_TYPE>_ulong(kind, "kind")
     spec.record.ulClientToken = _ulong(client_token, "client_token")
     spec.record.Info.StateChange.ulMask = _ulong(mask, "mask")
-    spec.record.Info.StateChange.ulStateOld = _ulong(int(old_state), "old_state")
-    spec.record.Info.StateChange.ulStateNew = _ulong(int(new_state), "new_state")
+    spec.record.Info.StateChange.ulStateOld = _ulong(old_state, "old_state")
+    spec.record.Info.StateChange.ulStateNew = _ulong(new_state, "new_state")
     cdef PumpHandle handle = PumpHandle.__new__(PumpHandle)
     _check(mapioffline_pump_start(<IMAPIOfflineNotify *><uintptr_t>address, &spec, &handle._pump),
            "cannot start the pump")
@@ -799,3 +804,19 @@ def abi_info():
         "IID_IMAPIOfflineNotify": _guid_str(&IID_IMAPIOfflineNotify),
         "GUID_GlobalState": _guid_str(&GUID_GlobalState),
     }
+
+
+def _probe_condvar_latency(size_t samples):
+    """Benchmark baseline: wake-up latencies (ns) of a std::condition_variable between two native threads."""
+    cdef uint64_t *out = <uint64_t *>malloc(samples * sizeof(uint64_t) + 1)
+    cdef int rc
+    if out is NULL:
+        raise MemoryError()
+    try:
+        with nogil:
+            rc = mapioffline_probe_condvar_latency(samples, out)
+        if rc != 0:
+            raise MapiError("the condition-variable probe failed")
+        return [out[i] for i in range(samples)]
+    finally:
+        free(out)

@@ -50,7 +50,7 @@ def run_demo(profile: str, as_json: bool) -> int:
             t.start()
         if not as_json:
             print(f"mapioffline {mapioffline.__version__}: embedded offline object {profile!r}, "
-                  f"state {obj.state.name}, capabilities {obj.capabilities!r}")
+                  f"state {getattr(obj.state, 'name', obj.state)}, capabilities {obj.capabilities!r}")
         expected = len(_CHANGES) * 3 * 3  # changes x (START, STATECHANGE, DONE) x consumers
         latencies: dict[str, list[int]] = {"blocking": [], "callback": [], "asyncio": []}
         received = 0

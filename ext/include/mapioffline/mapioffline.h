@@ -440,6 +440,10 @@ HRESULT mapioffline_pump_start(IMAPIOfflineNotify *sink, const MAPIOFFLINE_PUMP_
 /* Waits for the producers and frees the pump; *elapsed_ns (if not NULL) = wall time from start to last finish. */
 void mapioffline_pump_join(mapioffline_pump *pump, uint64_t *elapsed_ns);
 
+/* Benchmark baseline: fills out_ns[0..samples) with the wake-up latency of a std::condition_variable between two
+ * native threads (signaller stamps, waiter measures). 0 on success, -1 on failure. */
+int mapioffline_probe_condvar_latency(size_t samples, uint64_t *out_ns);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif
