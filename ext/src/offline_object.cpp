@@ -15,6 +15,9 @@ struct OfflineObject::Registration {
   ULONG client_token;
   IMAPIOfflineNotify *sink;  // the one reference Advise took (through QueryInterface)
   std::atomic<uint32_t> gate{0};
+  // Set by an Unadvise made from inside this registration's own Notify: the delivering thread (the same thread)
+  // releases the reference once Notify has returned, so the sink outlives the call without a per-call AddRef.
+  bool release_after_call = false;
 };
 
 // What the current thread is delivering, so that calls made from inside Notify are recognised.
@@ -279,11 +282,14 @@ void OfflineObject::Deliver(const RegistrationList &registrations, MAPIOFFLINE_N
     t_delivery = &delivery;
     record.ulClientToken = r.client_token;
     IMAPIOfflineNotify *sink = r.sink;
-    // Our own reference across the call: an Unadvise from inside this Notify releases the registration's one.
-    sink->AddRef();
+    // The registration's reference is held across the call: Unadvise on another thread waits for the gate, and
+    // an Unadvise from inside this Notify leaves the release to us (release_after_call).
     sink->Notify(&record);
-    sink->Release();
     t_delivery = delivery.outer;
+    if (r.release_after_call) {
+      r.release_after_call = false;
+      sink->Release();
+    }
     if (r.gate.fetch_sub(1, std::memory_order_release) == (Registration::kInactive | 1)) {
       // An Unadvise on another thread may be waiting for this call to end.
       std::lock_guard<std::mutex> lock(mutex_);
@@ -337,6 +343,10 @@ HRESULT OfflineObject::Unadvise(ULONG /*flags: ignored, always S_OK (spec §7.9)
     cv_.wait(lock, [&] {
       return (registration->gate.load(std::memory_order_acquire) & ~Registration::kInactive) <= own;
     });
+    if (own) {
+      registration->release_after_call = true;  // we are inside its Notify: Deliver releases once it returns
+      return S_OK;
+    }
   }
   registration->sink->Release();  // outside the lock: the sink may run arbitrary code when freed
   return S_OK;

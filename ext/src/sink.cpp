@@ -133,8 +133,11 @@ int Sink::Wait(int64_t timeout_ns, uint64_t spin_ns) noexcept {
       if (remaining <= 0) return MAPIOFFLINE_WAIT_TIMEOUT;
     }
     wake_.wait(epoch, remaining);
-    // Woken (or interrupted): report it, the caller looks again. Only a timeout or EINTR loops here.
-    if (wake_.epoch() != epoch) return ring_.has_pending() || !closed() ? MAPIOFFLINE_WAIT_READY : MAPIOFFLINE_WAIT_CLOSED;
+    // Woken, interrupted by a signal (EINTR: the caller may have a KeyboardInterrupt to raise) or spurious:
+    // report READY and let the caller look again. Only a timeout loops, to return TIMEOUT above.
+    if (timeout_ns < 0 || static_cast<int64_t>(MonotonicNs() - start) < timeout_ns) {
+      return closed() && !ring_.has_pending() ? MAPIOFFLINE_WAIT_CLOSED : MAPIOFFLINE_WAIT_READY;
+    }
   }
 }
 

@@ -125,4 +125,8 @@ cdef extern from "mapioffline/mapioffline.h" nogil:
     HRESULT mapioffline_pump_start(IMAPIOfflineNotify *sink, const MAPIOFFLINE_PUMP_SPEC *spec,
                                    mapioffline_pump **out)
     void mapioffline_pump_join(mapioffline_pump *pump, uint64_t *elapsed_ns)
-    int mapioffline_probe_condvar_latency(size_t samples, uint64_t *out_ns)
+    ctypedef struct mapioffline_condvar_probe:
+        pass
+    mapioffline_condvar_probe *mapioffline_condvar_probe_start(size_t samples)
+    uint64_t mapioffline_condvar_probe_wait(mapioffline_condvar_probe *probe)
+    void mapioffline_condvar_probe_join(mapioffline_condvar_probe *probe)

@@ -34,8 +34,9 @@ MAX_CAPACITY = MAPIOFFLINE_SINK_MAX_CAPACITY
 cdef tuple _KINDS = (None, NotifyKind.STATECHANGE_START, NotifyKind.STATECHANGE, NotifyKind.STATECHANGE_DONE)
 cdef tuple _STATES = (None, State.OFFLINE, State.ONLINE)
 
-# Waits are cut in slices so that Ctrl-C (checked between slices) is noticed promptly.
-cdef int64_t _WAIT_SLICE_NS = 100_000_000
+# Waits are cut in slices so that Ctrl-C (checked between slices) is noticed promptly. On POSIX a signal also
+# interrupts the wait itself (EINTR), so long slices cost nothing there; Windows' WaitOnAddress is not interrupted.
+cdef int64_t _WAIT_SLICE_NS = 100_000_000 if sys.platform == "win32" else 1_000_000_000
 cdef size_t _BATCH = 256
 
 # Moves on in a child after fork(): handles made before it refuse to touch the parent's threads and memory.
@@ -807,16 +808,20 @@ def abi_info():
 
 
 def _probe_condvar_latency(size_t samples):
-    """Benchmark baseline: wake-up latencies (ns) of a std::condition_variable between two native threads."""
-    cdef uint64_t *out = <uint64_t *>malloc(samples * sizeof(uint64_t) + 1)
-    cdef int rc
-    if out is NULL:
+    """Benchmark baseline: wake-up latencies (ns) of this Python thread waiting (GIL released) on a native
+    condition variable that a native thread signals: what any blocking wake-up into Python costs here."""
+    cdef mapioffline_condvar_probe *probe = mapioffline_condvar_probe_start(samples)
+    cdef uint64_t stamp
+    cdef size_t i
+    if probe is NULL:
         raise MemoryError()
+    latencies = []
     try:
-        with nogil:
-            rc = mapioffline_probe_condvar_latency(samples, out)
-        if rc != 0:
-            raise MapiError("the condition-variable probe failed")
-        return [out[i] for i in range(samples)]
+        for i in range(samples):
+            with nogil:
+                stamp = mapioffline_condvar_probe_wait(probe)
+            latencies.append(mapioffline_now_ns() - stamp)
     finally:
-        free(out)
+        with nogil:
+            mapioffline_condvar_probe_join(probe)
+    return latencies

@@ -53,7 +53,13 @@ class MapiError(Exception):
     def __init__(self, message: str = "", hresult: int | None = None) -> None:
         self.hresult: int = _unsigned(self.default_hresult if hresult is None else hresult)
         self.name: str = hresult_name(self.hresult)
+        self.message: str = message
         super().__init__(f"{message} ({self.name}, 0x{self.hresult:08X})" if message else f"{self.name} (0x{self.hresult:08X})")
+
+    def __reduce__(self) -> tuple[type[MapiError], tuple[str, int]]:
+        # args holds only the formatted text: without this, unpickling (e.g. from a multiprocessing worker) would
+        # lose the HRESULT and format the message twice.
+        return (type(self), (self.message, self.hresult))
 
 
 class InvalidArgument(MapiError, ValueError):

@@ -396,7 +396,8 @@ size_t mapioffline_sink_pop_batch(IMAPIOfflineNotify *sink, MAPIOFFLINE_RECORD *
                                   uint64_t *dropped_before);
 /* Waits until a notification is pending, the sink is closed, or timeout_ns passes (negative: no limit), using no
  * CPU while idle (futex / WaitOnAddress / condition variable). Spins up to spin_ns first (0: no spin). Returns a
- * MAPIOFFLINE_WAIT_* value; spurious READY results are possible, missed wake-ups are not. */
+ * MAPIOFFLINE_WAIT_* value; spurious READY results are possible (a signal interrupting the wait returns READY, so a
+ * caller can check for Ctrl-C), missed wake-ups are not. */
 int mapioffline_sink_wait(IMAPIOfflineNotify *sink, int64_t timeout_ns, uint64_t spin_ns);
 /* POSIX: a descriptor that is readable while notifications are pending (level-triggered) or after close; made on
  * first call, owned by the sink. -1 on Windows or if it cannot be made. */
@@ -440,9 +441,13 @@ HRESULT mapioffline_pump_start(IMAPIOfflineNotify *sink, const MAPIOFFLINE_PUMP_
 /* Waits for the producers and frees the pump; *elapsed_ns (if not NULL) = wall time from start to last finish. */
 void mapioffline_pump_join(mapioffline_pump *pump, uint64_t *elapsed_ns);
 
-/* Benchmark baseline: fills out_ns[0..samples) with the wake-up latency of a std::condition_variable between two
- * native threads (signaller stamps, waiter measures). 0 on success, -1 on failure. */
-int mapioffline_probe_condvar_latency(size_t samples, uint64_t *out_ns);
+/* Benchmark baseline: a native thread that wakes a waiter through a std::condition_variable, `samples` times, each
+ * time once the waiter sleeps. The waiter (e.g. a Python thread with the GIL released) calls
+ * mapioffline_condvar_probe_wait, which returns the signaller's mapioffline_now_ns() stamp; join frees the probe. */
+typedef struct mapioffline_condvar_probe mapioffline_condvar_probe;
+mapioffline_condvar_probe *mapioffline_condvar_probe_start(size_t samples);
+uint64_t mapioffline_condvar_probe_wait(mapioffline_condvar_probe *probe);
+void mapioffline_condvar_probe_join(mapioffline_condvar_probe *probe);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -1,0 +1,189 @@
+"""Shared fixtures: the live-object guard every test runs under, and ctypes helpers for COM interop tests.
+
+The ctypes helpers stand in for what pywin32/comtypes users do: call a COM object's vtable by address, or implement
+an IMAPIOfflineNotify in Python and hand its address to a manager.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import itertools
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+
+import mapioffline
+from mapioffline import _core
+from mapioffline.testing import live_offline_objects, live_sinks
+
+# Async work (dispatcher threads, the embedded object's thread releasing a sink) may finish just after a test.
+_SETTLE_S = 5.0
+
+_profile_counter = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_native_objects() -> Iterator[None]:
+    """Every test must close what it opens: native sinks and embedded objects return to their count before it."""
+    gc.collect()
+    sinks_before, objects_before = live_sinks(), live_offline_objects()
+    yield
+    deadline = time.monotonic() + _SETTLE_S
+    while True:
+        gc.collect()
+        sinks, objects = live_sinks(), live_offline_objects()
+        if (sinks, objects) == (sinks_before, objects_before) or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    assert sinks == sinks_before, f"live native sinks: {sinks_before} before the test, {sinks} after"
+    assert objects == objects_before, f"live embedded objects: {objects_before} before the test, {objects} after"
+
+
+@pytest.fixture
+def profile(request: pytest.FixtureRequest) -> str:
+    """A profile name no other test uses, so each test gets a fresh embedded object (which starts ONLINE)."""
+    return f"test-{request.node.name}-{next(_profile_counter)}"
+
+
+@pytest.fixture
+def offline(profile: str) -> Iterator[mapioffline.OfflineObject]:
+    """A fresh embedded offline object, closed after the test."""
+    with mapioffline.open_offline(profile, backend="embedded") as obj:
+        yield obj
+
+
+# -- ctypes COM helpers -------------------------------------------------------------------------------------------
+
+HRESULT = ctypes.c_int32
+ULONG = ctypes.c_uint32
+# Off Windows the header's STDMETHODCALLTYPE is the platform's C convention (stdcall only on i386 Linux, which
+# our x86_64 tests do not run on); on Windows, COM methods are stdcall (the same as cdecl on x64).
+_METHOD = getattr(ctypes, "WINFUNCTYPE", ctypes.CFUNCTYPE)
+
+
+def _iid(name: str) -> bytes:
+    """An IID from the core's own table, as the 16 bytes of a GUID in memory."""
+    text = _core.abi_info()[name]
+    assert isinstance(text, str)
+    return uuid.UUID(text).bytes_le
+
+
+IID_IUnknown = _iid("IID_IUnknown")
+IID_IMAPIOfflineMgr = _iid("IID_IMAPIOfflineMgr")
+IID_IMAPIOfflineNotify = _iid("IID_IMAPIOfflineNotify")
+
+
+class NotifyRecord(ctypes.Structure):
+    """MAPIOFFLINE_NOTIFY (24 bytes)."""
+
+    _fields_ = [
+        ("ulSize", ULONG),
+        ("NotifyType", ULONG),
+        ("ulClientToken", ULONG),
+        ("ulMask", ULONG),
+        ("ulStateOld", ULONG),
+        ("ulStateNew", ULONG),
+    ]
+
+
+class AdviseInfo(ctypes.Structure):
+    """MAPIOFFLINE_ADVISEINFO."""
+
+    _fields_ = [
+        ("ulSize", ULONG),
+        ("ulClientToken", ULONG),
+        ("CallbackType", ULONG),
+        ("pCallback", ctypes.c_void_p),
+        ("ulAdviseTypes", ULONG),
+        ("ulStateMask", ULONG),
+    ]
+
+
+def vtable_call(address: int, slot: int, restype: object, *argtypes: object) -> Callable[..., object]:
+    """The method in ``slot`` of the COM object at ``address``, bound to it (``this`` is passed for you)."""
+    vtable = ctypes.cast(ctypes.c_void_p(address), ctypes.POINTER(ctypes.POINTER(ctypes.c_void_p)))[0]
+    prototype = _METHOD(restype, ctypes.c_void_p, *argtypes)
+    method = prototype(vtable[slot])
+    return lambda *args: method(address, *args)
+
+
+def raw_advise(manager: int, sink: int, client_token: int = 0) -> tuple[int, int]:
+    """IMAPIOfflineMgr::Advise (slot 7) through the vtable, as ctypes/pywin32 code would: (hresult, token)."""
+    info = AdviseInfo(ctypes.sizeof(AdviseInfo), client_token, 0, sink, 1, 0x003F037F)
+    token = ULONG(0)
+    advise = vtable_call(manager, 7, HRESULT, ULONG, ctypes.POINTER(AdviseInfo), ctypes.POINTER(ULONG))
+    hr = advise(0, ctypes.byref(info), ctypes.byref(token))
+    assert isinstance(hr, int)
+    return hr & 0xFFFFFFFF, token.value
+
+
+def raw_unadvise(manager: int, token: int) -> int:
+    """IMAPIOfflineMgr::Unadvise (slot 8) through the vtable."""
+    hr = vtable_call(manager, 8, HRESULT, ULONG, ULONG)(0, token)
+    assert isinstance(hr, int)
+    return hr & 0xFFFFFFFF
+
+
+def raw_query_interface(address: int, iid: bytes) -> tuple[int, int]:
+    """IUnknown::QueryInterface (slot 0): (hresult, pointer or 0)."""
+    out = ctypes.c_void_p(0)
+    guid = (ctypes.c_ubyte * 16).from_buffer_copy(iid)
+    hr = vtable_call(address, 0, HRESULT, ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p))(
+        ctypes.addressof(guid), ctypes.byref(out)
+    )
+    assert isinstance(hr, int)
+    return hr & 0xFFFFFFFF, out.value or 0
+
+
+def raw_release(address: int) -> int:
+    """IUnknown::Release (slot 2)."""
+    n = vtable_call(address, 2, ULONG)()
+    assert isinstance(n, int)
+    return n
+
+
+class PythonSink:
+    """An IMAPIOfflineNotify implemented in Python with ctypes (the pre-mapioffline way). ``gate``, when given,
+    makes Notify wait until it is set: that holds the manager's state change in flight."""
+
+    def __init__(self, gate: threading.Event | None = None) -> None:
+        self.records: list[tuple[int, int, int, int, int]] = []
+        self.refs = 1
+        self.gate = gate
+        self.entered = threading.Event()
+        qi = _METHOD(HRESULT, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p))
+        ref = _METHOD(ULONG, ctypes.c_void_p)
+        notify = _METHOD(None, ctypes.c_void_p, ctypes.POINTER(NotifyRecord))
+        self._callbacks = (qi(self._query_interface), ref(self._add_ref), ref(self._release), notify(self._notify))
+        self._vtable = (ctypes.c_void_p * 4)(*(ctypes.cast(cb, ctypes.c_void_p) for cb in self._callbacks))
+        self._object = (ctypes.c_void_p * 1)(ctypes.addressof(self._vtable))
+        self.com_pointer: int = ctypes.addressof(self._object)
+
+    def _query_interface(self, this: int, iid: int, out: object) -> int:
+        asked = ctypes.string_at(iid, 16)
+        if asked not in (IID_IUnknown, IID_IMAPIOfflineNotify):
+            out[0] = None  # type: ignore[index]
+            return 0x80004002 - 2**32  # E_NOINTERFACE, as a signed HRESULT
+        out[0] = this  # type: ignore[index]
+        self.refs += 1
+        return 0
+
+    def _add_ref(self, this: int) -> int:
+        self.refs += 1
+        return self.refs
+
+    def _release(self, this: int) -> int:
+        self.refs -= 1
+        return self.refs
+
+    def _notify(self, this: int, record: object) -> None:
+        self.entered.set()
+        if self.gate is not None:
+            self.gate.wait(10)
+        if record:
+            r = record.contents  # type: ignore[attr-defined]
+            self.records.append((r.NotifyType, r.ulClientToken, r.ulMask, r.ulStateOld, r.ulStateNew))
