@@ -426,6 +426,8 @@ cdef class Sink:
     def __next__(self):
         """Blocks for the next notification; stops when the sink is closed, or its subscription ended and nothing
         is left."""
+        if self._p is NULL and self._generation == _fork_generation:
+            raise StopIteration  # closed before this call (e.g. inside the for loop): the iteration ends
         self._consumer()
         try:
             n = self._get(None, 0, True)
