@@ -11,6 +11,7 @@ import select
 import struct
 import sys
 import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -19,6 +20,7 @@ from mapioffline import (
     RECORD_FORMAT,
     RECORD_SIZE,
     ClosedError,
+    Notification,
     NotifyKind,
     Sink,
     SinkStats,
@@ -248,7 +250,7 @@ def test_stats_and_dropped_before_with_a_tiny_capacity() -> None:
 def test_dropped_before_sums_to_dropped_under_concurrency() -> None:
     with Sink(8) as sink:
         handle = start_pump(sink.com_pointer, 20000, threads=2)
-        got = []
+        got: list[Notification] = []
         while handle.running and len(got) < 40000:
             got.extend(sink.drain())
             if sink.stats.received == 40000:
@@ -364,7 +366,7 @@ def test_close_is_idempotent_and_every_use_after_raises_closed_error() -> None:
     sink.close()
     assert sink.closed
     assert repr(sink) == "<mapioffline.Sink closed>"
-    uses = [
+    uses: list[Callable[[], object]] = [
         lambda: sink.get(0), lambda: sink.drain(), lambda: sink.drain_into(bytearray(64)), lambda: sink.fileno(),
         lambda: sink.stats, lambda: sink.last_state, lambda: sink.com_pointer, lambda: sink.capacity,
         lambda: sink.__enter__(), lambda: sink._watch(),
@@ -395,7 +397,7 @@ def test_closing_inside_the_for_loop_ends_it() -> None:
 
 def test_iteration_ends_when_closed_from_another_thread() -> None:
     sink = Sink(8)
-    seen = []
+    seen: list[Notification] = []
     thread = threading.Thread(target=lambda: seen.extend(sink))
     thread.start()
     pump(sink.com_pointer, 1)

@@ -29,6 +29,12 @@ _NOTIFY_FN = ctypes.WINFUNCTYPE if sys.platform == "win32" else ctypes.CFUNCTYPE
 
 
 class _NotifyRecord(ctypes.Structure):
+    ulSize: int
+    NotifyType: int
+    ulClientToken: int
+    ulMask: int
+    ulStateOld: int
+    ulStateNew: int
     _fields_ = [(name, ctypes.c_uint32) for name in
                 ("ulSize", "NotifyType", "ulClientToken", "ulMask", "ulStateOld", "ulStateNew")]
 
