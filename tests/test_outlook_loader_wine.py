@@ -18,6 +18,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from wine_session import wine_session
 
 EXT = Path(__file__).resolve().parent.parent / "ext"
 MINGW64 = ["-DCMAKE_SYSTEM_NAME=Windows", "-DCMAKE_C_COMPILER=x86_64-w64-mingw32-gcc-posix",
@@ -109,22 +110,9 @@ def test_i686_standin_exports(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 
 def test_outlook_loader_modes_under_wine(x64_build: Path, x64_env: dict[str, str]) -> None:
-    wineserver = shutil.which("wineserver")
-    # A persistent wineserver, warmed up outside CTest: otherwise every test waits ~2 s for the server (and the
-    # Wine system processes it started, which hold the test's output pipe) to exit.
-    if wineserver:
-        subprocess.run([wineserver, "-p"], env=x64_env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, check=True, timeout=60)
-    try:
-        # Creates the prefix (a few seconds), so that the first test does not pay for it.
-        subprocess.run(["wine", "cmd", "/c", "exit"], env=x64_env, stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+    with wine_session(x64_env):
         output = _run(["ctest", "--test-dir", str(x64_build), "-R", r"^outlook_loader\.", "--output-on-failure",
                        "-V", "--timeout", "60"], x64_env, timeout=300)
-    finally:
-        if wineserver:  # stops this prefix's server and its processes only
-            subprocess.run([wineserver, "-k"], env=x64_env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, timeout=60)
 
     suites = re.findall(r"outlook_loader_test\[(\w+)\]: (\d+) checks, (\d+) failures", output)
     assert {mode for mode, _, _ in suites} == MODES, output[-6000:]
