@@ -18,6 +18,7 @@
 //   dropped, drop_pct = records the sink refused (full queue) during timed rounds, and as a share of those sent
 //   allocs_per_notify = heap allocations made on producer threads during timed rounds / Notify calls
 //   warmup_allocs = the same during the untimed first round (moodycamel's per-thread producer shows up here)
+//   preempt_per_round = involuntary context switches of all our threads per round (preemption.h)
 // and checks, per round: per-producer sequences strictly increasing (order_violations), records intact
 // (corrupt), popped + dropped == sent and sequence gaps == dropped (loss_rounds). Any of them non-zero labels
 // the run "CHECK FAILED"; a round running past kRoundDeadline is a hang and skips the benchmark with an error.
@@ -35,6 +36,7 @@
 
 #include "alloc_counter.h"
 #include "pin.h"
+#include "preemption.h"
 #include "record_check.h"
 #include "targets.h"
 
@@ -64,10 +66,19 @@ struct Totals {
   uint64_t loss_rounds = 0;
   uint64_t order_violations = 0;
   uint64_t corrupt = 0;
+  uint64_t preemptions = 0;  // involuntary context switches of producers + consumer
+  uint64_t rounds = 0;
   Totals operator-(const Totals &b) const {
-    return {notify_ns - b.notify_ns, calls - b.calls,           allocs - b.allocs,
-            delivered - b.delivered, dropped - b.dropped,       loss_rounds - b.loss_rounds,
-            order_violations - b.order_violations, corrupt - b.corrupt};
+    return {notify_ns - b.notify_ns,
+            calls - b.calls,
+            allocs - b.allocs,
+            delivered - b.delivered,
+            dropped - b.dropped,
+            loss_rounds - b.loss_rounds,
+            order_violations - b.order_violations,
+            corrupt - b.corrupt,
+            preemptions - b.preemptions,
+            rounds - b.rounds};
   }
 };
 
@@ -127,6 +138,7 @@ class FullPathRun {
       t.notify_ns += p.notify_ns;
       t.calls += p.calls;
       t.allocs += p.allocs;
+      t.preemptions += p.preemptions;
     }
     t.order_violations = checker_.order_violations();
     t.corrupt = checker_.corrupt();
@@ -140,6 +152,7 @@ class FullPathRun {
     uint64_t notify_ns = 0;
     uint64_t calls = 0;
     uint64_t allocs = 0;
+    uint64_t preemptions = 0;
   };
 
   // Waits for round r (or quit); false on quit.
@@ -166,6 +179,7 @@ class FullPathRun {
     const uint64_t burst = yield_every_ ? yield_every_ : kPerProducer;
     for (uint64_t r = 1; AwaitRound(r); ++r) {
       const uint64_t allocs0 = ThreadAllocs();
+      const uint64_t preempt0 = ThreadPreemptions();
       for (uint64_t k = 0; k < kPerProducer;) {
         const uint64_t end = std::min(k + burst, kPerProducer);
         const uint64_t t0 = NowNs();  // bursts are timed, so ns_per_call excludes the yields
@@ -177,6 +191,7 @@ class FullPathRun {
         if (yield_every_) std::this_thread::yield();
       }
       stats.allocs += ThreadAllocs() - allocs0;
+      stats.preemptions += ThreadPreemptions() - preempt0;
       stats.calls += kPerProducer;
       seq_end_[index].store(seq, std::memory_order_release);
       producers_done_.fetch_add(1, std::memory_order_release);  // every Notify of ours has returned
@@ -197,6 +212,7 @@ class FullPathRun {
       }
       const uint64_t popped0 = checker_.popped();
       const uint64_t missing0 = checker_.missing();
+      const uint64_t preempt0 = ThreadPreemptions();
       bool grace_started = false;
       std::chrono::steady_clock::time_point grace_end;
       for (;;) {
@@ -225,6 +241,8 @@ class FullPathRun {
         std::lock_guard<std::mutex> lock(m_);
         consumer_totals_.delivered += popped;
         consumer_totals_.dropped += dropped;
+        consumer_totals_.preemptions += ThreadPreemptions() - preempt0;
+        ++consumer_totals_.rounds;
         if (popped + dropped != sent || checker_.missing() - missing0 != dropped) ++consumer_totals_.loss_rounds;
       }
       SignalDone();
@@ -290,6 +308,9 @@ void BM_FullPath(benchmark::State &state, const Target *target, size_t producers
   state.counters["dropped"] = static_cast<double>(t.dropped);
   state.counters["allocs_per_notify"] = d(t.allocs, t.calls);
   state.counters["warmup_allocs"] = static_cast<double>(warm.allocs);
+  // Involuntary context switches per round, all threads. Inherent in p2/p2y (3 threads, 2 cores); in p1 any
+  // non-zero value means other processes took our cores during the measurement.
+  state.counters["preempt_per_round"] = d(t.preemptions, t.rounds);
   state.counters["order_violations"] = static_cast<double>(all.order_violations);
   state.counters["corrupt"] = static_cast<double>(all.corrupt);
   state.counters["loss_rounds"] = static_cast<double>(all.loss_rounds);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "alloc_counter.h"
+#include "preemption.h"
 #include "record_check.h"
 #include "targets.h"
 #include "watchdog.h"
@@ -51,10 +52,12 @@ void BM_SingleThread(benchmark::State &state, const Target *target, size_t batch
   const uint64_t records0 = sent;
 
   const uint64_t allocs0 = ThreadAllocs();
+  const uint64_t preempt0 = ThreadPreemptions();
   const auto t0 = std::chrono::steady_clock::now();
   for (auto _ : state) one_iteration();
   const double wall_ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
   const uint64_t allocs = ThreadAllocs() - allocs0;
+  const uint64_t preemptions = ThreadPreemptions() - preempt0;
   const uint64_t records = sent - records0;
 
   checker.CloseProducer(0, static_cast<uint32_t>(sent));
@@ -64,6 +67,8 @@ void BM_SingleThread(benchmark::State &state, const Target *target, size_t batch
   state.counters["ns_per_notify"] = records ? wall_ns / static_cast<double>(records) : 0;
   state.counters["allocs_per_notify"] = records ? static_cast<double>(allocs) / static_cast<double>(records) : 0;
   state.counters["warmup_allocs"] = static_cast<double>(warmup_allocs);
+  // Involuntary context switches per second of the run: ~0 on an idle machine (preemption.h).
+  state.counters["preempt_per_s"] = wall_ns > 0 ? static_cast<double>(preemptions) * 1e9 / wall_ns : 0;
   state.counters["drop_pct"] = sent ? 100.0 * static_cast<double>(dropped) / static_cast<double>(sent) : 0;
   state.counters["order_violations"] = static_cast<double>(checker.order_violations());
   state.counters["corrupt"] = static_cast<double>(checker.corrupt());

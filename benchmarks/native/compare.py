@@ -3,14 +3,15 @@
 
     python3 benchmarks/native/compare.py BUILD/benchmarks/mapioffline_bench [--benchmark_min_time 0.2]
         [--benchmark_repetitions 3] [--benchmark_filter REGEX] [--json-out FILE] [-- EXTRA ARGS...]
-    python3 benchmarks/native/compare.py --from-json FILE
+    python3 benchmarks/native/compare.py --from-json FILE [FILE...] [--stat median|min]
 
 For each scenario -- full_path p1 (1 producer + consumer), p2 (2 busy producers + consumer), p2y (2 producers
 that yield every 256 calls + consumer), single_thread b1 (Notify + pop of one) and b256 (256 Notify + one
 pop_batch) -- prints every sink's ns per notification (wall ns
 per DELIVERED record: drops do not count as work), its ratio to ours, the producer-side ns per call, drop %,
 allocations per Notify and the order/loss checks; then whether ours is <= 1.0x the fastest peer that passed its
-checks. With repetitions, medians are used; a check counts as failed if any repetition failed it.
+checks. With repetitions, each row shows the median repetition (--stat min: the fastest one, which filters
+out interference from other processes); a check counts as failed if any repetition failed it.
 
 Exit status: 0, or 1 if our own sink failed a check or allocated in Notify, 2 on a usage or run error.
 Standard library only.
@@ -84,33 +85,47 @@ def split_name(entry):
     return tuple(parts)
 
 
-def collect(doc):
-    """{(family, scenario, sink): {"values": entry used for numbers, "failed": [reasons]}} plus step costs."""
-    results = {}
-    steps = {}
+def pick(entries, stat):
+    """One repetition's entry (so that all columns of a row come from the same run): the median or the fastest."""
+    entries = sorted(entries, key=lambda e: ns_per_notify(e) if ns_per_notify(e) is not None else
+                     e.get("real_time", 0.0))
+    return entries[0] if stat == "min" else entries[(len(entries) - 1) // 2]
+
+
+def collect(doc, stat):
+    """{(family, scenario, sink): {"values": entry used for numbers, "failed": set of reasons}} and step costs."""
+    runs = {}        # key -> plain repetition entries
+    aggregates = {}  # key -> median aggregate (used only when the JSON has no plain entries)
+    failed = {}
     for entry in doc.get("benchmarks", []):
         aggregate = entry.get("aggregate_name")
         if aggregate in ("stddev", "cv"):
             continue
         key = split_name(entry)
         if key is None:
-            if entry["name"].startswith("steps/") and aggregate in (None, "median"):
-                if aggregate == "median" or entry["name"] not in steps:
-                    steps[re.sub(r"_median$", "", entry["name"])] = (
-                        entry["real_time"] * UNIT_NS.get(entry.get("time_unit", "ns"), 1.0))
-            continue
-        slot = results.setdefault(key, {"values": None, "failed": set(), "median": False})
+            name = re.sub(r"_(mean|median)$", "", entry["name"])
+            if not name.startswith("steps/"):
+                continue
+            key = ("steps", name)
+        reasons = failed.setdefault(key, set())
         if entry.get("error_occurred"):
-            slot["failed"].add("error: " + entry.get("error_message", "?"))
+            reasons.add("error: " + entry.get("error_message", "?"))
             continue
-        for counter in CHECK_COUNTERS:
+        for counter in CHECK_COUNTERS:  # any repetition (or a mean > 0) failing is a failure
             if entry.get(counter, 0) > 0:
-                slot["failed"].add(counter)
-        # Prefer the median aggregate; otherwise the last plain run.
-        if aggregate == "median":
-            slot["values"], slot["median"] = entry, True
-        elif aggregate is None and not slot["median"]:
-            slot["values"] = entry
+                reasons.add(counter)
+        if aggregate is None:
+            runs.setdefault(key, []).append(entry)
+        elif aggregate == "median":
+            aggregates[key] = entry
+    results, steps = {}, {}
+    for key, reasons in failed.items():
+        values = pick(runs[key], stat) if key in runs else aggregates.get(key)
+        if key[0] == "steps":
+            if values:
+                steps[key[1]] = values["real_time"] * UNIT_NS.get(values.get("time_unit", "ns"), 1.0)
+        else:
+            results[key] = {"values": values, "failed": reasons}
     return results, steps
 
 
@@ -134,8 +149,8 @@ def print_scenario(family, scenario, title, results):
     ours = next((v for s, v in rows if s == OURS), None)
     ours_ns = ns_per_notify(ours["values"]) if ours else None
     print("\n== %s/%s: %s ==" % (family, scenario, title))
-    header = "%-26s %10s %9s %9s %7s %13s %13s  %s" % (
-        "sink", "ns/notify", "x ours", "ns/call", "drop%", "allocs/notify", "warmup_allocs", "checks")
+    header = "%-26s %10s %9s %9s %7s %13s %13s %8s  %s" % (
+        "sink", "ns/notify", "x ours", "ns/call", "drop%", "allocs/notify", "warmup_allocs", "preempt", "checks")
     print(header)
     print("-" * len(header))
     peers = []
@@ -152,10 +167,12 @@ def print_scenario(family, scenario, title, results):
             ns = ns_per_notify(slot["values"])
             ratio = ns / ours_ns if ns and ours_ns else None
             checks = "FAILED: " + ", ".join(sorted(slot["failed"])) if slot["failed"] else "ok"
-            print("%-26s %10s %9s %9s %7s %13s %13s  %s" % (
+            preempt = v.get("preempt_per_round", v.get("preempt_per_s"))
+            print("%-26s %10s %9s %9s %7s %13s %13s %8s  %s" % (
                 sink, fmt(ns, ".1f"), fmt(ratio, ".2f") + ("x" if ratio else ""),
                 fmt(v.get("ns_per_call"), ".1f"), fmt(v.get("drop_pct"), ".2f"),
-                fmt(v.get("allocs_per_notify"), ".4g"), fmt(v.get("warmup_allocs"), ".0f"), checks))
+                fmt(v.get("allocs_per_notify"), ".4g"), fmt(v.get("warmup_allocs"), ".0f"),
+                fmt(preempt, ".1f"), checks))
             if group is peers and sink != OURS:
                 if slot["failed"] or ns is None:
                     failed_peers.append(sink)
@@ -194,12 +211,18 @@ def main(argv):
     parser.add_argument("--benchmark_filter", "--filter", dest="filter", help="regex passed through")
     parser.add_argument("--json-out", help="also save the benchmark's JSON here")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds before the run is abandoned")
-    parser.add_argument("--from-json", help="compare a saved JSON instead of running the benchmark")
+    parser.add_argument("--from-json", nargs="+", help="compare saved JSON file(s) instead of running")
+    parser.add_argument("--stat", choices=("median", "min"), default="median",
+                        help="which repetition to show: the median one (default) or the fastest one")
     parser.add_argument("extra", nargs="*", help="further benchmark arguments (after --)")
     args = parser.parse_args(argv)
     if args.from_json:
-        with open(args.from_json) as f:
-            text = f.read()
+        docs = []
+        for path in args.from_json:
+            with open(path) as f:
+                docs.append(json.load(f))
+        text = json.dumps({"context": docs[0].get("context", {}),
+                           "benchmarks": [b for d in docs for b in d.get("benchmarks", [])]})
     elif args.binary:
         text = run_benchmark(args.binary, args.min_time, args.repetitions, args.filter, args.extra, args.timeout)
         if args.json_out:
@@ -215,7 +238,10 @@ def main(argv):
         " ".join("%.2f" % x for x in ctx.get("load_avg", [])) or "?"))
     print("ns/notify = wall ns per delivered record; x ours = ns/notify / ours' ns/notify (<1: faster than ours);")
     print("ns/call = producer-side ns per Notify call, drops included (full path only)")
-    results, steps = collect(doc)
+    print("preempt = involuntary context switches of our threads per round (full path) or per second (single")
+    print("  thread); in p1 and single_thread anything but ~0 means other processes took our cores: rerun")
+    print("statistic: " + args.stat)
+    results, steps = collect(doc, args.stat)
     summaries = []
     for family, scenario, title in SCENARIOS:
         s = print_scenario(family, scenario, title, results)
