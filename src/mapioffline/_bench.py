@@ -176,30 +176,31 @@ def _percentiles(samples: list[int]) -> dict[str, float]:
                                                                                  int(len(ordered) * 0.99))] / 1000}
 
 
-def _one_by_one(com_pointer: int, samples: int, received: Callable[[], int]) -> None:
-    """Sends one notification at a time from a fresh native thread, once the consumer has taken the last one
-    and had time to fall asleep."""
-    for i in range(samples):
+def _one_by_one(com_pointer: int, samples: int, taken: threading.Semaphore) -> None:
+    """Sends one notification at a time from a fresh native thread, once the consumer has taken the last one and
+    had time to fall asleep. Waiting on a semaphore (GIL released), not polling, keeps this thread from competing
+    with the consumer for the GIL at the moment being measured."""
+    for _ in range(samples):
         time.sleep(0.0005)
         start_pump(com_pointer, 1).join()
-        deadline = time.monotonic() + 5
-        while received() <= i:
-            if time.monotonic() > deadline:
-                raise RuntimeError("a notification was not delivered within 5 s")
-            time.sleep(0.0001)
+        if not taken.acquire(timeout=5):
+            raise RuntimeError("a notification was not delivered within 5 s")
 
 
 def latency_get(samples: int, spin_us: float = 0) -> dict[str, float]:
     latencies: list[int] = []
     with Sink(64) as sink:
+        taken = threading.Semaphore(0)
+
         def consume() -> None:
             for _ in range(samples):
                 n = sink.get(timeout=10, spin_us=spin_us)
                 latencies.append(_core.now_ns() - n.timestamp_ns)
+                taken.release()
 
         consumer = threading.Thread(target=consume)
         consumer.start()
-        _one_by_one(sink.com_pointer, samples, lambda: len(latencies))
+        _one_by_one(sink.com_pointer, samples, taken)
         consumer.join()
     return _percentiles(latencies)
 
@@ -207,42 +208,52 @@ def latency_get(samples: int, spin_us: float = 0) -> dict[str, float]:
 def latency_aget(samples: int) -> dict[str, float]:
     latencies: list[int] = []
     with Sink(64) as sink:
+        taken = threading.Semaphore(0)
+
         async def consume() -> None:
             for _ in range(samples):
                 n = await sink.aget()
                 latencies.append(_core.now_ns() - n.timestamp_ns)
+                taken.release()
 
         consumer = threading.Thread(target=asyncio.run, args=(consume(),))
         consumer.start()
-        _one_by_one(sink.com_pointer, samples, lambda: len(latencies))
+        _one_by_one(sink.com_pointer, samples, taken)
         consumer.join()
     return _percentiles(latencies)
 
 
 def latency_callback(samples: int) -> dict[str, float]:
     latencies: list[int] = []
+    taken = threading.Semaphore(0)
+
+    def on_notification(n: mapioffline.Notification) -> None:
+        latencies.append(_core.now_ns() - n.timestamp_ns)
+        taken.release()
+
     with open_offline("mapioffline-bench", backend="embedded") as obj:
-        with obj.advise(callback=lambda n: latencies.append(_core.now_ns() - n.timestamp_ns)) as sub:
-            _one_by_one(sub.sink.com_pointer, samples, lambda: len(latencies))
+        with obj.advise(callback=on_notification) as sub:
+            _one_by_one(sub.sink.com_pointer, samples, taken)
     return _percentiles(latencies)
 
 
 def latency_simplequeue(samples: int) -> dict[str, float]:
     q: queue.SimpleQueue[int] = queue.SimpleQueue()
     latencies: list[int] = []
+    taken = threading.Semaphore(0)
 
     def consume() -> None:
         for _ in range(samples):
             stamp = q.get()
             latencies.append(time.perf_counter_ns() - stamp)
+            taken.release()
 
     consumer = threading.Thread(target=consume)
     consumer.start()
-    for i in range(samples):
+    for _ in range(samples):
         time.sleep(0.0005)
         q.put(time.perf_counter_ns())
-        while len(latencies) <= i:
-            time.sleep(0.0001)
+        taken.acquire(timeout=5)
     consumer.join()
     return _percentiles(latencies)
 
