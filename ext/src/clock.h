@@ -18,9 +18,12 @@ inline uint64_t MonotonicNs() noexcept {
     QueryPerformanceFrequency(&f);
     return static_cast<uint64_t>(f.QuadPart);
   }();
+  // The usual 10 MHz counter divides 1e9: one multiplication, exact, instead of two divisions on the hot path.
+  static const uint64_t ns_per_tick = 1000000000ull % frequency == 0 ? 1000000000ull / frequency : 0;
   LARGE_INTEGER c;
   QueryPerformanceCounter(&c);
   const uint64_t ticks = static_cast<uint64_t>(c.QuadPart);
+  if (ns_per_tick != 0) return ticks * ns_per_tick;
   // Split to avoid overflowing 64 bits for long uptimes.
   return (ticks / frequency) * 1000000000ull + (ticks % frequency) * 1000000000ull / frequency;
 }
