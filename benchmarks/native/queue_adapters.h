@@ -24,7 +24,6 @@
 
 #include "alloc_counter.h"
 #include "mapioffline/mapioffline.h"
-#include "padded_ring.h"
 #include "ring.h"  // ext/src: our own ring, for the "same ring, template sink" control and the ablations
 
 namespace mapioffline_bench {
@@ -52,7 +51,7 @@ struct OurRingQueue {
   mapioffline::MpscRing<MAPIOFFLINE_RECORD> ring;
 };
 
-// Ablation only: the same, with one cache line per cell (padded_ring.h).
+// Ablation only: the same, with one cache line per cell (MpscRing's CellAlign).
 struct OurPaddedRingQueue {
   static constexpr const char *kName = "our_ring_padded";
   OurPaddedRingQueue(size_t capacity, size_t /*producers*/) : ring(capacity) {}
@@ -65,7 +64,7 @@ struct OurPaddedRingQueue {
   size_t PopBatch(MAPIOFFLINE_RECORD *out, size_t max) noexcept {
     return ring.pop_many(max, [out](const MAPIOFFLINE_RECORD &r, size_t i) { out[i] = r; });
   }
-  PaddedMpscRing<MAPIOFFLINE_RECORD> ring;
+  mapioffline::MpscRing<MAPIOFFLINE_RECORD, 64> ring;  // one 64-byte line per cell
 };
 
 // moodycamel::ConcurrentQueue with implicit producers: Notify arrives on arbitrary threads without a token, so
