@@ -36,9 +36,11 @@ inline MAPIOFFLINE_RECORD ToRecord(const MAPIOFFLINE_NOTIFY &n, uint64_t ts) noe
 }
 
 // Our MpscRing (ext/src/ring.h) driven exactly as Sink::Notify drives it: the record is written in place.
-struct OurRingQueue {
-  static constexpr const char *kName = "our_ring";
-  OurRingQueue(size_t capacity, size_t /*producers*/) : ring(capacity) {}
+// CellAlign 64 is an ablation only: one cache line per cell.
+template <size_t CellAlign>
+struct OurRingQueueWith {
+  static constexpr const char *kName = CellAlign ? "our_ring_padded" : "our_ring";
+  OurRingQueueWith(size_t capacity, size_t /*producers*/) : ring(capacity) {}
   bool TryPush(const MAPIOFFLINE_NOTIFY &n, uint64_t ts) noexcept {
     return ring.try_push([&](MAPIOFFLINE_RECORD &slot) {
       std::memcpy(&slot.notify, &n, sizeof slot.notify);
@@ -48,24 +50,10 @@ struct OurRingQueue {
   size_t PopBatch(MAPIOFFLINE_RECORD *out, size_t max) noexcept {
     return ring.pop_many(max, [out](const MAPIOFFLINE_RECORD &r, size_t i) { out[i] = r; });
   }
-  mapioffline::MpscRing<MAPIOFFLINE_RECORD> ring;
+  mapioffline::MpscRing<MAPIOFFLINE_RECORD, CellAlign> ring;
 };
-
-// Ablation only: the same, with one cache line per cell (MpscRing's CellAlign).
-struct OurPaddedRingQueue {
-  static constexpr const char *kName = "our_ring_padded";
-  OurPaddedRingQueue(size_t capacity, size_t /*producers*/) : ring(capacity) {}
-  bool TryPush(const MAPIOFFLINE_NOTIFY &n, uint64_t ts) noexcept {
-    return ring.try_push([&](MAPIOFFLINE_RECORD &slot) {
-      std::memcpy(&slot.notify, &n, sizeof slot.notify);
-      slot.timestamp_ns = ts;
-    });
-  }
-  size_t PopBatch(MAPIOFFLINE_RECORD *out, size_t max) noexcept {
-    return ring.pop_many(max, [out](const MAPIOFFLINE_RECORD &r, size_t i) { out[i] = r; });
-  }
-  mapioffline::MpscRing<MAPIOFFLINE_RECORD, 64> ring;  // one 64-byte line per cell
-};
+using OurRingQueue = OurRingQueueWith<0>;
+using OurPaddedRingQueue = OurRingQueueWith<64>;
 
 // moodycamel::ConcurrentQueue with implicit producers: Notify arrives on arbitrary threads without a token, so
 // each calling thread gets its own sub-queue (an "implicit producer"), FIFO per producer, none across them.
