@@ -271,6 +271,9 @@ void OfflineObject::Deliver(const RegistrationList &registrations, MAPIOFFLINE_N
   record.Info.StateChange.ulMask = MAPIOFFLINE_STATE_OFFLINE_MASK;
   record.Info.StateChange.ulStateOld = old_state;
   record.Info.StateChange.ulStateNew = new_state;
+  // One thread-local store per phase, not per sink: between two Notify calls only this loop runs on the thread.
+  Delivery delivery{this, nullptr, type, static_cast<const Delivery *>(t_delivery)};
+  t_delivery = &delivery;
   for (const auto &registration : registrations) {
     Registration &r = *registration;
     // acquire: pairs with Unadvise's fetch_or; once it set kInactive no call starts.
@@ -278,14 +281,13 @@ void OfflineObject::Deliver(const RegistrationList &registrations, MAPIOFFLINE_N
       r.gate.fetch_sub(1, std::memory_order_release);
       continue;
     }
-    Delivery delivery{this, &r, type, static_cast<const Delivery *>(t_delivery)};
-    t_delivery = &delivery;
+    delivery.registration = &r;
     record.ulClientToken = r.client_token;
     IMAPIOfflineNotify *sink = r.sink;
     // The registration's reference is held across the call: Unadvise on another thread waits for the gate, and
     // an Unadvise from inside this Notify leaves the release to us (release_after_call).
     sink->Notify(&record);
-    t_delivery = delivery.outer;
+    delivery.registration = nullptr;
     if (r.release_after_call) {
       r.release_after_call = false;
       sink->Release();
@@ -296,6 +298,7 @@ void OfflineObject::Deliver(const RegistrationList &registrations, MAPIOFFLINE_N
       cv_.notify_all();
     }
   }
+  t_delivery = delivery.outer;
 }
 
 HRESULT OfflineObject::Advise(ULONG flags, MAPIOFFLINE_ADVISEINFO *info, ULONG *token) noexcept {
