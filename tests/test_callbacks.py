@@ -6,6 +6,7 @@ import logging
 import threading
 
 import pytest
+from conftest import wait_not_pending
 
 from mapioffline import Notification, NotifyKind, OfflineObject, Sink, State
 
@@ -166,7 +167,8 @@ def test_the_callback_may_change_the_state(offline: OfflineObject) -> None:
     def callback(n: Notification) -> None:
         collect(n)
         if n.kind is NotifyKind.STATECHANGE_DONE and n.new_state is State.OFFLINE:
-            offline.set_state(State.ONLINE)
+            # DONE may reach this thread before the blocking call that sent it has ended its change: retry Pending.
+            wait_not_pending(offline, State.ONLINE)
             changed.set()
 
     with offline.advise(callback=callback):

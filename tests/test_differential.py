@@ -12,14 +12,15 @@ from __future__ import annotations
 import os
 import queue
 import random
-import time
 from dataclasses import dataclass, field
 from typing import Any
+
+from conftest import wait_not_pending
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mapioffline import OFFLINE_MASK, Notification, OfflineObject, Pending, SinkStats, State, open_offline
+from mapioffline import OFFLINE_MASK, Notification, OfflineObject, SinkStats, State, open_offline
 
 Event = tuple[Any, ...]  # ("set", state, block) | ("drain", max_items) | ("get",) | ("check",) | ("unadvise", index)
 Record = tuple[int, int, int, int, int, int]  # kind, client_token, mask, old, new, dropped_before
@@ -71,19 +72,6 @@ def _record(n: Notification) -> Record:
     return (int(n.kind), n.client_token, n.mask, int(n.old_state), int(n.new_state), n.dropped_before)
 
 
-def _settle(obj: OfflineObject, state: State) -> None:
-    """Waits for a non-blocking change to finish: setting the (new) current state succeeds once nothing is in
-    flight, and sends nothing."""
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            obj.set_state(state)
-            return
-        except Pending:
-            assert time.monotonic() < deadline, "a state change stayed in flight"
-            time.sleep(0.0005)
-
-
 def run_script(profile: str, capacities: list[int], script: list[Event]) -> tuple[list[object], list[object]]:
     """Runs the script through the real thing and through the model; returns both lists of observations."""
     real: list[object] = []
@@ -100,7 +88,7 @@ def run_script(profile: str, capacities: list[int], script: list[Event]) -> tupl
                     target, block = event[1], event[2]
                     obj.set_state(target, block=block)
                     if not block:
-                        _settle(obj, target)
+                        wait_not_pending(obj, target)
                     if target != state:
                         for kind in (1, 2, 3):
                             for m in models:

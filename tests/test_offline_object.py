@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 from collections.abc import Callable
 
 import pytest
-from conftest import PythonSink, raw_advise, raw_unadvise
+from conftest import PythonSink, raw_advise, raw_unadvise, wait_not_pending
 
 import mapioffline
 from mapioffline import (
@@ -154,7 +153,7 @@ def test_set_state_non_blocking_runs_on_the_objects_thread(offline: OfflineObjec
         kinds = [sub.sink.get(timeout=10).kind for _ in range(3)]
         assert kinds == [NotifyKind.STATECHANGE_START, NotifyKind.STATECHANGE, NotifyKind.STATECHANGE_DONE]
         assert sub.sink.last_state is State.OFFLINE
-    _wait_not_pending(offline, State.OFFLINE)
+    wait_not_pending(offline, State.OFFLINE)
     assert offline.state is State.OFFLINE
 
 
@@ -214,19 +213,6 @@ def test_block_is_keyword_only(offline: OfflineObject) -> None:
 # -- Pending --------------------------------------------------------------------------------------------------
 
 
-def _wait_not_pending(obj: OfflineObject, state: State) -> None:
-    """set_state(state) until the change in flight has finished (bounded)."""
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            obj.set_state(state)
-            return
-        except Pending:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.005)
-
-
 def test_pending_while_a_non_blocking_change_is_in_flight(offline: OfflineObject) -> None:
     # A Python (ctypes) sink whose Notify waits on a gate holds the change in flight deterministically.
     gate = threading.Event()
@@ -247,7 +233,7 @@ def test_pending_while_a_non_blocking_change_is_in_flight(offline: OfflineObject
         with pytest.raises(ValueError):
             offline.set_state(7)
         gate.set()
-        _wait_not_pending(offline, State.OFFLINE)
+        wait_not_pending(offline, State.OFFLINE)
         assert offline.state is State.OFFLINE
         # Retrying after Pending works.
         offline.set_state(State.ONLINE)
