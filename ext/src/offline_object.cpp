@@ -294,7 +294,9 @@ HRESULT OfflineObject::SetCurrentState(ULONG flags, ULONG mask, ULONG state, voi
 
 HRESULT OfflineObject::WaitIdle(int64_t timeout_ns) noexcept {
   if (Inherited()) return MAPI_E_CALL_FAILED;
-  if (CurrentDelivery()) return E_PENDING;  // inside our Notify the change cannot end before we return
+  // Inside our Notify the change cannot end before we return: refused, like FLAG_BLOCK there, but with its own
+  // HRESULT so that a caller waiting in slices (the binding) can tell it from a timeout.
+  if (CurrentDelivery()) return MAPI_E_CALL_FAILED;
   std::unique_lock<std::mutex> lock(mutex_);
   const auto idle = [this] { return !running_; };
   if (timeout_ns < 0) {

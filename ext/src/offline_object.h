@@ -39,7 +39,8 @@ class OfflineObject final : public IMAPIOfflineMgr {
   HRESULT STDMETHODCALLTYPE Placeholder8() noexcept override { return MAPI_E_NO_SUPPORT; }
 
   // Not part of the interface (mapioffline_offline_wait_idle): S_OK once no change is in flight or queued,
-  // E_PENDING if one still is when timeout_ns (negative: no limit) has passed, or at once from inside our Notify.
+  // E_PENDING if one still is when timeout_ns (negative: no limit) has passed, MAPI_E_CALL_FAILED from inside our
+  // own Notify (it would wait for itself).
   HRESULT WaitIdle(int64_t timeout_ns) noexcept;
   // The object behind p if it is one of ours (recognised by its vtable), else nullptr.
   static OfflineObject *FromInterface(IUnknown *p) noexcept;

@@ -506,6 +506,10 @@ cdef class _NativeRef:
         self.release()
 
 
+# wait_idle's slices: a condition-variable wait is not cut short by a signal, so Ctrl-C waits for the slice's end.
+cdef int64_t _IDLE_SLICE_NS = 50_000_000
+
+
 cdef class OfflineObject:
     """An IMAPIOfflineMgr: the embedded object, Outlook's, or one wrapped with from_pointer(). Context manager;
     close() is idempotent; subscriptions keep their object alive on their own."""
@@ -613,6 +617,46 @@ cdef class OfflineObject:
             p.Release()
         PyErr_CheckSignals()
         _check(hr, "a state change is still in flight" if hr == E_PENDING else "SetCurrentState failed")
+
+    def wait_idle(self, timeout=None):
+        """Waits until no state change is in flight on the embedded object, nor queued after one (a set_state made
+        while DONE was being delivered): the way to wait for a ``block=False`` change to end, without polling.
+        Returns True once idle (at once if it already is), False if ``timeout`` seconds (None: no limit) passed
+        first. The GIL is released while waiting; Ctrl-C interrupts it.
+
+        Raises NotSupported for objects other than the embedded one (Outlook's has no such call), ClosedError,
+        TypeError/ValueError for a bad timeout, MapiError when called from inside a Notify of the object's own
+        delivery (a ctypes sink): that change cannot end before the Notify returns."""
+        cdef int64_t limit = _timeout_ns(timeout)
+        cdef IMAPIOfflineMgr *p = self._ptr()
+        cdef uint64_t start = mapioffline_now_ns()
+        cdef int64_t slice_ns, left
+        cdef bint last
+        cdef HRESULT hr
+        p.AddRef()  # our own reference for the whole wait: another thread may close this handle meanwhile
+        try:
+            while True:
+                slice_ns = _IDLE_SLICE_NS
+                last = False
+                if limit >= 0:
+                    left = limit - <int64_t>(mapioffline_now_ns() - start)
+                    if left <= slice_ns:
+                        slice_ns = left if left > 0 else 0
+                        last = True
+                with nogil:
+                    hr = mapioffline_offline_wait_idle(p, slice_ns)
+                if hr == S_OK:
+                    return True
+                if hr == MAPI_E_NO_SUPPORT:
+                    _check(hr, "wait_idle needs the embedded offline object")
+                if hr != E_PENDING:
+                    _check(hr, "wait_idle cannot wait from inside the object's own Notify")
+                if last:
+                    return False
+                PyErr_CheckSignals()
+        finally:
+            with nogil:  # may be the last reference: Release then joins the object's thread
+                p.Release()
 
     def advise(self, sink=None, *, token=0, capacity=1024, callback=None):
         """Registers a sink and returns a Subscription (a context manager). Without ``sink`` a new Sink of

@@ -454,8 +454,9 @@ void mapioffline_condvar_probe_join(mapioffline_condvar_probe *probe);
  * Waits until no state change is in flight or queued on an embedded object (one from mapioffline_open_embedded,
  * recognised by its vtable), without spinning: S_OK when idle (at once if it already is); E_PENDING (the HRESULT
  * SetCurrentState gives while a change is in flight) if a change still is when timeout_ns has passed (negative: no
- * limit; 0: just check), and at once when called from inside one of the object's own Notify calls (the change
- * cannot end before that Notify returns); MAPI_E_NO_SUPPORT for any other object; E_INVALIDARG for NULL.
+ * limit; 0: just check); MAPI_E_CALL_FAILED at once when called from inside one of the object's own Notify calls
+ * (the change cannot end before that Notify returns: the wait would never end); MAPI_E_NO_SUPPORT for any other
+ * object; E_INVALIDARG for NULL.
  * Changes queued during a DONE phase (spec §7.4, refinement 0.2) count as in flight. The caller must hold a
  * reference on the object.
  *
