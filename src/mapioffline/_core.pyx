@@ -597,10 +597,16 @@ cdef class OfflineObject:
 
     def set_state(self, state, *, block=True):
         """Changes the state. ``block=True`` returns once DONE reached every sink (not once callbacks ran);
-        ``block=False`` returns at once and the change runs on the object's thread.
+        ``block=False`` returns at once and the change runs on the object's thread. Setting the current state
+        does nothing and sends nothing.
+
+        A call made while another change is handing out DONE (the embedded object, spec 7.4 refinement 0.2) is
+        queued and carried out right after that; ``block=True`` then returns once its own change is done. Only one
+        call can be queued so: a second one while it waits gets Pending. ``wait_idle()`` waits for a change in
+        flight without polling.
 
         Raises TypeError/ValueError for bad arguments (before any native call), Pending (retryable) while a
-        change is in flight, ClosedError."""
+        change is in its START or STATECHANGE phase (or one is queued as above), ClosedError."""
         if isinstance(state, bool) or not isinstance(state, int):
             raise TypeError(f"state must be a State or int, not {type(state).__name__}")
         if state not in (1, 2):
@@ -761,7 +767,8 @@ cdef class PumpHandle:
         self._pump = NULL
 
     def join(self):
-        """Waits (GIL released) for the producers; returns the wall time they took in ns. Idempotent."""
+        """Waits (GIL released) for the producers; returns the wall time they took in ns. Idempotent. In a fork
+        child, a pump started by the parent returns 0 at once and is leaked: its threads exist only there."""
         cdef mapioffline_pump *pump = self._pump
         cdef uint64_t elapsed = 0
         self._pump = NULL

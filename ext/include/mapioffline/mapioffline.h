@@ -457,8 +457,10 @@ void mapioffline_condvar_probe_join(mapioffline_condvar_probe *probe);
  * limit; 0: just check); MAPI_E_CALL_FAILED at once when called from inside one of the object's own Notify calls
  * (the change cannot end before that Notify returns: the wait would never end); MAPI_E_NO_SUPPORT for any other
  * object; E_INVALIDARG for NULL.
- * Changes queued during a DONE phase (spec §7.4, refinement 0.2) count as in flight. The caller must hold a
- * reference on the object.
+ * A change requested while another one is handing out DONE is queued and carried out right after that phase (spec
+ * §7.4, refinement 0.2; a FLAG_BLOCK caller waits for it and runs it on its own thread); only one can be queued,
+ * a second request meanwhile gets E_PENDING. Such a queued change counts as in flight here. The caller must hold
+ * a reference on the object.
  *
  * fork(): a child has a fresh registry of embedded objects, so opening a profile there gives a new object with a
  * thread of its own. Objects and test pumps made before the fork are inert in the child: their threads do not
