@@ -76,6 +76,8 @@ _lock = threading.Lock()
 class Dispatcher:
     """The thread that consumes one sink for one callback."""
 
+    retired: bool
+
     def __init__(self, sink: Sink, callback: Callable[[Notification], object], name: str,
                  when_done: Callable[[], None]) -> None:
         while True:
@@ -94,7 +96,7 @@ class Dispatcher:
         self._sink = sink
         self._callback = callback
         self._when_done = when_done  # runs on the dispatcher thread as it finishes (closes an owned sink)
-        self.retired = False         # its subscription was unadvised: a new callback subscription may take over
+        self.retired: bool = False   # its subscription was unadvised: a new callback subscription may take over
         self._closing = False        # hand over what is pending, then stop
         self._abandoned = False      # stop after the running callback, leave the rest in the sink
         self._busy_since: float | None = None
