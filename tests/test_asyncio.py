@@ -183,7 +183,7 @@ def test_many_notifications_through_async_for(factory: Callable[[], asyncio.Abst
     async def main(sink: Sink) -> int:
         count = 0
         async for n in sink:
-            assert int(n.old_state) == count
+            assert n.raw_old_state == count
             count += 1
             if count == total:
                 break

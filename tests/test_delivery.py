@@ -209,7 +209,7 @@ def test_many_tasks_awaiting_one_sink_in_one_loop_each_get_one_record() -> None:
 
     with Sink(16) as sink:
         got = asyncio.run(main(sink))
-    assert sorted(int(n.old_state) for n in got) == list(range(6))  # each record to exactly one task
+    assert sorted(n.raw_old_state for n in got) == list(range(6))  # each record to exactly one task
 
 
 def test_tasks_on_several_loops_share_one_sink() -> None:
@@ -220,7 +220,7 @@ def test_tasks_on_several_loops_share_one_sink() -> None:
             for _ in range(count):
                 n = await asyncio.wait_for(sink.aget(), 10)
                 with lock:
-                    results.append(int(n.old_state))
+                    results.append(n.raw_old_state)
 
         threads = [threading.Thread(target=asyncio.run, args=(consume(50),)) for _ in range(3)]
         for t in threads:
@@ -245,7 +245,7 @@ def test_threads_mixing_every_consumer_call_on_one_sink_see_each_record_once() -
                 except TimeoutError:
                     return
                 with lock:
-                    taken.append(int(n.old_state))
+                    taken.append(n.raw_old_state)
 
         def drainer() -> None:
             idle = 0
@@ -253,7 +253,7 @@ def test_threads_mixing_every_consumer_call_on_one_sink_see_each_record_once() -
                 batch = sink.drain(7)
                 idle = 0 if batch else idle + 1
                 with lock:
-                    taken.extend(int(n.old_state) for n in batch)
+                    taken.extend(n.raw_old_state for n in batch)
                 time.sleep(0.001)
 
         def raw() -> None:
@@ -358,7 +358,7 @@ def test_a_callback_dispatcher_ends_with_the_stream(offline: OfflineObject) -> N
 def test_dropped_before_is_on_the_record_after_the_drops() -> None:
     with Sink(4) as sink:
         pump(sink.com_pointer, 10, sequence=True)  # 0..3 fit, 4..9 are refused (the newest is refused)
-        assert [(int(n.old_state), n.dropped_before) for n in sink.drain()] == [(0, 0), (1, 0), (2, 0), (3, 0)]
+        assert [(n.raw_old_state, n.dropped_before) for n in sink.drain()] == [(0, 0), (1, 0), (2, 0), (3, 0)]
         pump(sink.com_pointer, 1, sequence=True)
         n = sink.get(timeout=5)
         assert n.dropped_before == 6
@@ -372,7 +372,7 @@ def test_dropped_before_equals_the_sequence_gap_with_one_producer() -> None:
         while True:
             batch = sink.drain(3)
             for n in batch:
-                seq = int(n.old_state)
+                seq = n.raw_old_state
                 mismatches += n.dropped_before != seq - last - 1
                 last, got = seq, got + 1
             if not batch and sink.stats.received == 50000:
@@ -495,7 +495,8 @@ def test_out_of_range_numbers_are_value_errors_and_wrong_types_type_errors() -> 
         Notification(1, dropped_before=2**64)
 
 
-def test_last_state_after_a_done_with_state_zero_is_the_int_zero() -> None:
+def test_last_state_after_a_done_with_state_zero_is_unknown_not_none() -> None:
     with Sink(4) as sink:
         pump(sink.com_pointer, 1, kind=NotifyKind.STATECHANGE_DONE, new_state=0)
-        assert sink.last_state == 0 and type(sink.last_state) is int
+        assert sink.last_state is State.UNKNOWN
+        assert sink.raw_last_state == 0 and type(sink.raw_last_state) is int

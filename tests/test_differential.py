@@ -68,7 +68,7 @@ class ModelSink:
 
 
 def _record(n: Notification) -> Record:
-    return (int(n.kind), n.client_token, n.mask, int(n.old_state), int(n.new_state), n.dropped_before)
+    return (n.raw_kind, n.client_token, n.mask, n.raw_old_state, n.raw_new_state, n.dropped_before)
 
 
 def run_script(profile: str, capacities: list[int], script: list[Event]) -> tuple[list[object], list[object]]:

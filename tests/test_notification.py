@@ -1,8 +1,9 @@
-"""Notification: an immutable record; unknown kinds and states stay plain ints."""
+"""Notification: an immutable record; unknown kinds and states read as UNKNOWN and keep their numbers (raw_*)."""
 
 from __future__ import annotations
 
 import copy
+import json
 import pickle
 import time
 
@@ -31,18 +32,26 @@ def test_plain_ints_become_enums_when_known() -> None:
 
 
 @pytest.mark.parametrize("kind", [0, 4, 99, 0xFFFFFFFF])
-def test_unknown_kind_stays_an_int(kind: int) -> None:
+def test_an_unknown_kind_reads_as_unknown_and_keeps_its_number(kind: int) -> None:
     n = Notification(kind)
-    assert n.kind == kind
-    assert type(n.kind) is int
+    assert n.kind is NotifyKind.UNKNOWN
+    assert n.raw_kind == kind and type(n.raw_kind) is int
     assert not n.is_state_change
 
 
 @pytest.mark.parametrize("state", [0, 3, 0x10])
-def test_unknown_state_stays_an_int(state: int) -> None:
-    n = Notification(NotifyKind.STATECHANGE, old_state=state, new_state=state)
-    assert type(n.old_state) is int and n.old_state == state
-    assert type(n.new_state) is int and n.new_state == state
+def test_an_unknown_state_reads_as_unknown_and_keeps_its_number(state: int) -> None:
+    n = Notification(NotifyKind.STATECHANGE, old_state=1, new_state=state)
+    assert n.old_state is State.OFFLINE and n.raw_old_state == 1
+    assert n.new_state is State.UNKNOWN
+    assert n.raw_new_state == state and type(n.raw_new_state) is int
+
+
+def test_known_values_are_the_members_and_raw_the_same_numbers() -> None:
+    n = Notification(NotifyKind.STATECHANGE_DONE, old_state=State.ONLINE, new_state=State.OFFLINE)
+    assert (n.kind, n.old_state, n.new_state) == (NotifyKind.STATECHANGE_DONE, State.ONLINE, State.OFFLINE)
+    assert (n.raw_kind, n.raw_old_state, n.raw_new_state) == (3, 2, 1)
+    assert all(type(v) is int for v in (n.raw_kind, n.raw_old_state, n.raw_new_state))
 
 
 def test_other_mask_is_not_a_trusted_state_change() -> None:
@@ -106,3 +115,33 @@ def test_timestamp_is_on_the_perf_counter_clock() -> None:
         after = time.perf_counter_ns()
         n = sink.get(timeout=5)
     assert before <= n.timestamp_ns <= after
+
+
+# -- to_dict: names and numbers, JSON-serialisable ----------------------------------------------------------------
+
+
+def test_to_dict_has_every_field_with_names_and_numbers() -> None:
+    n = Notification(NotifyKind.STATECHANGE_DONE, client_token=7, mask=0x3, old_state=State.ONLINE,
+                     new_state=State.OFFLINE, timestamp_ns=123, dropped_before=4)
+    assert n.to_dict() == {
+        "kind": "STATECHANGE_DONE", "kind_value": 3, "client_token": 7, "mask": 3,
+        "old_state": "ONLINE", "old_state_value": 2, "new_state": "OFFLINE", "new_state_value": 1,
+        "timestamp_ns": 123, "dropped_before": 4,
+    }
+    assert json.loads(json.dumps(n.to_dict())) == n.to_dict()
+    # The plain types JSON knows, not enum members (json would write those as numbers).
+    assert all(type(v) in (str, int) for v in n.to_dict().values())
+
+
+def test_to_dict_of_unknown_values_keeps_the_numbers() -> None:
+    d = Notification(99, old_state=0, new_state=0x10).to_dict()
+    assert (d["kind"], d["kind_value"]) == ("UNKNOWN", 99)
+    assert (d["old_state"], d["old_state_value"], d["new_state"], d["new_state_value"]) == ("UNKNOWN", 0, "UNKNOWN", 16)
+
+
+def test_to_dict_round_trips_through_the_constructor() -> None:
+    n = Notification(2, client_token=1, mask=0x300, old_state=5, new_state=2, timestamp_ns=9, dropped_before=1)
+    d = n.to_dict()
+    again = Notification(d["kind_value"], d["client_token"], d["mask"], d["old_state_value"], d["new_state_value"],
+                         d["timestamp_ns"], d["dropped_before"])
+    assert again == n

@@ -134,7 +134,7 @@ def test_several_threads_consume_one_sink() -> None:
 
         def consume(index: int) -> None:
             for n in sink:  # ends when the sink is closed
-                seen[index].append((n.client_token, int(n.old_state)))
+                seen[index].append((n.client_token, n.raw_old_state))
 
         threads = [threading.Thread(target=consume, args=(i,)) for i in range(consumers)]
         for t in threads:
@@ -163,16 +163,16 @@ def test_drain_never_blocks_and_respects_max_items() -> None:
     with Sink(64) as sink:
         assert sink.drain() == []
         pump(sink.com_pointer, 10, sequence=True)
-        assert [int(n.old_state) for n in sink.drain(3)] == [0, 1, 2]
+        assert [n.raw_old_state for n in sink.drain(3)] == [0, 1, 2]
         assert sink.drain(0) == []
-        assert [int(n.old_state) for n in sink.drain()] == list(range(3, 10))
+        assert [n.raw_old_state for n in sink.drain()] == list(range(3, 10))
         assert sink.drain() == []
 
 
 def test_drain_more_than_one_batch() -> None:
     with Sink(4096) as sink:
         pump(sink.com_pointer, 1000, sequence=True)
-        assert [int(n.old_state) for n in sink.drain()] == list(range(1000))
+        assert [n.raw_old_state for n in sink.drain()] == list(range(1000))
 
 
 @pytest.mark.parametrize(("max_items", "error"), [(-1, ValueError), (1.0, TypeError), (True, TypeError),
@@ -211,7 +211,7 @@ def test_drain_into_stops_at_the_buffer_size() -> None:
         pump(sink.com_pointer, 5, sequence=True)
         buffer = bytearray(2 * RECORD_SIZE + 31)  # room for 2 whole records
         assert sink.drain_into(buffer) == 2
-        assert [int(n.old_state) for n in sink.drain()] == [2, 3, 4]
+        assert [n.raw_old_state for n in sink.drain()] == [2, 3, 4]
 
 
 @pytest.mark.parametrize(
@@ -237,8 +237,8 @@ def test_stats_and_dropped_before_with_a_tiny_capacity() -> None:
         assert sink.stats == SinkStats(received=10, delivered=0, dropped=8, invalid=0, dropped_reported=0)
         first, second = sink.drain()
         # The drops of 2..9 came after 0 and 1: neither reports them (a full ring refuses the newest).
-        assert (int(first.old_state), first.dropped_before) == (0, 0)
-        assert (int(second.old_state), second.dropped_before) == (1, 0)
+        assert (first.raw_old_state, first.dropped_before) == (0, 0)
+        assert (second.raw_old_state, second.dropped_before) == (1, 0)
         assert sink.stats == SinkStats(received=10, delivered=2, dropped=8, invalid=0, dropped_reported=0)
         pump(sink.com_pointer, 1)
         assert sink.get(timeout=5).dropped_before == 8  # the first record after them does
@@ -297,21 +297,25 @@ def test_last_state_includes_a_done_the_full_ring_dropped() -> None:
         assert all(n.kind is NotifyKind.STATECHANGE for n in sink.drain())
 
 
-def test_last_state_with_an_invalid_state_stays_an_int() -> None:
+def test_last_state_with_an_invalid_state_is_unknown_and_keeps_its_number() -> None:
     with Sink(2) as sink:
+        assert sink.last_state is None and sink.raw_last_state is None
         pump(sink.com_pointer, 1, kind=NotifyKind.STATECHANGE_DONE, new_state=7)
-        assert sink.last_state == 7 and type(sink.last_state) is int
+        assert sink.last_state is State.UNKNOWN
+        assert sink.raw_last_state == 7 and type(sink.raw_last_state) is int
         sink.drain()
+    assert sink.last_state is State.UNKNOWN and sink.raw_last_state == 7  # readable after close()
 
 
-def test_unknown_kinds_are_delivered_as_ints() -> None:
+def test_unknown_kinds_are_delivered_as_unknown_with_their_numbers() -> None:
     with Sink(16) as sink:
         pump(sink.com_pointer, 1, kind=0)
         pump(sink.com_pointer, 1, kind=4)
         pump(sink.com_pointer, 1, kind=0xFFFFFFFF, new_state=9)
-        kinds = [n.kind for n in sink.drain()]
-        assert kinds == [0, 4, 0xFFFFFFFF]
-        assert all(type(k) is int for k in kinds)
+        got = sink.drain()
+        assert [n.kind for n in got] == [NotifyKind.UNKNOWN] * 3
+        assert [n.raw_kind for n in got] == [0, 4, 0xFFFFFFFF]
+        assert (got[2].new_state, got[2].raw_new_state) == (State.UNKNOWN, 9)
         assert sink.stats.invalid == 0
 
 

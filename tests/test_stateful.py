@@ -86,7 +86,7 @@ class ModelSub:
 
 
 def _record(n: Notification) -> Record:
-    return (int(n.kind), n.client_token, int(n.old_state), int(n.new_state), n.dropped_before)
+    return (n.raw_kind, n.client_token, n.raw_old_state, n.raw_new_state, n.dropped_before)
 
 
 PROFILES = ["stateful-a", "stateful-b"]

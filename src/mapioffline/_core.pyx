@@ -16,6 +16,7 @@ import sys
 import warnings
 from typing import NamedTuple
 
+from mapioffline._address import address_of
 from mapioffline._enums import Capability, NotifyKind, State
 from mapioffline.errors import ClosedError, NotSupported, PublisherGone, StreamEnded, exception_for
 
@@ -32,9 +33,11 @@ MAX_CAPACITY = MAPIOFFLINE_SINK_MAX_CAPACITY
 #: The longest spin Sink.get(spin_us=...) accepts: one second of a busy core is already far past any gain.
 MAX_SPIN_US = 1_000_000
 
-# Cached enum members: building a Notification makes no Python calls; reading .kind is a tuple lookup.
-cdef tuple _KINDS = (None, NotifyKind.STATECHANGE_START, NotifyKind.STATECHANGE, NotifyKind.STATECHANGE_DONE)
-cdef tuple _STATES = (None, State.OFFLINE, State.ONLINE)
+# Cached enum members: building a Notification makes no Python calls; reading .kind is a tuple lookup. Index 0 is
+# UNKNOWN, which also stands for every value past the table (the number itself stays readable as raw_*).
+cdef tuple _KINDS = (NotifyKind.UNKNOWN, NotifyKind.STATECHANGE_START, NotifyKind.STATECHANGE,
+                     NotifyKind.STATECHANGE_DONE)
+cdef tuple _STATES = (State.UNKNOWN, State.OFFLINE, State.ONLINE)
 
 # Waits are cut in slices so that Ctrl-C (checked between slices) is noticed promptly. On POSIX a signal also
 # interrupts the wait itself (EINTR), so long slices cost nothing there; Windows' WaitOnAddress is not interrupted.
@@ -64,17 +67,18 @@ cdef int _check(HRESULT hr, str message="") except -1:
 
 
 cdef object _kind_of(uint32_t value):
-    return _KINDS[value] if 1 <= value <= 3 else value
+    return _KINDS[value] if value <= 3 else NotifyKind.UNKNOWN
 
 
 cdef object _state_of(uint32_t value):
-    return _STATES[value] if 1 <= value <= 2 else value
+    return _STATES[value] if value <= 2 else State.UNKNOWN
 
 
-cdef str _show(object value):
-    """An enum member as Class.NAME, anything else as repr."""
-    name = getattr(value, "name", None)
-    return f"{type(value).__name__}.{name}" if name is not None else repr(value)
+cdef str _show(object member, uint32_t raw):
+    """A known value as Class.NAME, an unknown one as its number (UNKNOWN would hide which it was)."""
+    if member.value == 0:
+        return str(raw)
+    return f"{type(member).__name__}.{member.name}"
 
 
 cdef object _forked_error(str what):
@@ -137,9 +141,11 @@ class SinkStats(NamedTuple):
 @cython.freelist(512)
 @cython.final
 cdef class Notification:
-    """One notification, immutable. ``kind`` is a NotifyKind (an unknown value stays a plain int); ``old_state``
-    and ``new_state`` are State when valid, else plain ints; ``timestamp_ns`` is on the clock of
-    time.perf_counter_ns(); ``dropped_before`` counts notifications the full ring dropped just before this one."""
+    """One notification, immutable. ``kind`` is always a NotifyKind and ``old_state``/``new_state`` always a State:
+    a value a foreign manager may send outside the known ones reads as ``NotifyKind.UNKNOWN``/``State.UNKNOWN``,
+    and the number as it arrived is ``raw_kind``/``raw_old_state``/``raw_new_state`` (plain ints, always set).
+    ``timestamp_ns`` is on the clock of time.perf_counter_ns(); ``dropped_before`` counts notifications the full
+    ring dropped just before this one."""
 
     cdef uint32_t _kind
     cdef readonly uint32_t client_token
@@ -162,15 +168,33 @@ cdef class Notification:
 
     @property
     def kind(self):
+        """The NotifyKind (NotifyKind.UNKNOWN for a value outside MAPIOFFLINE_NOTIFY_TYPE_*; see raw_kind)."""
         return _kind_of(self._kind)
 
     @property
     def old_state(self):
+        """The State before the change (State.UNKNOWN for a value other than OFFLINE/ONLINE; see raw_old_state)."""
         return _state_of(self._old)
 
     @property
     def new_state(self):
+        """The State after the change (State.UNKNOWN for a value other than OFFLINE/ONLINE; see raw_new_state)."""
         return _state_of(self._new)
+
+    @property
+    def raw_kind(self):
+        """NotifyType exactly as the manager sent it (an int)."""
+        return self._kind
+
+    @property
+    def raw_old_state(self):
+        """ulStateOld exactly as the manager sent it (an int)."""
+        return self._old
+
+    @property
+    def raw_new_state(self):
+        """ulStateNew exactly as the manager sent it (an int)."""
+        return self._new
 
     @property
     def is_state_change(self):
@@ -190,9 +214,27 @@ cdef class Notification:
         return hash(self._key())
 
     def __repr__(self):
-        return (f"Notification(kind={_show(self.kind)}, client_token={self.client_token}, mask=0x{self.mask:X}, "
-                f"old_state={_show(self.old_state)}, new_state={_show(self.new_state)}, "
-                f"timestamp_ns={self.timestamp_ns}, dropped_before={self.dropped_before})")
+        return (f"Notification(kind={_show(self.kind, self._kind)}, client_token={self.client_token}, "
+                f"mask=0x{self.mask:X}, old_state={_show(self.old_state, self._old)}, "
+                f"new_state={_show(self.new_state, self._new)}, timestamp_ns={self.timestamp_ns}, "
+                f"dropped_before={self.dropped_before})")
+
+    def to_dict(self):
+        """Every field as a JSON-serialisable dict: ``kind``/``old_state``/``new_state`` by name ("UNKNOWN" for
+        a value outside the known ones), the numbers as they arrived beside them (``kind_value``,
+        ``old_state_value``, ``new_state_value``), then client_token, mask, timestamp_ns, dropped_before."""
+        return {
+            "kind": self.kind.name,
+            "kind_value": self._kind,
+            "client_token": self.client_token,
+            "mask": self.mask,
+            "old_state": self.old_state.name,
+            "old_state_value": self._old,
+            "new_state": self.new_state.name,
+            "new_state_value": self._new,
+            "timestamp_ns": self.timestamp_ns,
+            "dropped_before": self.dropped_before,
+        }
 
     def __reduce__(self):
         return (Notification, (self._kind, self.client_token, self.mask, self._old, self._new, self.timestamp_ns,
@@ -318,11 +360,11 @@ cdef object _stats_of(IMAPIOfflineNotify *p):
     return SinkStats(s.received, s.delivered, s.dropped, s.invalid, s.dropped_reported)
 
 
-cdef object _last_state_of(IMAPIOfflineNotify *p):
+cdef object _raw_last_state_of(IMAPIOfflineNotify *p):
     cdef ULONG s = 0
     if not mapioffline_sink_get_last_state(p, &s):
         return None
-    return _state_of(s)
+    return s
 
 
 cdef uint64_t _spin_ns(object spin_us) except? 0:
@@ -343,7 +385,7 @@ cdef class Sink(_Handle):
     record goes to exactly one of them. Raises TypeError/ValueError for a bad capacity."""
 
     cdef object _final_stats
-    cdef object _final_last_state
+    cdef object _final_raw_last_state
     cdef ULONG _final_capacity
 
     def __cinit__(self, capacity=1024):
@@ -364,7 +406,7 @@ cdef class Sink(_Handle):
         # The counters outlive the handle: read them now, the reference goes right after (a manager still holding
         # the sink keeps the native object alive, and later Notify calls only count as dropped there).
         self._final_stats = _stats_of(p)
-        self._final_last_state = _last_state_of(p)
+        self._final_raw_last_state = _raw_last_state_of(p)
         self._final_capacity = mapioffline_sink_capacity(p)
 
     cdef inline IMAPIOfflineNotify *_sink(self) except NULL:
@@ -397,11 +439,17 @@ cdef class Sink(_Handle):
     @property
     def last_state(self):
         """New state of the latest DONE notification with mask OFFLINE_MASK that reached the sink (including one
-        the full ring dropped): a State, or a plain int if the manager sent an invalid one; None before any.
-        Readable after close() (as it was then)."""
+        the full ring dropped): a State (State.UNKNOWN if the manager sent an invalid one; see raw_last_state);
+        None before any. Readable after close() (as it was then)."""
+        raw = self.raw_last_state
+        return None if raw is None else _state_of(raw)
+
+    @property
+    def raw_last_state(self):
+        """Like last_state, the number exactly as the manager sent it (an int), None before any."""
         if self._has_final():
-            return self._final_last_state
-        return _last_state_of(self._sink())
+            return self._final_raw_last_state
+        return _raw_last_state_of(self._sink())
 
     @property
     def stats(self):
@@ -638,13 +686,15 @@ cdef class OfflineObject(_Handle):
         return <IMAPIOfflineMgr *>self._unknown()
 
     @classmethod
-    def from_pointer(cls, address):
-        """Wraps an IMAPIOfflineMgr the caller already holds (e.g. from pywin32 or comtypes), given its address.
-        Takes its own reference (through QueryInterface(IID_IMAPIOfflineMgr)); the caller keeps theirs.
+    def from_pointer(cls, pointer):
+        """Wraps an IMAPIOfflineMgr the caller already holds (e.g. from pywin32 or comtypes). ``pointer`` is its
+        address as an int, a ``ctypes.c_void_p``, any ctypes pointer (a comtypes interface pointer such as a
+        ``POINTER(IUnknown)`` is one) or an object giving one through ``_as_parameter_``. Takes its own reference
+        (through QueryInterface(IID_IMAPIOfflineMgr)); the caller keeps theirs.
 
-        Raises TypeError/ValueError for a bad address, NoInterface if the object is not an IMAPIOfflineMgr."""
-        if isinstance(address, bool) or not isinstance(address, int):
-            raise TypeError(f"address must be an int, not {type(address).__name__}")
+        Raises TypeError (naming the type it got) for anything else, ValueError for NULL or an out-of-range
+        address, NoInterface if the object is not an IMAPIOfflineMgr."""
+        address = address_of(pointer, "pointer")
         # The limit is computed with Python ints: in C, 2 ** 64 would overflow (and reject every address).
         if address <= 0 or address >= 2 ** (8 * <object>sizeof(void *)):
             raise ValueError(f"not a pointer: {address:#x}")
@@ -677,11 +727,17 @@ cdef class OfflineObject(_Handle):
 
     @property
     def state(self):
-        """The current State (a plain int if the object reports neither OFFLINE nor ONLINE)."""
+        """The current State (State.UNKNOWN if the object reports neither OFFLINE nor ONLINE; see raw_state).
+        Raises MapiError, ClosedError."""
+        return _state_of(self.raw_state)
+
+    @property
+    def raw_state(self):
+        """The current state exactly as GetCurrentState reports it (an int). Raises MapiError, ClosedError."""
         cdef ULONG state = 0
         cdef HRESULT hr = self._mgr().GetCurrentState(&state)  # with the GIL held: no close() can interleave
         _check(hr, "GetCurrentState failed")
-        return _state_of(state)
+        return state
 
     def set_state(self, state, *, block=True):
         """Changes the state. ``block=True`` returns once DONE reached every sink (not once callbacks ran);
@@ -916,12 +972,43 @@ cdef str _guid_str(const GUID *g):
 
 
 def abi_info():
-    """ABI facts of this build: struct sizes, pointer size, GUIDs."""
+    """ABI facts of this build: struct sizes, field offsets (``offsetof_<struct>_<field>``), pointer size,
+    GUIDs."""
+    # Offsets as the compiler laid the header's structs out (Cython has no offsetof: address differences).
+    cdef MAPIOFFLINE_ADVISEINFO a
+    cdef MAPIOFFLINE_NOTIFY n
+    cdef MAPIOFFLINE_RECORD r
+    cdef char *base = <char *>&a
+    advise_offsets = {
+        "ulSize": <char *>&a.ulSize - base,
+        "ulClientToken": <char *>&a.ulClientToken - base,
+        "CallbackType": <char *>&a.CallbackType - base,
+        "pCallback": <char *>&a.pCallback - base,
+        "ulAdviseTypes": <char *>&a.ulAdviseTypes - base,
+        "ulStateMask": <char *>&a.ulStateMask - base,
+    }
+    base = <char *>&n
+    notify_offsets = {
+        "ulSize": <char *>&n.ulSize - base,
+        "NotifyType": <char *>&n.NotifyType - base,
+        "ulClientToken": <char *>&n.ulClientToken - base,
+        "ulMask": <char *>&n.Info.StateChange.ulMask - base,
+        "ulStateOld": <char *>&n.Info.StateChange.ulStateOld - base,
+        "ulStateNew": <char *>&n.Info.StateChange.ulStateNew - base,
+    }
+    base = <char *>&r
+    record_offsets = {"notify": <char *>&r.notify - base, "timestamp_ns": <char *>&r.timestamp_ns - base}
+    offsets = {}
+    for struct_name, table in (("MAPIOFFLINE_ADVISEINFO", advise_offsets), ("MAPIOFFLINE_NOTIFY", notify_offsets),
+                               ("record", record_offsets)):
+        for field, offset in table.items():
+            offsets[f"offsetof_{struct_name}_{field}"] = offset
     return {
         "pointer_bits": 8 * sizeof(void *),
         "sizeof_MAPIOFFLINE_NOTIFY": sizeof(MAPIOFFLINE_NOTIFY),
         "sizeof_MAPIOFFLINE_ADVISEINFO": sizeof(MAPIOFFLINE_ADVISEINFO),
         "sizeof_record": sizeof(MAPIOFFLINE_RECORD),
+        **offsets,
         "IID_IUnknown": _guid_str(&IID_IUnknown),
         "IID_IMAPIOffline": _guid_str(&IID_IMAPIOffline),
         "IID_IMAPIOfflineMgr": _guid_str(&IID_IMAPIOfflineMgr),

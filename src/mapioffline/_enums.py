@@ -11,23 +11,71 @@ STATE_ALL = 0x003F037F
 FLAG_BLOCK = 0x00002000
 
 
-class State(enum.IntEnum):
-    """The connection state (MAPIOFFLINE_STATE_*)."""
+# The presentation types of format() that only numbers have.
+_NUMBER_TYPES = frozenset("bcdoxXneEfFgG%")
 
+
+class _PrintsName:
+    """``str()``, ``format()``, f-strings and ``print`` show the member's name on every Python.
+
+    IntEnum and IntFlag changed their ``str``/``format`` in 3.11 (to the number) and again for IntFlag in 3.12;
+    overriding both here makes every supported version print the same thing. ``repr`` stays the enum's own
+    (``<State.ONLINE: 2>``). A format spec with a number type (``f"{s:d}"``, ``f"{s:#x}"``) formats the number, any
+    other spec (``f"{s:>8}"``) the name."""
+
+    __slots__ = ()
+    # Set by enum on every member.
+    _name_: str
+    _value_: int
+
+    def __str__(self) -> str:
+        return self._name_
+
+    def __format__(self, format_spec: str) -> str:
+        if format_spec and format_spec[-1] in _NUMBER_TYPES:
+            return format(self._value_, format_spec)
+        return format(str(self), format_spec)
+
+
+class State(_PrintsName, enum.IntEnum):
+    """The connection state (MAPIOFFLINE_STATE_*).
+
+    ``UNKNOWN`` (0) is not a MAPI value: it stands for any value other than OFFLINE and ONLINE that a foreign
+    manager may report, so that a state is always a State (the number itself is in the ``raw_*`` accessors,
+    e.g. ``Notification.raw_new_state``, ``OfflineObject.raw_state``)."""
+
+    UNKNOWN = 0
     OFFLINE = 0x1
     ONLINE = 0x2
 
 
-class Capability(enum.IntFlag):
-    """What the offline object can report (MAPIOFFLINE_CAPABILITY_*)."""
+class Capability(_PrintsName, enum.IntFlag):
+    """What the offline object can report (MAPIOFFLINE_CAPABILITY_*). Prints as ``OFFLINE|ONLINE``."""
 
     OFFLINE = 0x1
     ONLINE = 0x2
 
+    def __str__(self) -> str:
+        # The name of a combination differs across versions (3.10: "ONLINE|OFFLINE", 3.11+: "OFFLINE|ONLINE",
+        # None for bits without a name): build it from the members, lowest bit first, and show unnamed bits
+        # as a number.
+        value = int(self)
+        if value == 0:
+            return "0"
+        names = [member.name for member in type(self) if member.value & value == member.value and member.name]
+        rest = value & ~sum(member.value for member in type(self))
+        if rest:
+            names.append(f"0x{rest:X}")
+        return "|".join(names)
 
-class NotifyKind(enum.IntEnum):
-    """MAPIOFFLINE_NOTIFY_TYPE_*: a change is about to happen, is happening, has completed."""
 
+class NotifyKind(_PrintsName, enum.IntEnum):
+    """MAPIOFFLINE_NOTIFY_TYPE_*: a change is about to happen, is happening, has completed.
+
+    ``UNKNOWN`` (0) is not a MAPI value: it stands for any other value a foreign manager may send, so that a
+    kind is always a NotifyKind (the number itself is ``Notification.raw_kind``)."""
+
+    UNKNOWN = 0
     STATECHANGE_START = 1
     STATECHANGE = 2
     STATECHANGE_DONE = 3

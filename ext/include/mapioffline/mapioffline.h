@@ -155,7 +155,7 @@ typedef enum MAPIOFFLINE_CALLBACK_TYPE MAPIOFFLINE_ENUM_BASE {
 } MAPIOFFLINE_CALLBACK_TYPE;
 
 /* Outlook may send other values; our sink delivers unknown values unchanged and leaves the decision to its
- * consumer (the Python layer keeps them as plain ints). */
+ * consumer (the Python layer reads them as NotifyKind.UNKNOWN and keeps the number as raw_kind). */
 typedef enum MAPIOFFLINE_NOTIFY_TYPE MAPIOFFLINE_ENUM_BASE {
   MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_START = 1,
   MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE = 2,
