@@ -19,6 +19,7 @@ import pytest
 
 import mapioffline
 from mapioffline import _core
+from mapioffline.ctypes_abi import MAPIOFFLINE_ADVISEINFO
 from mapioffline.testing import live_offline_objects, live_sinks
 
 # Async work (dispatcher threads, the embedded object's thread releasing a sink) may finish just after a test.
@@ -92,17 +93,8 @@ class NotifyRecord(ctypes.Structure):
     ]
 
 
-class AdviseInfo(ctypes.Structure):
-    """MAPIOFFLINE_ADVISEINFO."""
-
-    _fields_ = [
-        ("ulSize", ULONG),
-        ("ulClientToken", ULONG),
-        ("CallbackType", ULONG),
-        ("pCallback", ctypes.c_void_p),
-        ("ulAdviseTypes", ULONG),
-        ("ulStateMask", ULONG),
-    ]
+# The package's own ctypes mirror (tests/test_ctypes_abi.py checks its layout against the compiler's).
+AdviseInfo = MAPIOFFLINE_ADVISEINFO
 
 
 def vtable_call(address: int, slot: int, restype: Any, *argtypes: Any) -> Callable[..., object]:

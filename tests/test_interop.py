@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
+from collections.abc import Callable
+
 import pytest
 from conftest import (
     IID_IMAPIOfflineMgr,
@@ -72,6 +75,63 @@ def test_from_pointer_with_a_python_com_object_is_no_interface() -> None:
 def test_from_pointer_bad_address(address: object, error: type[Exception]) -> None:
     with pytest.raises(error):
         OfflineObject.from_pointer(address)  # type: ignore[arg-type]
+
+
+class _IUnknownVtbl(ctypes.Structure):
+    _fields_ = [("QueryInterface", ctypes.c_void_p), ("AddRef", ctypes.c_void_p), ("Release", ctypes.c_void_p)]
+
+
+class _IUnknown(ctypes.Structure):
+    _fields_ = [("lpVtbl", ctypes.POINTER(_IUnknownVtbl))]
+
+
+class _ComtypesStylePointer(ctypes.c_void_p):
+    """What comtypes makes of POINTER(IUnknown): a c_void_p subclass carrying the interface's IID."""
+
+    _iid_ = IID_IUnknown
+
+
+class _HasAsParameter:
+    """An object that hands ctypes its pointer through _as_parameter_ (as ctypes' own protocol does)."""
+
+    def __init__(self, address: int) -> None:
+        self._as_parameter_ = ctypes.c_void_p(address)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda a: a, id="int"),
+        pytest.param(lambda a: ctypes.c_void_p(a), id="c_void_p"),
+        pytest.param(lambda a: ctypes.cast(a, ctypes.POINTER(_IUnknown)), id="POINTER(struct)"),
+        pytest.param(lambda a: ctypes.cast(a, ctypes.POINTER(ctypes.c_void_p)), id="POINTER(c_void_p)"),
+        pytest.param(lambda a: _ComtypesStylePointer(a), id="comtypes-style"),
+        pytest.param(lambda a: _HasAsParameter(a), id="_as_parameter_"),
+    ],
+)
+def test_from_pointer_takes_pointer_objects(offline: OfflineObject, make: Callable[[int], object]) -> None:
+    refs = com_refcount(offline.com_pointer)
+    with OfflineObject.from_pointer(make(offline.com_pointer)) as wrapped:  # type: ignore[arg-type]
+        assert wrapped.com_pointer == offline.com_pointer
+        assert com_refcount(offline.com_pointer) == refs + 1
+        assert wrapped.state is offline.state
+    assert com_refcount(offline.com_pointer) == refs
+
+
+@pytest.mark.parametrize(
+    "null", [ctypes.c_void_p(), ctypes.POINTER(_IUnknown)(), _ComtypesStylePointer(), _HasAsParameter(0)],
+    ids=["c_void_p", "POINTER", "comtypes-style", "_as_parameter_"],
+)
+def test_from_pointer_null_pointer_objects_are_value_errors(null: object) -> None:
+    with pytest.raises(ValueError, match="NULL"):
+        OfflineObject.from_pointer(null)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", ["0x10", 1.0, None, True, ctypes.c_uint32(5), object()])
+def test_from_pointer_names_what_it_got(value: object) -> None:
+    with pytest.raises(TypeError, match="ctypes pointer") as info:
+        OfflineObject.from_pointer(value)  # type: ignore[arg-type]
+    assert f"not {type(value).__module__}.{type(value).__qualname__}" in str(info.value)
 
 
 # -- Sink.com_pointer with a manager called through its vtable -------------------------------------------------

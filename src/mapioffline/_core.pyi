@@ -24,6 +24,9 @@ HEADER_VERSION: Final[str]
 #: struct format of one raw record written by Sink.drain_into (32 bytes, little-endian).
 RECORD_FORMAT: Final = "<6IQ"
 RECORD_SIZE: Final = 32
+#: Values for a MAPIOFFLINE_ADVISEINFO filled by hand (mapioffline.ctypes_abi).
+ADVISE_TYPE_STATECHANGE: Final[int]
+CALLBACK_TYPE_NOTIFY: Final[int]
 #: Largest ring capacity a Sink accepts (MAPIOFFLINE_SINK_MAX_CAPACITY).
 MAX_CAPACITY: Final[int]
 #: Longest spin Sink.get(spin_us=...) accepts, in microseconds.

@@ -30,6 +30,9 @@ HEADER_VERSION = MAPIOFFLINE_VERSION_STRING.decode("ascii")
 RECORD_FORMAT = "<6IQ"
 RECORD_SIZE = 32
 MAX_CAPACITY = MAPIOFFLINE_SINK_MAX_CAPACITY
+#: Values for a MAPIOFFLINE_ADVISEINFO filled by hand (mapioffline.ctypes_abi).
+ADVISE_TYPE_STATECHANGE = MAPIOFFLINE_ADVISE_TYPE_STATECHANGE
+CALLBACK_TYPE_NOTIFY = <int>MAPIOFFLINE_CALLBACK_TYPE_NOTIFY
 #: The longest spin Sink.get(spin_us=...) accepts: one second of a busy core is already far past any gain.
 MAX_SPIN_US = 1_000_000
 
