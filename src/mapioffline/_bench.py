@@ -97,7 +97,7 @@ def delivery_ours(total: int, threads: int = 1, raw: bool = False, capacity: int
         pump.join()
         dropped = sink.stats.dropped
     return {"per_s": delivered / (elapsed / 1e9), "ns_per_item": elapsed / max(delivered, 1),
-            "delivered": delivered, "dropped": dropped}
+            "sent": sent, "delivered": delivered, "dropped": dropped}
 
 
 def delivery_ctypes(total: int) -> dict[str, float]:
@@ -105,7 +105,9 @@ def delivery_ctypes(total: int) -> dict[str, float]:
     sink = CtypesSink()
     elapsed = start_pump(sink.com_pointer, total).join()
     assert len(sink.records) == total
-    return {"per_s": total / (elapsed / 1e9), "ns_per_item": elapsed / total}
+    # A callback sink has no queue to overflow: it delivers every record (and stalls the producer instead).
+    return {"per_s": total / (elapsed / 1e9), "ns_per_item": elapsed / total, "sent": total, "delivered": total,
+            "dropped": 0}
 
 
 def delivery_simplequeue(total: int) -> dict[str, float]:
@@ -125,7 +127,9 @@ def delivery_simplequeue(total: int) -> dict[str, float]:
         get()
     elapsed = time.perf_counter_ns() - start
     producer.join()
-    return {"per_s": total / (elapsed / 1e9), "ns_per_item": elapsed / total}
+    # An unbounded queue never drops (it grows instead).
+    return {"per_s": total / (elapsed / 1e9), "ns_per_item": elapsed / total, "sent": total, "delivered": total,
+            "dropped": 0}
 
 
 def drain_prefilled(records: int = 1 << 16, raw: bool = False) -> float:
@@ -367,20 +371,40 @@ def collect(quick: bool) -> dict[str, Any]:
     return r
 
 
+def _dropped(run: dict[str, Any]) -> str:
+    """How many records a delivery run dropped, for every rate shown: a rate from a run that dropped part of its
+    burst counts only what was delivered, and says so."""
+    return f"dropped {run['dropped']:,} of {run['sent']:,}"
+
+
+# (key in results["delivery"], row name, short name for the plot, baseline?)
+_DELIVERY_RUNS = [
+    ("ours_objects_1p", "delivery into Notification objects, 1 producer", "ours objects 1p", False),
+    ("ours_objects_2p", "delivery into Notification objects, 2 producers", "ours objects 2p", False),
+    ("ours_raw_1p", "delivery raw (drain_into), 1 producer", "ours raw 1p", False),
+    ("ctypes_sink", "ctypes Python-callback sink", "ctypes sink", True),
+    ("simplequeue", "queue.SimpleQueue, 2 Python threads", "SimpleQueue", True),
+]
+
+
 def _table(r: dict[str, Any]) -> str:
     d, lat, nb = r["delivery"], r["latency"], r["notify_busy_ns"]
     ours = d["ours_objects_1p"]["per_s"]
+    ratios = {
+        "ours_objects_1p": f"{ours / d['ctypes_sink']['per_s']:.0f}x ctypes sink, "
+                           f"{ours / d['simplequeue']['per_s']:.1f}x SimpleQueue",
+        "ctypes_sink": "baseline",
+        "simplequeue": "baseline",
+    }
     rows = [
-        ("delivery into Notification objects, 1 producer", f"{ours / 1e6:.2f} M/s",
-         f"{ours / d['ctypes_sink']['per_s']:.0f}x ctypes sink, {ours / d['simplequeue']['per_s']:.1f}x SimpleQueue"),
-        ("delivery into Notification objects, 2 producers", f"{d['ours_objects_2p']['per_s'] / 1e6:.2f} M/s",
-         f"dropped {d['ours_objects_2p']['dropped']:,} of the burst"),
-        ("delivery raw (drain_into), 1 producer", f"{d['ours_raw_1p']['per_s'] / 1e6:.2f} M/s",
-         f"dropped {d['ours_raw_1p']['dropped']:,}"),
-        ("ctypes Python-callback sink", f"{d['ctypes_sink']['per_s'] / 1e6:.3f} M/s", "baseline"),
-        ("queue.SimpleQueue, 2 Python threads", f"{d['simplequeue']['per_s'] / 1e6:.2f} M/s", "baseline"),
-        ("drain pre-filled ring, objects", f"{r['drain_prefilled_ns']['objects']:.1f} ns/record", ""),
-        ("drain pre-filled ring, raw", f"{r['drain_prefilled_ns']['raw']:.2f} ns/record", ""),
+        (name, f"{d[key]['per_s'] / 1e6:.{3 if key == 'ctypes_sink' else 2}f} M/s",
+         "; ".join(part for part in (ratios.get(key, ""), _dropped(d[key])) if part))
+        for key, name, _, _ in _DELIVERY_RUNS
+    ]
+    rows += [
+        # drain_prefilled asserts that every record of the pre-filled ring was drained.
+        ("drain pre-filled ring, objects", f"{r['drain_prefilled_ns']['objects']:.1f} ns/record", "dropped 0"),
+        ("drain pre-filled ring, raw", f"{r['drain_prefilled_ns']['raw']:.2f} ns/record", "dropped 0"),
         ("Notify idle / while Python busy (ours)", f"{nb['ours_idle']:.1f} / {nb['ours_busy']:.1f} ns",
          f"{nb['ours_busy'] / nb['ours_idle']:.2f}x"),
         ("Notify idle / while Python busy (ctypes)", f"{nb['ctypes_idle'] / 1000:.1f} / {nb['ctypes_busy'] / 1000:.1f} us",
@@ -405,43 +429,92 @@ def _table(r: dict[str, Any]) -> str:
     return "\n".join([header, "-" * len(header), *lines])
 
 
-def _plot(r: dict[str, Any], path: str) -> None:
-    import matplotlib
+class PlotNeedsMatplotlib(ImportError):
+    """``bench --plot`` without matplotlib: names the extra that brings it."""
 
+    def __init__(self) -> None:
+        super().__init__("bench --plot needs matplotlib, which comes with the 'bench' extra: "
+                         "pip install 'mapioffline[bench]' (or: pip install matplotlib)")
+
+
+def _import_pyplot() -> Any:
+    try:
+        import matplotlib
+    except ImportError as error:
+        raise PlotNeedsMatplotlib() from error
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
-    d = r["delivery"]
-    names = ["ours objects 1p", "ours objects 2p", "ours raw 1p", "ctypes sink", "SimpleQueue"]
-    values = [d[k]["per_s"] / 1e6 for k in ("ours_objects_1p", "ours_objects_2p", "ours_raw_1p", "ctypes_sink",
-                                           "simplequeue")]
-    left.barh(names, values, color=["C0", "C0", "C0", "C3", "C3"])
+    return plt
+
+
+def delivery_bars(r: dict[str, Any]) -> list[dict[str, Any]]:
+    """What the plot's delivery panel shows, one bar per run: its name, M/s, the label written beside it (the value,
+    and how many records it dropped when it dropped any) and whether it dropped (drawn hatched)."""
+    bars = []
+    for key, _, short, baseline in _DELIVERY_RUNS:
+        run = r["delivery"][key]
+        mps = run["per_s"] / 1e6
+        label = f"{mps:.3g} M/s"
+        if run["dropped"]:
+            label += f" (dropped {run['dropped']:,} of {run['sent']:,})"
+        bars.append({"name": short, "mps": mps, "label": label, "dropped": run["dropped"] > 0, "baseline": baseline})
+    return bars
+
+
+def plot_title(r: dict[str, Any]) -> str:
+    m = r["machine"]
+    quick = " — QUICK RUN (--quick: shorter, noisier)" if r["quick"] else ""
+    return f"mapioffline {m['mapioffline']} — {m['python']}, {m['machine']}{quick}"
+
+
+def _plot(r: dict[str, Any], path: str) -> None:
+    plt = _import_pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
+    bars = delivery_bars(r)
+    drawn = left.barh([b["name"] for b in bars], [b["mps"] for b in bars],
+                      color=["C3" if b["baseline"] else "C0" for b in bars],
+                      hatch=["//" if b["dropped"] else "" for b in bars], edgecolor="black")
+    left.bar_label(drawn, labels=[b["label"] for b in bars], padding=3, fontsize=8)
     left.set_xscale("log")
+    left.margins(x=0.6)  # room for the labels on a log axis
+    left.invert_yaxis()
     left.set_xlabel("notifications into Python, M/s (log)")
+    if any(b["dropped"] for b in bars):
+        left.set_title("hatched: the run dropped records (rate counts delivered ones)", fontsize=9)
     lat = r["latency"]
     keys = list(lat)
     y = range(len(keys))
-    right.barh([k + 0.2 for k in y], [lat[k]["p99_us"] for k in keys], height=0.4, label="p99", color="C1")
-    right.barh([k - 0.2 for k in y], [lat[k]["p50_us"] for k in keys], height=0.4, label="p50", color="C0")
+    p99 = right.barh([k + 0.2 for k in y], [lat[k]["p99_us"] for k in keys], height=0.4, label="p99", color="C1")
+    p50 = right.barh([k - 0.2 for k in y], [lat[k]["p50_us"] for k in keys], height=0.4, label="p50", color="C0")
+    right.bar_label(p99, fmt="%.3g", padding=2, fontsize=7)
+    right.bar_label(p50, fmt="%.3g", padding=2, fontsize=7)
     right.set_yticks(list(y), keys)
     right.set_xscale("log")
+    right.margins(x=0.3)
+    right.invert_yaxis()
     right.set_xlabel("wake-up latency, µs (log)")
     right.legend()
-    fig.suptitle(f"mapioffline {r['machine']['mapioffline']} — {r['machine']['python']}, {r['machine']['machine']}")
+    fig.suptitle(plot_title(r))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def run_bench(json_path: str | None, plot_path: str | None, quick: bool) -> int:
+    """``json_path="-"`` writes the JSON to stdout and the table to stderr (so stdout is JSON only)."""
     for path in (json_path, plot_path):  # fail before a minute of measuring, not after
-        if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        if path and path != "-" and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
             raise ValueError(f"cannot write {path!r}: its folder does not exist")
     if plot_path:
-        import matplotlib  # noqa: F401  (fail early, before the measurements, if the extra is missing)
+        _import_pyplot()  # fail early, before the measurements, if the extra is missing
     results = collect(quick)
-    print(_table(results))
-    if json_path:
+    print(_table(results), file=sys.stderr if json_path == "-" else sys.stdout, flush=True)
+    if json_path == "-":
+        json.dump(results, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    elif json_path:
         with open(json_path, "w", encoding="utf-8") as f:
             json.dump(results, f, indent=2)
     if plot_path:

@@ -9,6 +9,7 @@ import queue
 import statistics
 import sys
 import threading
+from typing import Any
 
 import mapioffline
 from mapioffline import Notification, State, _core, open_offline
@@ -17,6 +18,10 @@ _CHANGES = [(State.OFFLINE, True), (State.ONLINE, False), (State.OFFLINE, False)
 
 
 def run_demo(profile: str, as_json: bool) -> int:
+    """Prints every notification of four state changes as three consumers receive them, then a summary. With
+    ``as_json``, one JSON object per line: ``{"event": "notification", "step": ..., "set_state": ..., "consumer":
+    ..., <every Notification.to_dict() field>, "latency_us": ...}`` and a final ``{"event": "summary", ...}``.
+    Returns 0, or 1 if a notification was missing."""
     events: queue.SimpleQueue[tuple[str, Notification, int]] = queue.SimpleQueue()
     with open_offline(profile, backend="embedded") as obj:
         blocking = obj.advise(token=1)
@@ -43,8 +48,8 @@ def run_demo(profile: str, as_json: bool) -> int:
         try:
             if not as_json:
                 print(f"mapioffline {mapioffline.__version__}: embedded offline object {profile!r}, "
-                      f"state {getattr(obj.state, 'name', obj.state)}, capabilities {obj.capabilities!r}")
-            for state, block in _CHANGES:
+                      f"state {obj.state}, capabilities {obj.capabilities}")
+            for step, (state, block) in enumerate(_CHANGES, start=1):
                 if not as_json:
                     print(f"-- set_state({state.name}, block={block})")
                 # Every consumer has seen the previous change's DONE: the object accepts the next one at once.
@@ -55,7 +60,7 @@ def run_demo(profile: str, as_json: bool) -> int:
                     received += 1
                     latency_ns = at - n.timestamp_ns
                     latencies[consumer].append(latency_ns)
-                    _print_event(consumer, n, latency_ns, as_json)
+                    _print_event(consumer, n, latency_ns, as_json, step, state, block)
         finally:
             # Also on a closed output pipe or Ctrl-C: ending the subscriptions ends every consumer's stream, so the
             # consumer threads finish and the process can exit.
@@ -68,20 +73,20 @@ def run_demo(profile: str, as_json: bool) -> int:
     return 0 if received == expected else 1
 
 
-def _print_event(consumer: str, n: Notification, latency_ns: int, as_json: bool) -> None:
-    kind = getattr(n.kind, "name", n.kind)
-    old = getattr(n.old_state, "name", n.old_state)
-    new = getattr(n.new_state, "name", n.new_state)
+def _print_event(consumer: str, n: Notification, latency_ns: int, as_json: bool, step: int, state: State,
+                 block: bool) -> None:
     if as_json:
-        print(json.dumps({"event": "notification", "consumer": consumer, "kind": kind, "client_token": n.client_token,
-                          "old_state": old, "new_state": new, "timestamp_ns": n.timestamp_ns,
-                          "latency_us": round(latency_ns / 1000, 3)}), flush=True)
-    else:
-        print(f"   {consumer:<9} {kind:<18} token={n.client_token} {old} -> {new}  latency {latency_ns / 1000:8.1f} us",
+        # Every field of the notification (names and numbers), and which set_state of the demo it belongs to:
+        # each change waits until all consumers got the previous one's notifications, so the step is exact.
+        print(json.dumps({"event": "notification", "step": step, "set_state": {"state": state.name, "block": block},
+                          "consumer": consumer, **n.to_dict(), "latency_us": round(latency_ns / 1000, 3)}),
               flush=True)
+    else:
+        print(f"   {consumer:<9} {n.kind:<18} token={n.client_token} {n.old_state} -> {n.new_state}  "
+              f"latency {latency_ns / 1000:8.1f} us", flush=True)
 
 
-def _print_summary(latencies: dict[str, list[int]], state: object, expected: int, received: int, as_json: bool) -> None:
+def _print_summary(latencies: dict[str, list[int]], state: State, expected: int, received: int, as_json: bool) -> None:
     summary = {
         consumer: {"count": len(values), "median_us": round(statistics.median(values) / 1000, 3) if values else None,
                    "max_us": round(max(values) / 1000, 3) if values else None}
@@ -89,14 +94,31 @@ def _print_summary(latencies: dict[str, list[int]], state: object, expected: int
     }
     if as_json:
         print(json.dumps({"event": "summary", "expected": expected, "received": received,
-                          "final_state": getattr(state, "name", state), "consumers": summary}))
+                          "final_state": state.name, "final_state_value": int(state), "consumers": summary}))
         return
-    print(f"summary: {received}/{expected} notifications, final state {getattr(state, 'name', state)}")
+    print(f"summary: {received}/{expected} notifications, final state {state}")
     for consumer, s in summary.items():
         print(f"   {consumer:<9} {s['count']:3d} delivered, latency median {s['median_us']} us, max {s['max_us']} us")
 
 
-def print_info() -> int:
+def info_facts() -> dict[str, Any]:
+    """What ``info --json`` prints: the same facts as the text, as one JSON object."""
+    return {
+        "mapioffline": mapioffline.__version__,
+        "core": _core.CORE_VERSION,
+        "header": _core.HEADER_VERSION,
+        "python": {"implementation": platform.python_implementation(), "version": platform.python_version(),
+                   "executable": sys.executable},
+        "platform": {"platform": platform.platform(), "machine": platform.machine()},
+        "abi": {**_core.abi_info(), "RECORD_FORMAT": mapioffline.RECORD_FORMAT, "RECORD_SIZE": mapioffline.RECORD_SIZE},
+        "backends": mapioffline.available_backends(),
+    }
+
+
+def print_info(as_json: bool = False) -> int:
+    if as_json:
+        print(json.dumps(info_facts(), indent=2))
+        return 0
     info = _core.abi_info()
     print(f"mapioffline {mapioffline.__version__} (core {_core.CORE_VERSION})")
     print(f"python      {platform.python_implementation()} {platform.python_version()} ({sys.executable})")
