@@ -8,7 +8,7 @@ are always enum members (``UNKNOWN`` for a value outside the known ones), and th
 
 from types import TracebackType
 import ctypes
-from typing import Final, NamedTuple, Protocol, TypeVar, TypedDict, final
+from typing import Any, Final, NamedTuple, Protocol, TypeVar, TypedDict, final
 
 from _typeshed import WriteableBuffer
 from typing_extensions import Self, disjoint_base
@@ -50,10 +50,10 @@ class _HasAsParameter(Protocol):
     """An object that hands ctypes its pointer (the ctypes ``_as_parameter_`` protocol)."""
 
     @property
-    def _as_parameter_(self) -> int | ctypes.c_void_p | ctypes._Pointer[ctypes._CData]: ...
+    def _as_parameter_(self) -> int | ctypes.c_void_p | ctypes._Pointer[Any]: ...
 
 #: What OfflineObject.from_pointer accepts.
-_PointerLike = int | ctypes.c_void_p | ctypes._Pointer[ctypes._CData] | _HasAsParameter
+_PointerLike = int | ctypes.c_void_p | ctypes._Pointer[Any] | _HasAsParameter
 
 class SinkStats(NamedTuple):
     """Counters of a Sink."""

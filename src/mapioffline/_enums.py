@@ -15,29 +15,22 @@ FLAG_BLOCK = 0x00002000
 _NUMBER_TYPES = frozenset("bcdoxXneEfFgG%")
 
 
-class _PrintsName:
-    """``str()``, ``format()``, f-strings and ``print`` show the member's name on every Python.
-
-    IntEnum and IntFlag changed their ``str``/``format`` in 3.11 (to the number) and again for IntFlag in 3.12;
-    overriding both here makes every supported version print the same thing. ``repr`` stays the enum's own
-    (``<State.ONLINE: 2>``). A format spec with a number type (``f"{s:d}"``, ``f"{s:#x}"``) formats the number, any
-    other spec (``f"{s:>8}"``) the name."""
-
-    __slots__ = ()
-    # Set by enum on every member.
-    _name_: str
-    _value_: int
-
-    def __str__(self) -> str:
-        return self._name_
-
-    def __format__(self, format_spec: str) -> str:
-        if format_spec and format_spec[-1] in _NUMBER_TYPES:
-            return format(self._value_, format_spec)
-        return format(str(self), format_spec)
+# str(), format(), f-strings and print show a member's name on every Python: IntEnum and IntFlag changed their
+# str/format in 3.11 (to the number) and IntFlag's again in 3.12, so each enum below sets both explicitly. repr
+# stays the enum's own (<State.ONLINE: 2>). A format spec with a number type (f"{s:d}", f"{s:#x}") formats the
+# number, any other spec (f"{s:>8}") the name. Plain functions rather than a mixin class: a mixin would have to
+# redeclare enum's private attributes for the type checker.
+def _str_by_name(member: enum.Enum) -> str:
+    return member.name
 
 
-class State(_PrintsName, enum.IntEnum):
+def _format_by_name(member: enum.Enum, format_spec: str) -> str:
+    if format_spec and format_spec[-1] in _NUMBER_TYPES:
+        return format(member.value, format_spec)
+    return format(str(member), format_spec)
+
+
+class State(enum.IntEnum):
     """The connection state (MAPIOFFLINE_STATE_*).
 
     ``UNKNOWN`` (0) is not a MAPI value: it stands for any value other than OFFLINE and ONLINE that a foreign
@@ -48,12 +41,17 @@ class State(_PrintsName, enum.IntEnum):
     OFFLINE = 0x1
     ONLINE = 0x2
 
+    __str__ = _str_by_name
+    __format__ = _format_by_name
 
-class Capability(_PrintsName, enum.IntFlag):
+
+class Capability(enum.IntFlag):
     """What the offline object can report (MAPIOFFLINE_CAPABILITY_*). Prints as ``OFFLINE|ONLINE``."""
 
     OFFLINE = 0x1
     ONLINE = 0x2
+
+    __format__ = _format_by_name
 
     def __str__(self) -> str:
         # The name of a combination differs across versions (3.10: "ONLINE|OFFLINE", 3.11+: "OFFLINE|ONLINE",
@@ -69,7 +67,7 @@ class Capability(_PrintsName, enum.IntFlag):
         return "|".join(names)
 
 
-class NotifyKind(_PrintsName, enum.IntEnum):
+class NotifyKind(enum.IntEnum):
     """MAPIOFFLINE_NOTIFY_TYPE_*: a change is about to happen, is happening, has completed.
 
     ``UNKNOWN`` (0) is not a MAPI value: it stands for any other value a foreign manager may send, so that a
@@ -79,3 +77,6 @@ class NotifyKind(_PrintsName, enum.IntEnum):
     STATECHANGE_START = 1
     STATECHANGE = 2
     STATECHANGE_DONE = 3
+
+    __str__ = _str_by_name
+    __format__ = _format_by_name

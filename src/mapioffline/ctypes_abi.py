@@ -58,24 +58,39 @@ class MAPIOFFLINE_ADVISEINFO(ctypes.Structure):
     """The second argument of ``IMAPIOfflineMgr::Advise``. ``ulSize`` must be ``ctypes.sizeof(...)`` (24 bytes on
     32-bit, 32 on 64-bit); set ``pCallback`` to ``Sink.com_pointer``."""
 
+    # What reading a field gives (ctypes makes the descriptors from _fields_; these are for type checkers).
+    ulSize: int
+    ulClientToken: int
+    CallbackType: int
+    pCallback: int | None
+    ulAdviseTypes: int
+    ulStateMask: int
     _fields_ = _advise_info_fields(ctypes.c_void_p)
 
 
 class MAPIOFFLINE_STATECHANGE(ctypes.Structure):
     """``MAPIOFFLINE_NOTIFY.Info.StateChange``."""
 
+    ulMask: int
+    ulStateOld: int
+    ulStateNew: int
     _fields_ = [("ulMask", ULONG), ("ulStateOld", ULONG), ("ulStateNew", ULONG)]
 
 
 class MAPIOFFLINE_NOTIFY_INFO(ctypes.Union):
     """``MAPIOFFLINE_NOTIFY.Info`` (a union with one member in the header)."""
 
+    StateChange: MAPIOFFLINE_STATECHANGE
     _fields_ = [("StateChange", MAPIOFFLINE_STATECHANGE)]
 
 
 class MAPIOFFLINE_NOTIFY(ctypes.Structure):
     """What ``IMAPIOfflineNotify::Notify`` receives (24 bytes on every ABI); ``ulSize`` is its size."""
 
+    ulSize: int
+    NotifyType: int
+    ulClientToken: int
+    Info: MAPIOFFLINE_NOTIFY_INFO
     _fields_ = [("ulSize", ULONG), ("NotifyType", _ENUM), ("ulClientToken", ULONG), ("Info", MAPIOFFLINE_NOTIFY_INFO)]
 
 
@@ -85,4 +100,6 @@ class MAPIOFFLINE_RECORD(ctypes.Structure):
     ``mapioffline.RECORD_FORMAT`` (``"<6IQ"``). Every platform the package builds for is little-endian, so the
     native layout is the format's."""
 
+    notify: MAPIOFFLINE_NOTIFY
+    timestamp_ns: int
     _fields_ = [("notify", MAPIOFFLINE_NOTIFY), ("timestamp_ns", ctypes.c_uint64)]
