@@ -17,6 +17,10 @@ from pathlib import Path
 import pytest
 from wine_session import wine_session
 
+# Builds the native core with other toolchains (and runs Windows code under Wine): minutes, not seconds. The fast
+# path leaves these out: python -m pytest -m "not cross_target" (see the README).
+pytestmark = pytest.mark.cross_target
+
 EXT = Path(__file__).resolve().parent.parent / "ext"
 SANITIZE = "-fno-omit-frame-pointer -fno-sanitize-recover=all"
 # UBSan's vptr check assumes every object has C++ RTTI; COM objects written in C (our C99 test's sink) have none.
