@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from conftest import (
@@ -192,3 +193,67 @@ def test_python_sink_advised_next_to_a_native_one(offline: OfflineObject) -> Non
 def test_stats_record_type() -> None:
     assert SinkStats._fields == ("received", "delivered", "dropped", "invalid", "dropped_reported")
     assert SinkStats(5, 2, 1, 0).pending == 2
+
+
+# -- a foreign manager reporting a state outside OFFLINE/ONLINE ---------------------------------------------------
+
+_COM = getattr(ctypes, "WINFUNCTYPE", ctypes.CFUNCTYPE)
+
+
+class _ForeignManager:
+    """An IMAPIOfflineMgr written with ctypes whose GetCurrentState reports ``state`` (any number); the other
+    methods answer S_OK. Only what from_pointer, state and close() call is real."""
+
+    def __init__(self, state: int) -> None:
+        self.refs = 1
+        self.state = state
+        hr = ctypes.c_int32
+        ptr = ctypes.c_void_p
+        ulong_p = ctypes.POINTER(ctypes.c_uint32)
+
+        def query_interface(this: int, iid: int, out: Any) -> int:
+            out[0] = this
+            self.refs += 1
+            return 0
+
+        def add_ref(this: int) -> int:
+            self.refs += 1
+            return self.refs
+
+        def release(this: int) -> int:
+            self.refs -= 1
+            return self.refs
+
+        def get_current_state(this: int, out: Any) -> int:
+            out[0] = self.state
+            return 0
+
+        def ok(*args: object) -> int:
+            return 0
+
+        self._methods = [
+            _COM(hr, ptr, ptr, ctypes.POINTER(ptr))(query_interface),
+            _COM(ctypes.c_uint32, ptr)(add_ref),
+            _COM(ctypes.c_uint32, ptr)(release),
+            _COM(hr, ptr, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32, ptr)(ok),  # SetCurrentState
+            _COM(hr, ptr, ulong_p)(ok),  # GetCapabilities
+            _COM(hr, ptr, ulong_p)(get_current_state),
+            _COM(hr, ptr)(ok),  # placeholder slot
+            _COM(hr, ptr, ctypes.c_uint32, ptr, ulong_p)(ok),  # Advise
+            _COM(hr, ptr, ctypes.c_uint32, ctypes.c_uint32)(ok),  # Unadvise
+        ]
+        self._vtable = (ctypes.c_void_p * len(self._methods))(*(ctypes.cast(m, ctypes.c_void_p) for m in self._methods))
+        self._object = (ctypes.c_void_p * 1)(ctypes.addressof(self._vtable))
+        self.com_pointer = ctypes.addressof(self._object)
+
+
+@pytest.mark.parametrize(("reported", "state"), [(1, State.OFFLINE), (2, State.ONLINE), (0, State.UNKNOWN),
+                                                 (7, State.UNKNOWN), (0xFFFFFFFF, State.UNKNOWN)])
+def test_state_of_a_foreign_manager_is_always_a_state_with_the_raw_number_beside_it(
+    reported: int, state: State
+) -> None:
+    manager = _ForeignManager(reported)
+    with OfflineObject.from_pointer(manager.com_pointer) as wrapped:
+        assert wrapped.state is state
+        assert wrapped.raw_state == reported and type(wrapped.raw_state) is int
+    assert manager.refs == 1  # from_pointer's reference went back on close()

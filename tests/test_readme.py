@@ -47,6 +47,8 @@ def blocks(text: str) -> list[Block]:
 
 ALL = blocks(README.read_text(encoding="utf-8"))
 PYTHON = [b for b in ALL if b.info == "python"]
+# Need Windows (and Outlook's process, where they say so): run by a Windows CI job, where this file runs too.
+WINDOWS = [b for b in ALL if b.info == "python windows"]
 
 
 def _pattern(expected: str) -> re.Pattern[str]:
@@ -63,6 +65,16 @@ def test_the_readme_has_its_examples() -> None:
 
 @pytest.mark.parametrize("block", PYTHON, ids=[f"README.md:{b.line}" for b in PYTHON])
 def test_example_runs_as_written(block: Block, tmp_path: Path) -> None:
+    _run_and_check(block, tmp_path)
+
+
+@pytest.mark.skipif(sys.platform != "win32", reason="a ```python windows block runs on Windows only")
+@pytest.mark.parametrize("block", WINDOWS, ids=[f"README.md:{b.line}" for b in WINDOWS])
+def test_windows_example_runs_as_written(block: Block, tmp_path: Path) -> None:
+    _run_and_check(block, tmp_path)
+
+
+def _run_and_check(block: Block, tmp_path: Path) -> None:
     script = tmp_path / "example.py"
     script.write_text(block.code, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}  # a fresh interpreter, as a user's
@@ -91,3 +103,16 @@ def test_quick_start_commands() -> None:
     # CI runs that same full test command (no marker, nothing left out).
     if CI_RUN.is_file():
         assert "pip install -q -e '.[test]' && python -m pytest\n" in CI_RUN.read_text(encoding="utf-8")
+
+
+def test_the_fast_path_leaves_out_exactly_the_cross_target_tests() -> None:
+    text = README.read_text(encoding="utf-8")
+    assert 'python -m pytest -m "not cross_target"' in text
+    tests = Path(__file__).resolve().parent
+    collected = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+                                "-m", "cross_target", os.fspath(tests)], capture_output=True, text=True, timeout=120,
+                               cwd=tests.parent)
+    assert collected.returncode == 0, collected.stdout + collected.stderr
+    ids = [line for line in collected.stdout.splitlines() if "::" in line]
+    assert ids, collected.stdout
+    assert {line.split("::")[0] for line in ids} == {"tests/test_native_targets.py", "tests/test_outlook_loader_wine.py"}

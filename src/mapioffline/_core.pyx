@@ -444,12 +444,16 @@ cdef class Sink(_Handle):
         """New state of the latest DONE notification with mask OFFLINE_MASK that reached the sink (including one
         the full ring dropped): a State (State.UNKNOWN if the manager sent an invalid one; see raw_last_state);
         None before any. Readable after close() (as it was then)."""
-        raw = self.raw_last_state
+        raw = self._raw_last_state()
         return None if raw is None else _state_of(raw)
 
     @property
     def raw_last_state(self):
         """Like last_state, the number exactly as the manager sent it (an int), None before any."""
+        return self._raw_last_state()
+
+    cdef object _raw_last_state(self):
+        # A cdef method, not the property: last_state is the cheapest state check and stays one C call.
         if self._has_final():
             return self._final_raw_last_state
         return _raw_last_state_of(self._sink())
@@ -732,11 +736,15 @@ cdef class OfflineObject(_Handle):
     def state(self):
         """The current State (State.UNKNOWN if the object reports neither OFFLINE nor ONLINE; see raw_state).
         Raises MapiError, ClosedError."""
-        return _state_of(self.raw_state)
+        return _state_of(self._raw_state())
 
     @property
     def raw_state(self):
         """The current state exactly as GetCurrentState reports it (an int). Raises MapiError, ClosedError."""
+        return self._raw_state()
+
+    cdef ULONG _raw_state(self) except? 0xFFFFFFFF:
+        # A cdef method, not the property: state stays one C call deep.
         cdef ULONG state = 0
         cdef HRESULT hr = self._mgr().GetCurrentState(&state)  # with the GIL held: no close() can interleave
         _check(hr, "GetCurrentState failed")
