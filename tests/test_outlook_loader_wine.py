@@ -6,19 +6,22 @@ outlook_loader_test.exe, whose CTest runs cover: argument errors, nothing found,
 without the export, and the DLL found through the DllPathEx registry value (REG_SZ and REG_EXPAND_SZ, written into a
 private Wine prefix by CTest fixtures). The FGetComponentPath route needs an MSI-registered Outlook component and is
 not tested. The x64 build runs under Wine; the i686 build is built only, and both stand-ins' export tables are read
-with objdump. Missing tools skip, unless MAPIOFFLINE_REQUIRE_ALL_TARGETS=1 (set by .ci/run): then they fail.
+with objdump. A toolchain that cannot work here (its probe build or run fails: native_probe.py) skips, unless
+MAPIOFFLINE_REQUIRE_ALL_TARGETS=1 (set by .ci/run): then it fails. Marked `native`, like test_native_targets.py.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from native_probe import Toolchain, require
 from wine_session import wine_session
+
+pytestmark = pytest.mark.native
 
 EXT = Path(__file__).resolve().parent.parent / "ext"
 MINGW64 = ["-DCMAKE_SYSTEM_NAME=Windows", "-DCMAKE_C_COMPILER=x86_64-w64-mingw32-gcc-posix",
@@ -40,12 +43,10 @@ ALL_TESTS = {"outlook_loader.invalid", "outlook_loader.loaded", "outlook_loader.
 SYSTEM_DLL = re.compile(r"(kernel32|msvcrt|ucrtbase|advapi32|ole32|user32|api-ms-win-[\w-]+)\.dll", re.I)
 
 
-def _require(*tools: str) -> None:
-    for tool in ("cmake", "ctest", *tools):
-        if shutil.which(tool) is None:
-            if os.environ.get("MAPIOFFLINE_REQUIRE_ALL_TARGETS") == "1":
-                pytest.fail(f"{tool} not found (MAPIOFFLINE_REQUIRE_ALL_TARGETS=1)")
-            pytest.skip(f"{tool} not found")
+WIN64 = Toolchain("x86_64-w64-mingw32-gcc-posix", "x86_64-w64-mingw32-g++-posix", link_flags=("-static",),
+                  emulator=("wine",), extra_tools=("wine", "x86_64-w64-mingw32-objdump"))
+WIN32 = Toolchain("i686-w64-mingw32-gcc-posix", "i686-w64-mingw32-g++-posix", link_flags=("-static",), run=False,
+                  extra_tools=("i686-w64-mingw32-objdump",))
 
 
 def _run(cmd: list[str], env: dict[str, str] | None = None, timeout: float = 600) -> str:
@@ -91,7 +92,7 @@ def x64_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def x64_build(x64_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    _require("x86_64-w64-mingw32-g++-posix", "x86_64-w64-mingw32-gcc-posix", "x86_64-w64-mingw32-objdump", "wine")
+    require(WIN64, "windows-x64-wine", x64_env)
     build = tmp_path_factory.mktemp("outlook-windows-x64")
     _build(build, MINGW64, x64_env)
     return build
@@ -102,7 +103,7 @@ def test_x64_standin_exports(x64_build: Path) -> None:
 
 
 def test_i686_standin_exports(tmp_path_factory: pytest.TempPathFactory) -> None:
-    _require("i686-w64-mingw32-g++-posix", "i686-w64-mingw32-gcc-posix", "i686-w64-mingw32-objdump")
+    require(WIN32, "windows-i686-build-only")
     build = tmp_path_factory.mktemp("outlook-windows-i686")
     outlook = _build(build, MINGW32)
     assert (outlook / "outlook_loader_test.exe").is_file()  # the 32-bit loader and its test compile
