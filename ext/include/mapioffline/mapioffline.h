@@ -456,6 +456,10 @@ HRESULT mapioffline_open_outlook(const WCHAR *pwszProfileNameIn, int allow_searc
                                  const char **detail);
 /* 1 when an Outlook MAPI DLL (olmapi32.dll or msmapi32.dll) is loaded in this process. Always 0 off Windows. */
 int mapioffline_outlook_loaded(void);
+/* The export name mapioffline_open_outlook uses in the loaded Outlook MAPI DLL: "HrOpenOfflineObj" or
+ * "HrOpenOfflineObj@20" (x64 tries the plain name first, x86 the decorated one). NULL when no such DLL is loaded,
+ * when it exports neither spelling, and off Windows. Static storage. */
+const char *mapioffline_outlook_export(void);
 
 /* Creates a native sink with a ring of `capacity` (1..MAPIOFFLINE_SINK_MAX_CAPACITY, rounded up to a power of two >= 2)
  * records, refcount 1. E_INVALIDARG for a bad capacity or NULL ppSink, E_OUTOFMEMORY. Only sinks made here may be
