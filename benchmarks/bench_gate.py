@@ -110,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="PR benchmark gate on pytest-benchmark JSON")
     parser.add_argument("--head", required=True, nargs="+", help="pytest-benchmark JSON of the PR head (1 or more)")
     parser.add_argument("--base", nargs="*", default=[], help="the base's; none present: floors only")
+    parser.add_argument("--advisory-vs-base", action="store_true",
+                        help="report head-vs-base failures as warnings (floors still fail): for a machine too busy "
+                             "for wall-clock comparisons, such as .ci/run's shared 2-core box")
     args = parser.parse_args(argv)
     head = load(args.head)
     present = [path for path in args.base if os.path.exists(path)]
@@ -117,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     if base is None:
         print("::warning::no base gate results; checking the floors only")
     lines, failures = check(head, base)
+    if args.advisory_vs_base:
+        for failure in [f for f in failures if "than base" in f]:
+            print(f"::warning::benchmark gate (advisory): {failure}")
+            failures.remove(failure)
     report = "\n".join(lines)
     print(report)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
