@@ -1,4 +1,4 @@
-/* Which macros our header leaves behind, checked in C: there windows.h adds nothing of its own here (in C++,
+/* Which macros our header leaves behind, and the HROPENOFFLINEOBJ typedef, checked in C: there windows.h adds nothing of its own here (in C++,
  * mingw-w64's libstdc++ defines NOMINMAX whatever we do). */
 #include "mapioffline/mapioffline.h"
 
@@ -17,4 +17,9 @@
 #endif
 #endif
 
-int doc_client_macros_checked(void) { return 1; }
+/* C's view of the typedef: the embedded object is assignable to HROPENOFFLINEOBJ* (an incompatible pointer would
+ * warn, and -Werror makes that fail the build). */
+int doc_client_macros_checked(void) {
+  HROPENOFFLINEOBJ *open = mapioffline_open_embedded;
+  return open != NULL;
+}
