@@ -35,10 +35,26 @@ _RECORD = (3, 0, 3, 2, 1, 0)
 
 
 def _gate(benchmark: Any, target: Callable[..., object], setup: Callable[[], tuple[tuple[Any, ...], dict[str, Any]]],
-          items: int, teardown: Callable[..., object] | None = None) -> None:
+          items: int, finish: Callable[..., object] | None = None) -> None:
+    """Times target over ROUNDS rounds, each on fresh arguments from setup. finish(*args) runs after each round
+    (as pedantic's teardown) and, for rounds pedantic did not tear down (with --benchmark-disable it runs the
+    target once and skips teardown), after the benchmark: it must be idempotent."""
     benchmark.group = "gate"
     benchmark.extra_info["items"] = items
-    benchmark.pedantic(target, setup=setup, teardown=teardown, rounds=ROUNDS, warmup_rounds=1, iterations=1)
+    made: list[tuple[Any, ...]] = []
+
+    def recording_setup() -> tuple[tuple[Any, ...], dict[str, Any]]:
+        args, kwargs = setup()
+        made.append(args)
+        return args, kwargs
+
+    try:
+        benchmark.pedantic(target, setup=recording_setup, teardown=finish, rounds=ROUNDS, warmup_rounds=1,
+                           iterations=1)
+    finally:
+        if finish is not None:
+            for args in made:
+                finish(*args)
 
 
 # -- delivery: a native producer thread -> Notify -> Python consumer ---------------------------------------------
@@ -54,18 +70,19 @@ def _deliver(sink: Sink, raw: bool, buffer: bytearray) -> None:
 
 @pytest.mark.parametrize("raw", [False, True], ids=["objects", "raw"])
 def test_delivery_ours(benchmark: Any, raw: bool) -> None:
-    counts: list[tuple[int, int]] = []
+    counts: dict[int, tuple[int, int]] = {}  # per sink: (delivered, dropped) when it was finished
 
     def setup() -> tuple[tuple[Any, ...], dict[str, Any]]:
         return (Sink(capacity=N), raw, bytearray(mapioffline.RECORD_SIZE * 4096)), {}
 
-    def teardown(sink: Sink, *_: object) -> None:
-        stats = sink.stats
-        counts.append((stats.delivered, stats.dropped))
-        sink.close()
+    def finish(sink: Sink, *_: object) -> None:
+        if not sink.closed:
+            stats = sink.stats
+            counts[id(sink)] = (stats.delivered, stats.dropped)
+            sink.close()
 
-    _gate(benchmark, _deliver, setup, N, teardown=teardown)
-    assert counts and all(count == (N, 0) for count in counts)
+    _gate(benchmark, _deliver, setup, N, finish)
+    assert counts and all(count == (N, 0) for count in counts.values())
 
 
 @pytest.mark.skipif(NO_CTYPES_COM is not None, reason=str(NO_CTYPES_COM))
@@ -105,8 +122,7 @@ def test_notify_ours(benchmark: Any) -> None:
     def setup() -> tuple[tuple[Any, ...], dict[str, Any]]:
         return (Sink(capacity=N),), {}
 
-    _gate(benchmark, lambda sink: start_pump(sink.com_pointer, N).join(), setup, N,
-          teardown=lambda sink: sink.close())
+    _gate(benchmark, lambda sink: start_pump(sink.com_pointer, N).join(), setup, N, lambda sink: sink.close())
 
 
 # -- drain: a full ring (or queue) emptied by the consumer ------------------------------------------------------
@@ -128,11 +144,11 @@ def test_drain_ours(benchmark: Any, raw: bool) -> None:
         else:
             kept.append(sink.drain())  # kept past the timer: draining, not freeing, is measured
 
-    def teardown(sink: Sink) -> None:
+    def finish(sink: Sink) -> None:
         kept.clear()
         sink.close()
 
-    _gate(benchmark, drain, _prefilled_sink, N, teardown=teardown)
+    _gate(benchmark, drain, _prefilled_sink, N, finish)
 
 
 def test_drain_simplequeue(benchmark: Any) -> None:
