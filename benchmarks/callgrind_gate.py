@@ -11,10 +11,11 @@ it calls), divided by the number of records:
   notify  IMAPIOfflineNotify::Notify of our sink (mapioffline::Sink::Notify), called by the native test pump
   pop     mapioffline_sink_pop_batch, the C API's pop (here under Sink.drain_into, raw 32-byte records)
   drain   Sink.drain(): pop plus making the Notification objects (the Cython wrapper, whole call)
-The driver runs one producer thread into a ring large enough to never drop, with PYTHONHASHSEED fixed, so the
-counts repeat from run to run (they differ between compilers, Python and Cython versions: compare two builds made
-on the same machine, as the CI job does for PR head and base, or a build against a baseline recorded with the
-same toolchain, as .ci/run does).
+The driver runs one producer thread into a ring large enough to never drop, PYTHONHASHSEED fixed, the cyclic GC off
+and the allocator warmed before drain; notify and pop then repeat exactly, drain within ~1.5% across process
+environments (heap layout; identical within one environment). Counts differ between compilers, Python and Cython
+versions: compare two builds made on the same machine, as the CI job does for PR head and base, or a build against
+a baseline recorded with the same toolchain, as .ci/run does.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,16 +39,29 @@ PATHS = {
 }
 DEFAULT_MAX_GROWTH = 5.0  # percent; instruction counts do not drift with load, so this can be tight
 
+# The cyclic GC is collected and switched off first: otherwise how many objects Python's startup happened to
+# allocate (which depends on the environment, e.g. LANG) decides when a collection falls inside drain(), and the
+# drain count moved by 4% between two shells.
 _DRIVER = """
+import gc
 import sys
 import mapioffline
 from mapioffline.testing import pump
 
 n = int(sys.argv[1])
+gc.collect()
+gc.disable()
 with mapioffline.Sink(capacity=n) as sink:
     pump(sink.com_pointer, n)                     # n x Notify, one native producer thread
     buffer = bytearray(mapioffline.RECORD_SIZE * n)
     assert sink.drain_into(buffer) == n           # pop: raw records
+    # Warm-up outside the counted function: n Notification objects made by get() and freed, so that drain()
+    # finds the allocator's pools as they will be in steady state rather than however startup left them.
+    # (Only when drain is counted: get() pops through the pop path too.)
+    if sys.argv[2] == "drain":
+        pump(sink.com_pointer, n)
+        warm = [sink.get(timeout=0) for _ in range(n)]
+        del warm
     pump(sink.com_pointer, n)
     assert len(sink.drain()) == n                 # drain: into Notification objects
     assert sink.stats.dropped == 0
@@ -63,15 +78,22 @@ def _callgrind_total(out_file: Path) -> int:
 
 
 def measure(python: str, records: int) -> dict[str, float]:
+    # Valgrind runs in a temporary folder: a relative interpreter path (.venv-head/bin/python) must be made absolute
+    # first, and a bare name looked up on PATH.
+    resolved = os.path.abspath(python) if os.sep in python or (os.altsep and os.altsep in python) else shutil.which(python)
+    if not resolved or not os.path.exists(resolved):
+        raise SystemExit(f"callgrind_gate: no interpreter {python!r}")
+    python = resolved
     env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
     counts: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="callgrind-gate-") as tmp:
         for name, function in PATHS.items():
             out_file = Path(tmp) / f"callgrind.{name}"
-            # Notify counts twice per driver run (two pumps), pop and drain once each.
+            # Notify runs twice per driver run (two pumps; the drain run's warm-up is not counted for notify),
+            # pop and drain once each.
             calls = 2 * records if name == "notify" else records
             cmd = ["valgrind", "--tool=callgrind", "--collect-atstart=no", f"--toggle-collect={function}",
-                   f"--callgrind-out-file={out_file}", python, "-c", _DRIVER, str(records)]
+                   f"--callgrind-out-file={out_file}", python, "-c", _DRIVER, str(records), name]
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tmp)
             if proc.returncode != 0:
                 raise SystemExit(f"callgrind_gate: {name}: exit {proc.returncode}\n{proc.stderr[-3000:]}")
