@@ -1,8 +1,11 @@
 // How the library defines its GUIDs. Each sits in its own translation unit, so that a static-library client that
-// defines a GUID itself (Microsoft's samples: INITGUID + DEFINE_GUID) never pulls our object file for it; and each
-// is selectany (weak off Windows), so that even when both definitions meet in one link (the client's objects in
-// an archive too, --whole-archive, a strong hand-written definition next to ours) they merge instead of failing
-// with "multiple definition". The values come from the header's MAPIOFFLINE_GUID_* lists.
+// defines a GUID itself (Microsoft's samples: INITGUID + DEFINE_GUID, or a hand-written definition) never pulls our
+// object file for it; and each is selectany (weak off Windows), so that when both definitions do meet in one link
+// (--whole-archive, the client's objects in an archive too) they merge instead of failing with "multiple
+// definition". The limit, checked with mingw-w64: on Windows a hand-written definition without selectany (not
+// DEFINE_GUID) beside ours under --whole-archive still clashes, since PE merges COMDAT (selectany) definitions only
+// with each other. Off Windows a weak definition yields to any other. The values come from the header's
+// MAPIOFFLINE_GUID_* lists.
 #ifndef MAPIOFFLINE_SRC_GUID_DEFINITION_H
 #define MAPIOFFLINE_SRC_GUID_DEFINITION_H
 
