@@ -825,6 +825,12 @@ def _outlook_loaded():
     return mapioffline_outlook_loaded() != 0
 
 
+def _outlook_export():
+    """The HrOpenOfflineObj spelling found in the loaded Outlook MAPI DLL, or None (none loaded, or off Windows)."""
+    cdef const char *name = mapioffline_outlook_export()
+    return None if name is NULL else name.decode("ascii")
+
+
 # -- testing support ---------------------------------------------------------------------------------------------
 
 cdef class PumpHandle:
