@@ -105,12 +105,12 @@ def test_quick_start_commands() -> None:
         assert "pip install -q -e '.[test]' && python -m pytest\n" in CI_RUN.read_text(encoding="utf-8")
 
 
-def test_the_fast_path_leaves_out_exactly_the_cross_target_tests() -> None:
+def test_the_fast_path_leaves_out_exactly_the_native_cross_target_tests() -> None:
     text = README.read_text(encoding="utf-8")
-    assert 'python -m pytest -m "not cross_target"' in text
+    assert 'python -m pytest -m "not native"' in text
     tests = Path(__file__).resolve().parent
     collected = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
-                                "-m", "cross_target", os.fspath(tests)], capture_output=True, text=True, timeout=120,
+                                "-m", "native", os.fspath(tests)], capture_output=True, text=True, timeout=120,
                                cwd=tests.parent)
     assert collected.returncode == 0, collected.stdout + collected.stderr
     ids = [line for line in collected.stdout.splitlines() if "::" in line]

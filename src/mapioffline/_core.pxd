@@ -113,6 +113,7 @@ cdef extern from "mapioffline/mapioffline.h" nogil:
     HRESULT mapioffline_open_outlook(const WCHAR *pwszProfileNameIn, int allow_search,
                                      IMAPIOfflineMgr **ppOfflineObj, const char **detail)
     int mapioffline_outlook_loaded()
+    const char *mapioffline_outlook_export()
     HRESULT mapioffline_sink_create(ULONG capacity, IMAPIOfflineNotify **ppSink)
     int mapioffline_sink_try_pop(IMAPIOfflineNotify *sink, MAPIOFFLINE_NOTIFY *out, uint64_t *timestamp_ns)
     size_t mapioffline_sink_pop_batch(IMAPIOfflineNotify *sink, MAPIOFFLINE_RECORD *out, size_t max_records,

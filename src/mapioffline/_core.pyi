@@ -24,7 +24,7 @@ HEADER_VERSION: Final[str]
 #: struct format of one raw record written by Sink.drain_into (32 bytes, little-endian).
 RECORD_FORMAT: Final = "<6IQ"
 RECORD_SIZE: Final = 32
-#: Values for a MAPIOFFLINE_ADVISEINFO filled by hand (mapioffline.ctypes_abi).
+#: Values for a MAPIOFFLINE_ADVISEINFO filled by hand (mapioffline.interop).
 ADVISE_TYPE_STATECHANGE: Final[int]
 CALLBACK_TYPE_NOTIFY: Final[int]
 #: Largest ring capacity a Sink accepts (MAPIOFFLINE_SINK_MAX_CAPACITY).
@@ -196,6 +196,7 @@ def _after_fork_in_child() -> None: ...
 def _open_embedded(cls: type[_H], profile: str) -> _H: ...
 def _open_outlook(cls: type[_H], profile: str, allow_search: bool) -> _H: ...
 def _outlook_loaded() -> bool: ...
+def _outlook_export() -> str | None: ...
 def _start_pump(
     address: int,
     threads: int,

@@ -30,7 +30,7 @@ HEADER_VERSION = MAPIOFFLINE_VERSION_STRING.decode("ascii")
 RECORD_FORMAT = "<6IQ"
 RECORD_SIZE = 32
 MAX_CAPACITY = MAPIOFFLINE_SINK_MAX_CAPACITY
-#: Values for a MAPIOFFLINE_ADVISEINFO filled by hand (mapioffline.ctypes_abi).
+#: Values for a MAPIOFFLINE_ADVISEINFO filled by hand (mapioffline.interop).
 ADVISE_TYPE_STATECHANGE = MAPIOFFLINE_ADVISE_TYPE_STATECHANGE
 CALLBACK_TYPE_NOTIFY = <int>MAPIOFFLINE_CALLBACK_TYPE_NOTIFY
 #: The longest spin Sink.get(spin_us=...) accepts: one second of a busy core is already far past any gain.
@@ -890,6 +890,12 @@ def _open_outlook(type cls, str profile, bint allow_search):
 
 def _outlook_loaded():
     return mapioffline_outlook_loaded() != 0
+
+
+def _outlook_export():
+    """The HrOpenOfflineObj spelling found in the loaded Outlook MAPI DLL, or None (none loaded, or off Windows)."""
+    cdef const char *name = mapioffline_outlook_export()
+    return None if name is NULL else name.decode("ascii")
 
 
 # -- testing support ---------------------------------------------------------------------------------------------

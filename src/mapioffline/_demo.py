@@ -112,6 +112,9 @@ def info_facts() -> dict[str, Any]:
         "platform": {"platform": platform.platform(), "machine": platform.machine()},
         "abi": {**_core.abi_info(), "RECORD_FORMAT": mapioffline.RECORD_FORMAT, "RECORD_SIZE": mapioffline.RECORD_SIZE},
         "backends": mapioffline.available_backends(),
+        # Which HrOpenOfflineObj spelling the loaded Outlook DLL exports (None when there is none), and why.
+        "outlook_export": _core._outlook_export(),
+        "outlook_export_status": _outlook_export_line(_core._outlook_export(), _core._outlook_loaded()),
     }
 
 
@@ -131,4 +134,17 @@ def print_info(as_json: bool = False) -> int:
     print("backends")
     for name, status in mapioffline.available_backends().items():
         print(f"   {name:<9} {status}")
+    print(f"outlook export {_outlook_export_line(_core._outlook_export(), _core._outlook_loaded())}")
     return 0
+
+
+def _outlook_export_line(name: str | None, loaded: bool) -> str:
+    """Which HrOpenOfflineObj spelling the loader resolves in the loaded Outlook DLL (x64 tries the plain name,
+    then the decorated one; x86 the other way round), or why there is none."""
+    if name is not None:
+        return f"{name} (found in the loaded Outlook MAPI DLL)"
+    if loaded:
+        return "none: the loaded Outlook MAPI DLL exports neither HrOpenOfflineObj nor HrOpenOfflineObj@20"
+    if sys.platform != "win32":
+        return "n/a: no Outlook MAPI DLL off Windows"
+    return "n/a: no Outlook MAPI DLL (olmapi32.dll/msmapi32.dll) is loaded in this process"
