@@ -6,6 +6,7 @@ The layouts are the header's on 32- and 64-bit alike: ctypes applies the platfor
 does for the header (the tests compare both against offsets the C compiler reports for each pointer size).
 Structures are only data: whether ctypes can also *call* our COM methods here (not on i386 Linux, where they are
 stdcall) is decided in one place, ``mapioffline._ctypes_abi``.
+
 An array of records is a buffer ``drain_into`` fills in place::
 
     records = (MAPIOFFLINE_RECORD * 64)()
