@@ -2,7 +2,7 @@
 // one of its words across processes, and watching the publisher process for its death.
 //
 // Linux (os_linux.cpp): POSIX shared memory (shm_open, mode 0600, the uid in the name), shared futexes on the
-// region's words, pidfd_open + poll for the publisher's death. Windows (os_windows.cpp): a file mapping in Local\
+// region's words, pidfd_open + poll for the publisher's death. Windows (os_windows.cpp): a file mapping in the Local\ namespace
 // with a DACL for the user's SID, named semaphores for the words, the publisher's process handle for its death.
 // Elsewhere every call fails with MAPI_E_NO_SUPPORT.
 #pragma once

@@ -53,7 +53,7 @@ HRESULT Publisher::Start(IMAPIOfflineMgr *source, const WCHAR *profile, ULONG fl
   const uint32_t channel_flags = (flags & MAPIOFFLINE_BRIDGE_ALLOW_SET_STATE) ? kFlagAllowSetState : 0;
   const Identity identity{capacity, capabilities, channel_flags, SelfPid(), SelfStartTime()};
   try {
-    self->writer_.reset(new Writer(self->region_, identity, folded));
+    self->writer_.reset(new Writer(self->region_.base(), &self->region_, identity, folded));
   } catch (const std::bad_alloc &) {
     self->region_.Unlink();
     self->Release();

@@ -7,9 +7,9 @@
 namespace mapioffline {
 namespace channel {
 
-Writer::Writer(const Region &region, const Identity &identity, const std::u16string &folded) noexcept
-    : region_(region),
-      header_(static_cast<Header *>(region.base())),
+Writer::Writer(void *base, const Region *wakes, const Identity &identity, const std::u16string &folded) noexcept
+    : wakes_(wakes),
+      header_(static_cast<Header *>(base)),
       cells_(CellsOf(header_)),
       mask_(identity.capacity - 1) {
   Header *h = header_;
@@ -74,14 +74,14 @@ void Writer::Publish(const MAPIOFFLINE_RECORD &record) noexcept {
 void Writer::WakeSubscribers() noexcept {
   header_->wake_word.fetch_add(1, std::memory_order_release);
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (header_->sleepers.load(std::memory_order_relaxed) != 0) region_.Wake(&header_->wake_word, 2);
+  if (wakes_ && header_->sleepers.load(std::memory_order_relaxed) != 0) wakes_->Wake(&header_->wake_word, 2);
 }
 
 void Writer::Stop() noexcept {
   header_->status.store(kStatusStopped, std::memory_order_release);
   header_->wake_word.fetch_add(1, std::memory_order_release);
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  region_.Wake(&header_->wake_word, -1);  // everyone, at once: this happens once
+  if (wakes_) wakes_->Wake(&header_->wake_word, -1);  // everyone, at once: this happens once
 }
 
 }  // namespace channel

@@ -24,9 +24,10 @@ struct Identity {
 
 class Writer {
  public:
-  // `region` is zero-filled and RegionSize(identity.capacity) bytes; `folded` at most kMaxProfileUnits units.
-  // Does not publish the region yet: call Go() once the state is known.
-  Writer(const Region &region, const Identity &identity, const std::u16string &folded) noexcept;
+  // `base`: zero-filled memory of RegionSize(identity.capacity) bytes (the mapped region, or plain memory in tests);
+  // `wakes`: the region whose words sleepers wait on (nullptr: no one sleeps, e.g. the fuzzer's images).
+  // `folded`: at most kMaxProfileUnits units. Does not publish the region yet: call Go() once the state is known.
+  Writer(void *base, const Region *wakes, const Identity &identity, const std::u16string &folded) noexcept;
 
   // Stores the first state and makes the region live for subscribers (release).
   void Go(uint32_t state) noexcept;
@@ -43,7 +44,7 @@ class Writer {
  private:
   void WakeSubscribers() noexcept;
 
-  const Region &region_;
+  const Region *wakes_;
   Header *header_;
   Cell *cells_;
   uint64_t mask_;
