@@ -279,7 +279,10 @@ HRESULT BridgeObject::GetCapabilities(ULONG *capabilities) noexcept {
 HRESULT BridgeObject::GetCurrentState(ULONG *state) noexcept {
   if (!state) return E_INVALIDARG;
   // A dead publisher's last state would be a lie: say it is gone instead.
-  if (publisher_gone_.load(std::memory_order_acquire)) return MAPIOFFLINE_E_PUBLISHER_GONE;
+  // The status too, not only our flag: a stop is visible here before the reader thread has woken up to it.
+  if (publisher_gone_.load(std::memory_order_acquire) || reader_.Status() != kStatusLive) {
+    return MAPIOFFLINE_E_PUBLISHER_GONE;
+  }
   *state = reader_.State();
   return S_OK;
 }
