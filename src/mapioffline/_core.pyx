@@ -612,7 +612,7 @@ cdef class OfflineObject:
             hr = p.SetCurrentState(flags, MAPIOFFLINE_STATE_OFFLINE_MASK, target, NULL)
             p.Release()
         PyErr_CheckSignals()
-        _check(hr, "a state change is still in flight" if hr == E_PENDING else "SetCurrentState failed")
+        _check(hr, _set_state_failure(hr, self.backend, self.profile))
 
     def advise(self, sink=None, *, token=0, capacity=1024, callback=None):
         """Registers a sink and returns a Subscription (a context manager). Without ``sink`` a new Sink of
@@ -848,6 +848,19 @@ class BridgeStats(NamedTuple):
     ring_capacity: int
     publisher_gone: bool
     allow_set_state: bool
+
+
+cdef str _set_state_failure(HRESULT hr, str backend, str profile):
+    """The message of a failed set_state: for the bridge, what a refused request means and how to allow it."""
+    if hr == E_PENDING:
+        return "a state change is still in flight"
+    if backend == "bridge" and hr == MAPI_E_NO_SUPPORT:
+        return (f"the bridge publisher of profile {profile!r} does not accept set_state requests (they are off by "
+                f"default: start it with `python -m mapioffline bridge publish --profile {profile} "
+                f"--allow-set-state`)")
+    if backend == "bridge" and hr == MAPIOFFLINE_E_PUBLISHER_GONE:
+        return f"the bridge publisher of profile {profile!r} is gone"
+    return "SetCurrentState failed"
 
 
 cdef str _detail_or(const char *detail, str fallback):
