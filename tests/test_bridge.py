@@ -43,6 +43,7 @@ class Peer:
         # A thread hands each stdout line over through a queue: a blocking get with a bound, no polling (select on
         # a buffered pipe would miss lines already buffered).
         self.lines: queue.Queue[str | None] = queue.Queue()
+        self.finished: tuple[int, str] | None = None
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
@@ -73,6 +74,9 @@ class Peer:
         return self.line()
 
     def finish(self) -> tuple[int, str]:
+        """Closes stdin, waits for the exit; (status, stderr). Idempotent."""
+        if self.finished is not None:
+            return self.finished
         try:
             if self.process.stdin:
                 self.process.stdin.close()
@@ -85,6 +89,7 @@ class Peer:
         for stream in (self.process.stdout, self.process.stderr):
             if stream:
                 stream.close()
+        self.finished = (rc, err)
         return rc, err
 
     def kill(self) -> None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import sys
 
 from mapioffline import _core
-from mapioffline._core import BridgePublisher, BridgeStats, OfflineObject
+from mapioffline._core import BridgePublisher, BridgeStats
+from mapioffline._offline import OfflineObject
 from mapioffline.errors import NotFound
 
 __all__ = ["BridgePublisher", "BridgeStats", "publish", "open_bridge", "open_bridge_if_running", "publisher_running", "stats"]
@@ -33,7 +34,7 @@ def open_bridge(profile: str) -> OfflineObject:
         if isinstance(error, NotFound):
             raise NotFound(f"no bridge publisher runs for profile {profile!r}: {_how_to_publish(profile)}") from None
         raise error
-    return _core._adopt_bridge(address, profile)
+    return _core._adopt_bridge(OfflineObject, address, profile)
 
 
 def open_bridge_if_running(profile: str) -> OfflineObject | None:
@@ -41,7 +42,7 @@ def open_bridge_if_running(profile: str) -> OfflineObject | None:
     address, error = _core._open_bridge_pointer(profile)
     if error is not None:
         return None
-    return _core._adopt_bridge(address, profile)
+    return _core._adopt_bridge(OfflineObject, address, profile)
 
 
 def publisher_running(profile: str) -> bool:
@@ -74,7 +75,7 @@ def publish(
     if not isinstance(allow_set_state, bool):
         raise TypeError(f"allow_set_state must be a bool, not {type(allow_set_state).__name__}")
     if source is None:
-        source = _core._open_embedded(profile)
+        source = _core._open_embedded(OfflineObject, profile)
         try:
             return BridgePublisher._start(source, profile, allow_set_state, ring_capacity)
         finally:

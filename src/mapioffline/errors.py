@@ -8,6 +8,8 @@ __all__ = [
     "InvalidArgument",
     "Pending",
     "ClosedError",
+    "StreamEnded",
+    "PublisherGone",
     "NotSupported",
     "NoInterface",
     "NotFound",
@@ -27,6 +29,9 @@ HRESULT_NAMES: dict[int, str] = {
     0x80040102: "MAPI_E_NO_SUPPORT",
     0x80040106: "MAPI_E_UNKNOWN_FLAGS",
     0x80004003: "E_POINTER",
+    0x80070005: "E_ACCESSDENIED",
+    0x80040A01: "MAPIOFFLINE_E_PUBLISHER_GONE",
+    0x80040A02: "MAPIOFFLINE_E_CHANNEL_CORRUPT",
     0x80004001: "E_NOTIMPL",
     0x8007000E: "E_OUTOFMEMORY",
 }
@@ -49,12 +54,20 @@ class MapiError(Exception):
     """A failed MAPI call. ``hresult`` is the unsigned 32-bit value, ``name`` its symbol (e.g. ``"E_PENDING"``)."""
 
     default_hresult = 0x80004005
+    #: False for errors no MAPI call returned (a closed handle, an ended stream): their text names no HRESULT.
+    shows_hresult = True
 
     def __init__(self, message: str = "", hresult: int | None = None) -> None:
         self.hresult: int = _unsigned(self.default_hresult if hresult is None else hresult)
         self.name: str = hresult_name(self.hresult)
         self.message: str = message
-        super().__init__(f"{message} ({self.name}, 0x{self.hresult:08X})" if message else f"{self.name} (0x{self.hresult:08X})")
+        if not self.shows_hresult and message:
+            text = message
+        elif message:
+            text = f"{message} ({self.name}, 0x{self.hresult:08X})"
+        else:
+            text = f"{self.name} (0x{self.hresult:08X})"
+        super().__init__(text)
 
     def __reduce__(self) -> tuple[type[MapiError], tuple[str, int]]:
         # args holds only the formatted text: without this, unpickling (e.g. from a multiprocessing worker) would
@@ -75,9 +88,21 @@ class Pending(MapiError):
 
 
 class ClosedError(MapiError, ValueError):
-    """The handle was closed (as ``ValueError`` for a closed file)."""
+    """The handle was closed (as ``ValueError`` for a closed file). Raised by our own code, never by a MAPI call:
+    its message names no HRESULT."""
 
     default_hresult = 0x80004005
+    shows_hresult = False
+
+
+class StreamEnded(ClosedError):
+    """A sink's stream is over: every subscription that fed it ended and nothing is pending. get() and aget()
+    raise it; iteration (``for``/``async for``) simply stops; a callback dispatcher finishes."""
+
+
+class PublisherGone(StreamEnded):
+    """The stream ended because the bridge publisher feeding it (another process) stopped or died. A bridge
+    object's ``state`` and ``set_state`` raise it too once its publisher is gone (MAPIOFFLINE_E_PUBLISHER_GONE)."""
 
 
 class NotSupported(MapiError, NotImplementedError):
@@ -102,6 +127,7 @@ _CLASSES: dict[int, type[MapiError]] = {
     0x80070057: InvalidArgument,
     0x80040106: InvalidArgument,
     0x8000000A: Pending,
+    0x80040A01: PublisherGone,
     0x80040102: NotSupported,
     0x80004001: NotSupported,
     0x80004002: NoInterface,
