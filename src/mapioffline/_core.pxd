@@ -173,6 +173,9 @@ cdef extern from "mapioffline/mapioffline.h" nogil:
                                              ULONG ring_capacity, mapioffline_bridge_publisher **out,
                                              const char **detail)
     void mapioffline_bridge_publish_stop(mapioffline_bridge_publisher *publisher)
+    IMAPIOfflineNotify *mapioffline_bridge_publisher_notify(mapioffline_bridge_publisher *publisher)
+    void mapioffline_bridge_publisher_counters(mapioffline_bridge_publisher *publisher, uint64_t *published,
+                                               uint64_t *notify_ns)
     const char *mapioffline_bridge_publisher_region(mapioffline_bridge_publisher *publisher)
     HRESULT mapioffline_open_bridge(const WCHAR *profile, IMAPIOfflineMgr **out, const char **detail)
     int mapioffline_is_bridge(IUnknown *p)

@@ -1016,6 +1016,22 @@ cdef class BridgePublisher:
         return mapioffline_bridge_publisher_region(self._p).decode("utf-8")
 
     @property
+    def counters(self):
+        """(notifications published, total ns spent publishing them inside Notify): the publisher's cost."""
+        cdef uint64_t published = 0, spent = 0
+        if self._p is NULL:
+            raise ClosedError("the publisher is stopped")
+        mapioffline_bridge_publisher_counters(self._p, &published, &spent)
+        return published, spent
+
+    @property
+    def _notify_pointer(self):
+        """Address of the publisher's own IMAPIOfflineNotify (for the test pump in benchmarks), valid until stop."""
+        if self._p is NULL:
+            raise ClosedError("the publisher is stopped")
+        return <uintptr_t>mapioffline_bridge_publisher_notify(self._p)
+
+    @property
     def closed(self):
         return self._p is NULL
 

@@ -520,6 +520,13 @@ HRESULT mapioffline_bridge_publish_start(IMAPIOfflineMgr *source, const WCHAR *p
 /* Unadvises, marks the channel stopped (every subscriber's stream ends), removes its name and frees `publisher`.
  * Not from inside the source's Notify. */
 void mapioffline_bridge_publish_stop(mapioffline_bridge_publisher *publisher);
+/* The publisher's own IMAPIOfflineNotify (borrowed, valid until stop): what it advised on the source. A record
+ * Notify'd to it is published as if the source had sent it (benchmarks drive it with the test pump). */
+IMAPIOfflineNotify *mapioffline_bridge_publisher_notify(mapioffline_bridge_publisher *publisher);
+/* Notifications published so far, and the total time spent publishing them (ns, measured inside Notify): the
+ * publisher's cost as the source's thread pays it. Either pointer may be NULL. */
+void mapioffline_bridge_publisher_counters(mapioffline_bridge_publisher *publisher, uint64_t *published,
+                                           uint64_t *notify_ns);
 /* The OS name of the publisher's region (e.g. "/mapioffline-u1000-<hash>"), valid until stop. */
 const char *mapioffline_bridge_publisher_region(mapioffline_bridge_publisher *publisher);
 /* Opens a bridge object for `profile`: an IMAPIOfflineMgr over the channel. MAPI_E_NOT_FOUND when no live

@@ -165,16 +165,20 @@ bool BridgeObject::SleepUntilPublished() noexcept {
   Header *h = reader_.header();
   const uint32_t seen = h->wake_word.load(std::memory_order_acquire);
   h->sleepers.fetch_add(1, std::memory_order_relaxed);
+  h->armed.store(1, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with the publisher's fence
   const bool idle = !reader_.Pending() && !stop_.load(std::memory_order_acquire) &&
                     !publisher_gone_.load(std::memory_order_acquire) && reader_.Status() == kStatusLive;
   if (idle) region_.Wait(&h->wake_word, seen, -1);
   h->sleepers.fetch_sub(1, std::memory_order_relaxed);
-  // The publisher woke at most two of us: the first to see a new wake_word value wakes everyone else.
+  // The publisher woke at most two of us: a woken subscriber that finds others still counted asleep and the new
+  // value not yet passed on wakes them all. The wake comes before the mark, so a subscriber killed in between
+  // leaves the value unmarked for the next one rather than the sleepers asleep.
   const uint32_t now = h->wake_word.load(std::memory_order_acquire);
   if (now != seen && h->sleepers.load(std::memory_order_relaxed) != 0 &&
-      h->forwarded.exchange(now, std::memory_order_acq_rel) != now) {
+      h->forwarded.load(std::memory_order_acquire) != now) {
     region_.Wake(&h->wake_word, -1);
+    h->forwarded.store(now, std::memory_order_release);
   }
   return idle;
 }

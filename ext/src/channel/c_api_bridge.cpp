@@ -39,6 +39,17 @@ void mapioffline_bridge_publish_stop(mapioffline_bridge_publisher *publisher) {
   if (publisher) reinterpret_cast<Publisher *>(publisher)->Stop();
 }
 
+IMAPIOfflineNotify *mapioffline_bridge_publisher_notify(mapioffline_bridge_publisher *publisher) {
+  return publisher ? static_cast<IMAPIOfflineNotify *>(reinterpret_cast<Publisher *>(publisher)) : nullptr;
+}
+
+void mapioffline_bridge_publisher_counters(mapioffline_bridge_publisher *publisher, uint64_t *published,
+                                           uint64_t *notify_ns) {
+  auto *p = reinterpret_cast<Publisher *>(publisher);
+  if (published) *published = p ? p->published() : 0;
+  if (notify_ns) *notify_ns = p ? p->notify_ns() : 0;
+}
+
 const char *mapioffline_bridge_publisher_region(mapioffline_bridge_publisher *publisher) {
   return publisher ? reinterpret_cast<Publisher *>(publisher)->region().name().c_str() : "";
 }

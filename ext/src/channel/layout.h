@@ -9,7 +9,7 @@
 //  - Identity (Header, first 64 bytes): the publisher, once, before the region becomes visible. Subscribers
 //    validate it at attach time and keep their own copies of the geometry; they never re-read it.
 //  - Status, ring head, cells: the publisher only. Subscribers read them as untrusted input.
-//  - Wake words (sleepers, forwarded): subscribers. The publisher only reads `sleepers` to skip a syscall.
+//  - Wake words (sleepers, forwarded, armed): subscribers. The publisher only takes `armed` to skip a syscall.
 //  - Request slots: a subscriber fills a slot, the publisher answers in it.
 #pragma once
 #include <atomic>
@@ -85,9 +85,12 @@ struct alignas(64) Header {
   alignas(64) std::atomic<uint64_t> head;
 
   // -- wake-up words: see channel/publisher.cpp and bridge_object.cpp for the protocol --------------------------
+  // wake_word has a line of its own (the publisher writes it every time, subscribers only read it); the words
+  // subscribers write share the next line, which the publisher only reads, so the two sides do not fight over one.
   alignas(64) std::atomic<uint32_t> wake_word;  // +1 per publication (and on stop): the futex subscribers sleep on
-  std::atomic<uint32_t> sleepers;               // subscribers (about to be) asleep on wake_word
+  alignas(64) std::atomic<uint32_t> sleepers;   // subscribers (about to be) asleep on wake_word
   std::atomic<uint32_t> forwarded;              // the last wake_word value a woken subscriber passed on to all
+  std::atomic<uint32_t> armed;                  // 1: a subscriber went to sleep since the publisher last woke any
 
   // -- requests ----------------------------------------------------------------------------------------------
   alignas(64) std::atomic<uint32_t> request_word;  // +1 per request: the futex the publisher's request thread sleeps on
@@ -115,12 +118,13 @@ static_assert(offsetof(Header, state) == 64, "layout");
 static_assert(offsetof(Header, change_counter) == 72, "layout");
 static_assert(offsetof(Header, head) == 128, "layout");
 static_assert(offsetof(Header, wake_word) == 192, "layout");
-static_assert(offsetof(Header, sleepers) == 196, "layout");
-static_assert(offsetof(Header, forwarded) == 200, "layout");
-static_assert(offsetof(Header, request_word) == 256, "layout");
-static_assert(offsetof(Header, profile) == 320, "layout");
-static_assert(offsetof(Header, slots) == 832, "layout");
-static_assert(sizeof(Header) == 1344, "layout");
+static_assert(offsetof(Header, sleepers) == 256, "layout");
+static_assert(offsetof(Header, forwarded) == 260, "layout");
+static_assert(offsetof(Header, armed) == 264, "layout");
+static_assert(offsetof(Header, request_word) == 320, "layout");
+static_assert(offsetof(Header, profile) == 384, "layout");
+static_assert(offsetof(Header, slots) == 896, "layout");
+static_assert(sizeof(Header) == 1408, "layout");
 
 inline constexpr uint64_t RegionSize(uint32_t capacity) {
   return static_cast<uint64_t>(sizeof(Header)) + static_cast<uint64_t>(capacity) * sizeof(Cell);

@@ -65,16 +65,21 @@ void Writer::Publish(const MAPIOFFLINE_RECORD &record) noexcept {
   WakeSubscribers();
 }
 
-// The wake protocol. A subscriber about to sleep reads wake_word, adds itself to `sleepers`, runs a seq_cst fence,
-// and sleeps only if the head has not moved. We move wake_word, fence, then read `sleepers`: of the two fences,
-// one comes first, so either the subscriber sees our head or we see it counted. Then we wake at most two sleepers,
-// whatever their number, so our cost does not grow with the subscribers: the first subscriber that wakes for a new
-// wake_word value (recorded in `forwarded`) wakes all the others. Two rather than one, so that one woken subscriber
-// killed before it could pass the wake on does not leave the others asleep.
+// The wake protocol. A subscriber about to sleep reads wake_word, counts itself in `sleepers`, sets `armed`, runs
+// a seq_cst fence, and sleeps only if the head has not moved (and only while wake_word still has the value it read:
+// the futex compares). We move wake_word, fence, then take `armed`: of the two fences one comes first, so either the
+// subscriber sees our head or we see it armed. Only the publication that takes `armed` pays a syscall, so a
+// subscriber that is awake anyway (or was already woken) costs nothing, and one that never reads costs one wake.
+// Then we wake at most two sleepers, whatever their number, so our cost does not grow with the subscribers: every
+// woken subscriber that finds others still asleep on an old value wakes them all (see BridgeObject::
+// SleepUntilPublished). Two rather than one, so that a subscriber killed between being woken and passing the wake on
+// does not leave the others asleep. (A stopped subscriber, SIGSTOP or Ctrl-Z, is not in the futex queue: the kernel
+// takes it out to stop it and puts it back on SIGCONT, so it cannot swallow a wake.)
 void Writer::WakeSubscribers() noexcept {
   header_->wake_word.fetch_add(1, std::memory_order_release);
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (wakes_ && header_->sleepers.load(std::memory_order_relaxed) != 0) wakes_->Wake(&header_->wake_word, 2);
+  if (header_->armed.load(std::memory_order_relaxed) == 0) return;
+  if (header_->armed.exchange(0, std::memory_order_acq_rel) != 0 && wakes_) wakes_->Wake(&header_->wake_word, 2);
 }
 
 void Writer::Stop() noexcept {
