@@ -92,7 +92,7 @@ def test_native_target(target: Target, tmp_path_factory: pytest.TempPathFactory)
     _run(["cmake", "--build", str(build), "-j", str(os.cpu_count() or 2)], env)
     if not target.run:
         executables = list(build.glob("tests/*.exe"))
-        assert len(executables) == 4, executables  # every test compiled, so every layout assert held
+        assert len(executables) == 5, executables  # every test compiled, so every layout assert held
         return
     # The Outlook loader's Wine tests run in test_outlook_loader_wine.py (they need registry fixtures).
     ctest = ["ctest", "--test-dir", str(build), "--output-on-failure", "-V", "-E", r"^outlook_loader\."]
@@ -102,6 +102,6 @@ def test_native_target(target: Target, tmp_path_factory: pytest.TempPathFactory)
     else:
         output = _run(ctest, env)
     suites = re.findall(r"(test_\w+): (\d+) checks, (\d+) failures", output)
-    assert {name for name, _, _ in suites} == {"test_sink", "test_offline_object", "test_stress", "test_c_abi"}
+    assert {name for name, _, _ in suites} == {"test_sink", "test_offline_object", "test_stress", "test_channel", "test_c_abi"}
     assert all(failures == "0" for _, _, failures in suites)
     print(f"{target.name}: " + ", ".join(f"{name} {checks} checks" for name, checks, _ in suites))

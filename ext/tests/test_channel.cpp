@@ -257,8 +257,11 @@ void TestReaderRefusesCorruption() {
 }  // namespace
 
 int main() {
+#if defined(__linux__)
+  // The OS layer (shared memory, futexes, pidfd) exists on Linux; the reader and writer below run everywhere.
   TestNotFound();
   TestPublishAndFollow();
+#endif
   TestReaderGapsAndOrder();
   TestReaderRefusesCorruption();
   return check_report("test_channel");
