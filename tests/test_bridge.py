@@ -100,8 +100,16 @@ class Peer:
 
 @pytest.fixture
 def peers() -> Iterator[list[Peer]]:
+    """Peers a test started. Publishers still running are stopped cleanly (stdin closed: they stop and remove
+    their region) before the rest are killed, so tests leave no region behind."""
     made: list[Peer] = []
     yield made
+    for peer in made:
+        if peer.process.args[2] == "publisher" and peer.process.poll() is None:
+            try:
+                peer.finish()
+            except subprocess.TimeoutExpired:
+                pass
     for peer in made:
         peer.kill()
 
