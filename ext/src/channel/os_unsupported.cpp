@@ -1,6 +1,6 @@
-// The bridge channel's OS layer where there is none yet (Windows until os_windows.cpp lands, macOS, BSDs): every
+// The bridge channel's OS layer where there is none (macOS, BSDs): every
 // operation fails with MAPI_E_NO_SUPPORT, so the rest of the channel builds everywhere.
-#if !defined(__linux__)
+#if !defined(__linux__) && !defined(_WIN32)
 #include "channel/os.h"
 
 namespace mapioffline {
