@@ -40,8 +40,8 @@ std::string ShmName(const std::u16string &folded) {
   return "/mapioffline-u" + std::to_string(static_cast<unsigned long>(getuid())) + "-" + ProfileHash(folded);
 }
 
-// Field 22 of /proc/<pid>/stat (clock ticks since boot); 0 if unreadable. The command name (field 2) may contain
-// spaces and parentheses, so fields are counted from the last ')'.
+// Field 22 of /proc/<pid>/stat (clock ticks since boot); 0 if unreadable or if the process has exited. The command
+// name (field 2) may contain spaces and parentheses, so fields are counted from the last ')'.
 uint64_t StartTimeOf(const char *stat_path) {
   const int fd = open(stat_path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;
@@ -52,6 +52,8 @@ uint64_t StartTimeOf(const char *stat_path) {
   buf[n] = 0;
   const char *p = strrchr(buf, ')');
   if (!p) return 0;
+  // Field 3, the state: a zombie (Z) or dead (X) process has exited, even if no one has reaped it yet.
+  if (p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X')) return 0;
   int field = 2;
   for (++p; *p && field < 22; ++p) {
     if (*p == ' ') ++field;
