@@ -345,3 +345,15 @@ def test_cli_publish_state_and_sigterm(profile: str) -> None:
     )
     assert missing.returncode == 3
     assert "bridge publish --profile" in missing.stderr
+
+
+def test_auto_on_windows_never_falls_back_to_the_simulator(profile: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Outlook's DLL is not in this process and no publisher runs: on Windows, "auto" must say what to install.
+    monkeypatch.setattr(sys, "platform", "win32")
+    with pytest.raises(mapioffline.NotFound, match=r"python -m mapioffline addin install"):
+        mapioffline.open_offline(profile)
+    monkeypatch.undo()
+    with _bridge.publish(profile):
+        monkeypatch.setattr(sys, "platform", "win32")
+        with mapioffline.open_offline(profile) as obj:  # a running publisher is found there too
+            assert obj.backend == "bridge"

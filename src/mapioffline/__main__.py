@@ -1,4 +1,4 @@
-"""Command line: ``python -m mapioffline {demo,info,bench,bridge,state,watch}`` (also installed as ``mapioffline``)."""
+"""Command line: ``python -m mapioffline {demo,info,bench,bridge,state,watch,addin}`` (also installed as ``mapioffline``)."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit status."""
     args = _parser().parse_args(argv)
-    if args.command in ("bridge", "state", "watch"):
+    if args.command in ("bridge", "state", "watch", "addin"):
         from mapioffline._bridge_cli import run
 
         return run(args)

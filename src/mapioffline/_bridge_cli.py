@@ -88,6 +88,19 @@ def add_commands(commands: Any) -> None:
     watch.add_argument("--json", action="store_true", help="one JSON object a line")
     watch.add_argument("--wait", action="store_true", help="wait for a publisher, and for a new one when it dies")
 
+    addin = commands.add_parser(
+        "addin",
+        help="register the Outlook add-in that publishes Outlook's state (Windows, per user)",
+        description="Registers (install), removes (uninstall) or shows (status) the native Outlook add-in for "
+        "this user (HKEY_CURRENT_USER, no elevation): the same keys as its DllRegisterServer. Restart Outlook "
+        "after installing. Elsewhere than Windows every action fails with a message (status 1).",
+        epilog=EXIT_CODES,
+        formatter_class=formatter,
+    )
+    addin.add_argument("addin_command", choices=["install", "uninstall", "status"], metavar="ACTION",
+                       help="install, uninstall or status")
+    addin.add_argument("--json", action="store_true", help="print a JSON object")
+
 
 def _print(obj: dict[str, Any], as_json: bool, text: str) -> None:
     print(json.dumps(obj) if as_json else text, flush=True)
@@ -100,6 +113,8 @@ def _name(value: Any) -> Any:
 def run(args: argparse.Namespace) -> int:
     """Runs one bridge command; returns the exit status."""
     try:
+        if args.command == "addin":
+            return _addin(args)
         if args.command == "bridge":
             return _publish(args)
         if args.command == "state":
@@ -110,6 +125,27 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_NO_PUBLISHER
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+
+
+def _addin(args: argparse.Namespace) -> int:
+    from mapioffline import _addin
+
+    try:
+        if args.addin_command == "install":
+            written = _addin.install()
+            result: dict[str, Any] = {"installed": sorted({e.view for e in written} - {"shared"})}
+            text = "installed for this user; restart Outlook to load it"
+        elif args.addin_command == "uninstall":
+            _addin.uninstall()
+            result, text = {"uninstalled": True}, "uninstalled"
+        else:
+            result = _addin.status()
+            text = "\n".join(f"{k}: {v}" for k, v in result.items())
+    except (_addin.NotOnWindows, FileNotFoundError, OSError) as error:
+        print(f"mapioffline: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    _print(result, args.json, text)
+    return EXIT_OK
 
 
 def _publish(args: argparse.Namespace) -> int:
