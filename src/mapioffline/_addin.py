@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = ["CLSID", "PROGID", "Entry", "entries", "install", "uninstall", "status", "dll_paths"]
 
@@ -63,7 +64,7 @@ class NotOnWindows(RuntimeError):
     """The add-in exists only for Outlook on Windows."""
 
 
-def _winreg():  # type: ignore[no-untyped-def]
+def _winreg() -> Any:
     if sys.platform != "win32":
         raise NotOnWindows(
             "the Outlook add-in exists only on Windows (Outlook for Windows); on this system, publish with "
@@ -74,7 +75,7 @@ def _winreg():  # type: ignore[no-untyped-def]
     return winreg
 
 
-def _access(winreg, view: str) -> int:  # type: ignore[no-untyped-def]
+def _access(winreg: Any, view: str) -> int:
     flags = {"64": winreg.KEY_WOW64_64KEY, "32": winreg.KEY_WOW64_32KEY}.get(view, 0)
     return int(winreg.KEY_ALL_ACCESS | flags)
 
@@ -95,7 +96,7 @@ def install() -> list[Entry]:
     return written
 
 
-def _delete_tree(winreg, key: str, view: str) -> None:  # type: ignore[no-untyped-def]
+def _delete_tree(winreg: Any, key: str, view: str) -> None:
     try:
         with winreg.OpenKeyEx(winreg.HKEY_CURRENT_USER, key, 0, _access(winreg, view)) as k:
             while True:

@@ -30,17 +30,18 @@ def open_bridge(profile: str) -> OfflineObject:
     Raises NotFound (with what to run) when no publisher runs for ``profile``, MapiError when the channel fails
     validation or is not this user's own."""
     address, error = _core._open_bridge_pointer(profile)
-    if error is not None:
+    if address is None:
         if isinstance(error, NotFound):
             raise NotFound(f"no bridge publisher runs for profile {profile!r}: {_how_to_publish(profile)}") from None
+        assert error is not None
         raise error
     return _core._adopt_bridge(OfflineObject, address, profile)
 
 
 def open_bridge_if_running(profile: str) -> OfflineObject | None:
     """The bridge OfflineObject when a live publisher publishes ``profile``, else None (backend="auto")."""
-    address, error = _core._open_bridge_pointer(profile)
-    if error is not None:
+    address, _ = _core._open_bridge_pointer(profile)
+    if address is None:
         return None
     return _core._adopt_bridge(OfflineObject, address, profile)
 

@@ -191,7 +191,10 @@ class BridgeStats(NamedTuple):
     publisher_gone: bool
     allow_set_state: bool
 
+@disjoint_base
 class BridgePublisher:
+    # Always raises TypeError: publishers come from mapioffline._bridge.publish().
+    def __init__(self, *args: object, **kwargs: object) -> None: ...
     @property
     def profile(self) -> str: ...
     @property
