@@ -4,6 +4,7 @@
 #include <new>
 
 #include "clock.h"
+#include "fork_generation.h"
 #include "profile_key.h"
 
 namespace mapioffline {
@@ -88,6 +89,8 @@ HRESULT BridgeObject::Open(const WCHAR *profile, IMAPIOfflineMgr **out, const ch
   return S_OK;
 }
 
+BridgeObject::BridgeObject() : fork_generation_(ForkGeneration()) {}
+
 BridgeObject::~BridgeObject() = default;
 
 HRESULT BridgeObject::QueryInterface(REFIID iid, void **out) noexcept {
@@ -117,6 +120,9 @@ bool BridgeObject::OnReaderThread() const noexcept {
 // The last reference is gone. On the reader thread (a sink's Notify released it) the reader is detached and
 // returns without touching us: ReaderMain holds a reference across every delivery and checks for this.
 void BridgeObject::Destroy(bool on_reader) noexcept {
+  // In a fork child our threads do not exist and their locks may be held forever: leak, as the embedded object
+  // does (fork_generation.h).
+  if (fork_generation_ != ForkGeneration()) return;
   stop_.store(true, std::memory_order_release);
   watch_.Cancel();
   WakeReader();
@@ -293,6 +299,7 @@ HRESULT BridgeObject::GetCurrentState(ULONG *state) noexcept {
 
 HRESULT BridgeObject::Advise(ULONG flags, MAPIOFFLINE_ADVISEINFO *info, ULONG *token) noexcept {
   if (token) *token = 0;
+  if (fork_generation_ != ForkGeneration()) return MAPI_E_CALL_FAILED;  // no reader thread in a fork child
   if (flags != MAPIOFFLINE_ADVISE_DEFAULT || !info || !token) return E_INVALIDARG;
   if (info->ulSize < sizeof(MAPIOFFLINE_ADVISEINFO) || info->CallbackType != MAPIOFFLINE_CALLBACK_TYPE_NOTIFY ||
       !info->pCallback || info->ulAdviseTypes != MAPIOFFLINE_ADVISE_TYPE_STATECHANGE ||
@@ -354,6 +361,7 @@ HRESULT BridgeObject::SetCurrentState(ULONG flags, ULONG mask, ULONG state, void
   if (flags & ~MAPIOFFLINE_FLAG_BLOCK) return MAPI_E_UNKNOWN_FLAGS;
   if (mask != MAPIOFFLINE_STATE_OFFLINE_MASK || reserved != nullptr) return E_INVALIDARG;
   if (state != MAPIOFFLINE_STATE_ONLINE && state != MAPIOFFLINE_STATE_OFFLINE) return E_INVALIDARG;
+  if (fork_generation_ != ForkGeneration()) return MAPI_E_CALL_FAILED;
   if (publisher_gone_.load(std::memory_order_acquire)) return MAPIOFFLINE_E_PUBLISHER_GONE;
   if (!reader_.allow_set_state()) return MAPI_E_NO_SUPPORT;
   const bool block = (flags & MAPIOFFLINE_FLAG_BLOCK) != 0;

@@ -56,7 +56,7 @@ class BridgeObject final : public IMAPIOfflineMgr {
   struct Registration;
   using RegistrationList = std::vector<std::shared_ptr<Registration>>;
 
-  BridgeObject() = default;
+  BridgeObject();
   ~BridgeObject();
   void Destroy(bool on_reader) noexcept;
   void ReaderMain() noexcept;
@@ -70,6 +70,7 @@ class BridgeObject final : public IMAPIOfflineMgr {
   bool OnReaderThread() const noexcept;
 
   std::atomic<ULONG> refs_{1};
+  const uint32_t fork_generation_;  // made in this generation: in a fork child our threads do not exist
   Region region_;
   Reader reader_;
   PublisherWatch watch_;

@@ -4,6 +4,7 @@
 #include <new>
 
 #include "clock.h"
+#include "fork_generation.h"
 #include "profile_key.h"
 
 namespace mapioffline {
@@ -35,6 +36,7 @@ HRESULT Publisher::Start(IMAPIOfflineMgr *source, const WCHAR *profile, ULONG fl
       return E_INVALIDARG;
     }
     self = new Publisher;
+    self->fork_generation_ = ForkGeneration();
   } catch (const std::bad_alloc &) {
     return E_OUTOFMEMORY;
   }
@@ -98,6 +100,8 @@ HRESULT Publisher::Start(IMAPIOfflineMgr *source, const WCHAR *profile, ULONG fl
 Publisher::~Publisher() = default;
 
 void Publisher::Stop() noexcept {
+  // A fork child's copy: the channel is still the parent's, which goes on publishing; touch nothing.
+  if (fork_generation_ != ForkGeneration()) return;
   if (source_) {
     source_->Unadvise(MAPIOFFLINE_UNADVISE_DEFAULT, advise_token_);  // waits for a Notify in progress
   }

@@ -45,6 +45,7 @@ class Publisher final : public IMAPIOfflineNotify {
   void AnswerRequests() noexcept;
 
   std::atomic<ULONG> refs_{1};
+  uint32_t fork_generation_ = 0;  // Stop in a fork child leaks (the request thread does not exist there)
   Region region_;
   std::unique_ptr<Writer> writer_;
   IMAPIOfflineMgr *source_ = nullptr;  // one reference, from Start to Stop
