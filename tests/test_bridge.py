@@ -357,3 +357,7 @@ def test_auto_on_windows_never_falls_back_to_the_simulator(profile: str, monkeyp
         monkeypatch.setattr(sys, "platform", "win32")
         with mapioffline.open_offline(profile) as obj:  # a running publisher is found there too
             assert obj.backend == "bridge"
+
+
+def test_available_backends_lists_the_bridge() -> None:
+    assert mapioffline.available_backends()["bridge"].startswith("available")

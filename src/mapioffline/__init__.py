@@ -119,6 +119,13 @@ def open_offline(profile: str = "mapioffline", *, backend: str = "auto") -> Offl
 def available_backends() -> dict[str, str]:
     """Each backend with "available" or the reason it is not, for this process."""
     result = {"embedded": "available"}
+    if sys.platform.startswith("linux") or sys.platform == "win32":
+        result["bridge"] = (
+            "available: open_offline(profile, backend=\"bridge\") follows a publisher of that profile in another "
+            "process of this user (`python -m mapioffline bridge publish`, or the Outlook add-in on Windows)"
+        )
+    else:
+        result["bridge"] = "not available: the bridge channel exists on Linux and Windows"
     if sys.platform != "win32":
         result["outlook"] = "not available: Outlook's offline object exists only on Windows, inside Outlook"
     elif _core._outlook_loaded():

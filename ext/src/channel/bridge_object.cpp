@@ -1,5 +1,6 @@
 #include "channel/bridge_object.h"
 
+#include <chrono>
 #include <cstring>
 #include <new>
 
@@ -372,7 +373,7 @@ HRESULT BridgeObject::SetCurrentState(ULONG flags, ULONG mask, ULONG state, void
   if (FAILED(hr) || !block) return hr;
   // As the embedded object: a blocking change returns once DONE reached our sinks.
   std::unique_lock<std::mutex> lock(mutex_);
-  cv_.wait(lock, [&] {
+  cv_.wait_for(lock, std::chrono::nanoseconds(kRequestTimeoutNs), [&] {
     return delivered_upto_ >= head_after || end_reason_.load(std::memory_order_acquire) != 0 ||
            publisher_gone_.load(std::memory_order_acquire);
   });
@@ -419,7 +420,10 @@ HRESULT BridgeObject::Request(ULONG flags, ULONG state, uint64_t *head_after) no
     region_.Wait(&slot->state, s, left);
   }
   const HRESULT hr = slot->hr;
-  *head_after = slot->head_after;
+  // The publisher published the change before answering, so an honest head_after is at most the head; a larger
+  // one (corrupt region) must not keep a blocking caller waiting for records that never come.
+  const uint64_t head = h->head.load(std::memory_order_acquire);
+  *head_after = slot->head_after < head ? slot->head_after : head;
   slot->state.store(kSlotFree, std::memory_order_release);
   return hr;
 }

@@ -14,10 +14,12 @@ HRESULT Reader::Attach(void *base, uint64_t size, const std::u16string &folded) 
   if (status != kStatusLive) {
     return status == 0 || status == kStatusStopped ? MAPI_E_NOT_FOUND : MAPIOFFLINE_E_CHANNEL_CORRUPT;
   }
-  // Copy the identity once; everything below uses the copies, whatever the region says later.
-  const uint32_t magic = h->magic, version = h->version, header_size = h->header_size, cell_size = h->cell_size;
-  const uint32_t capacity = h->ring_capacity, ring_offset = h->ring_offset, units = h->profile_units;
-  const uint64_t region_size = h->region_size;
+  // Copy the identity once, through volatile reads so that the compiler cannot fetch a field again after it was
+  // checked (another process may change it in between); everything below uses the copies.
+  const volatile Header *v = h;
+  const uint32_t magic = v->magic, version = v->version, header_size = v->header_size, cell_size = v->cell_size;
+  const uint32_t capacity = v->ring_capacity, ring_offset = v->ring_offset, units = v->profile_units;
+  const uint64_t region_size = v->region_size;
   if (magic != kMagic || version != kLayoutVersion || header_size != sizeof(Header) || cell_size != sizeof(Cell) ||
       ring_offset != sizeof(Header)) {
     return MAPIOFFLINE_E_CHANNEL_CORRUPT;
@@ -28,12 +30,12 @@ HRESULT Reader::Attach(void *base, uint64_t size, const std::u16string &folded) 
   }
   if (units != folded.size() || units > kMaxProfileUnits) return MAPIOFFLINE_E_CHANNEL_CORRUPT;
   for (uint32_t i = 0; i < units; ++i) {
-    if (h->profile[i] != static_cast<uint16_t>(folded[i])) return MAPIOFFLINE_E_CHANNEL_CORRUPT;  // hash collision
+    if (v->profile[i] != static_cast<uint16_t>(folded[i])) return MAPIOFFLINE_E_CHANNEL_CORRUPT;  // hash collision
   }
-  capabilities_ = h->capabilities;
-  flags_ = h->flags;
-  publisher_pid_ = h->publisher_pid;
-  publisher_start_ = h->publisher_start;
+  capabilities_ = v->capabilities;
+  flags_ = v->flags;
+  publisher_pid_ = v->publisher_pid;
+  publisher_start_ = v->publisher_start;
   mask_ = capacity - 1;
   cells_ = CellsOf(h);
   cursor_ = h->head.load(std::memory_order_acquire);
