@@ -151,7 +151,7 @@ def state_reads(calls: int) -> dict[str, float]:
             source.close()
 
 
-def publisher_cost(publisher: Any, count: int) -> float:
+def publisher_cost(publisher: _bridge.BridgePublisher, count: int) -> float:
     """Mean wall ns the publisher spends inside Notify (its own counters) over `count` notifications from the
     native pump, back to back. Wall time: on an oversubscribed machine it includes being preempted by the
     subscribers it wakes."""
@@ -175,7 +175,7 @@ def change_cpu_cost(source: Any, changes: int) -> float:
     return spent / (3 * changes)
 
 
-def costs(publisher: Any, source: Any, quick: bool) -> dict[str, float]:
+def costs(publisher: _bridge.BridgePublisher, source: Any, quick: bool) -> dict[str, float]:
     return {"flood_wall_ns": publisher_cost(publisher, 20_000 if quick else 200_000),
             "paced_cpu_ns": change_cpu_cost(source, 200 if quick else 1000)}
 
