@@ -3,7 +3,7 @@ it receives as JSON lines. Every step prints a line, so the test waits on the pi
 
     python bridge_peer.py publisher PROFILE [--allow-set-state] [--ring N]
         stdin: "set ONLINE|OFFLINE", "burst N" (N blocking toggles), "stop"; answers "ok" / "stopped"
-    python bridge_peer.py subscriber PROFILE get|drain|callback|asyncio|iterate
+    python bridge_peer.py subscriber PROFILE get|drain|raw|callback|asyncio|iterate
         prints "subscribed", then one JSON object a notification, then {"end": "<exception class>"}
     python bridge_peer.py request PROFILE ONLINE|OFFLINE
         prints {"ok": state} or {"error": class, "message": text}
@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import select
+import struct
 import sys
 
 import mapioffline
@@ -79,6 +80,22 @@ def subscriber(profile: str, mode: str) -> None:
                     for n in batch:
                         say(as_dict(n))
                     if not batch:
+                        try:
+                            say(as_dict(sink.get(timeout=0)))  # raises PublisherGone once the stream ended
+                        except TimeoutError:
+                            pass
+            elif mode == "raw":
+                buffer = bytearray(mapioffline.RECORD_SIZE * 64)
+                fd = sink.fileno()
+                while True:
+                    select.select([fd], [], [])
+                    count = sink.drain_into(buffer)
+                    for i in range(count):
+                        size, kind, token, mask, old, new, stamp = struct.unpack_from(
+                            mapioffline.RECORD_FORMAT, buffer, i * mapioffline.RECORD_SIZE)
+                        say({"kind": kind, "old": old, "new": new, "dropped_before": 0, "token": token,
+                             "timestamp_ns": stamp})
+                    if count == 0:
                         try:
                             say(as_dict(sink.get(timeout=0)))  # raises PublisherGone once the stream ended
                         except TimeoutError:

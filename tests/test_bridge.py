@@ -157,7 +157,7 @@ def test_auto_and_bridge_follow_a_publisher_in_this_process(profile: str) -> Non
 
 def test_every_delivery_mode_across_processes(profile: str, peers: list[Peer]) -> None:
     publisher, _ = start_publisher(peers, profile)
-    modes = ["get", "drain", "callback", "iterate", "asyncio"]
+    modes = ["get", "drain", "raw", "callback", "iterate", "asyncio"]
     subscribers = [start_subscriber(peers, profile, mode) for mode in modes]
     assert publisher.send("set OFFLINE") == "ok"
     assert publisher.send("set ONLINE") == "ok"
@@ -175,7 +175,7 @@ def test_every_delivery_mode_across_processes(profile: str, peers: list[Peer]) -
             subscriber.send("quit")
         else:
             end = subscriber.json()
-            if mode in ("get", "drain"):
+            if mode in ("get", "drain", "raw"):
                 assert end == {"end": "PublisherGone"}, mode
             else:
                 assert end == {"end": "iteration", "publisher_gone": True}, mode
