@@ -156,6 +156,11 @@ void BridgeObject::WakeReader() noexcept {
 
 void BridgeObject::WatcherMain() noexcept {
   if (!watch_.WaitForDeath()) return;  // cancelled: we are closing
+  MarkPublisherGone();
+}
+
+// The publisher died (watcher), stopped or left a corrupt region (reader): everyone waiting for it looks again.
+void BridgeObject::MarkPublisherGone() noexcept {
   publisher_gone_.store(true, std::memory_order_release);
   WakeReader();
   // Requesters sleep on their slots: wake them all, they check publisher_gone_.
@@ -197,7 +202,7 @@ void BridgeObject::ReaderMain() noexcept {
     const long n = reader_.Read(records, kReadBatch, &dropped);
     if (stop_.load(std::memory_order_acquire)) return;
     if (n < 0) {
-      publisher_gone_.store(true, std::memory_order_release);
+      MarkPublisherGone();
       EndStreams(MAPIOFFLINE_END_FAILED);
       return;
     }
@@ -213,7 +218,7 @@ void BridgeObject::ReaderMain() noexcept {
     }
     // Nothing left to read: only now does a stop or a death end the streams, so nothing published is lost.
     if (publisher_gone_.load(std::memory_order_acquire) || reader_.Status() != kStatusLive) {
-      publisher_gone_.store(true, std::memory_order_release);
+      MarkPublisherGone();  // a stop leaves the process alive: the watcher would not say it
       EndStreams(MAPIOFFLINE_END_PUBLISHER_GONE);
       return;
     }

@@ -61,6 +61,7 @@ class BridgeObject final : public IMAPIOfflineMgr {
   void Destroy(bool on_reader) noexcept;
   void ReaderMain() noexcept;
   void WatcherMain() noexcept;
+  void MarkPublisherGone() noexcept;
   bool SleepUntilPublished() noexcept;
   void Deliver(const MAPIOFFLINE_RECORD *records, size_t n, uint64_t dropped) noexcept;
   void EndStreams(ULONG reason) noexcept;
