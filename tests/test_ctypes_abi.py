@@ -73,6 +73,7 @@ def test_bench_collect_leaves_the_ctypes_baselines_out(monkeypatch: pytest.Monke
     results = _bench.collect(quick=True)
     assert results["ctypes_baseline_skipped"] == "no stdcall here"
     assert results["delivery"]["ctypes_sink"] is None
+    results.pop("bridge", None)  # the stand-in above has none of the bridge table's figures
     table = _bench._table(results)
     assert "ctypes Python-callback sink" in table and "skipped" in table
     assert "x ctypes sink" not in table
