@@ -72,7 +72,7 @@ TARGETS = [
     Target("windows-i686-build-only", Toolchain("i686-w64-mingw32-gcc-posix", "i686-w64-mingw32-g++-posix",
                                                 link_flags=("-static",), run=False), MINGW32),
 ]
-SUITES = {"test_sink", "test_offline_object", "test_stress", "test_c_abi", "test_doc_client"}
+SUITES = {"test_sink", "test_offline_object", "test_stress", "test_channel", "test_c_abi", "test_doc_client"}
 
 
 def _run(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> str:

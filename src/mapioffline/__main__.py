@@ -1,7 +1,9 @@
-"""Command line: ``python -m mapioffline {demo,info,bench}`` (also installed as ``mapioffline``).
+"""Command line: ``python -m mapioffline {demo,info,bench,bridge,state,watch,addin}`` (also installed as
+``mapioffline``).
 
-Each command has two functions: ``_add_<command>`` declares its arguments, ``_run_<command>`` carries it out and
-returns the exit status. ``main`` maps the errors every command shares to one line and an exit status."""
+demo, info and bench each have two functions here: ``_add_<command>`` declares its arguments, ``_run_<command>``
+carries it out and returns the exit status; ``main`` maps the errors they share to one line and an exit status.
+The bridge's commands (bridge, state, watch, addin) live in ``_bridge_cli``, with their own exit codes."""
 
 from __future__ import annotations
 
@@ -22,6 +24,10 @@ exit status:
        an I/O error, a missing optional extra; or `demo` missed a notification
   2    a command-line mistake (unknown command or option, bad argument), reported by argparse
   130  interrupted (Ctrl-C)"""
+
+# The top-level --help also points at the bridge commands' own codes.
+_ALL_EXIT_STATUSES = (EXIT_STATUSES + "\n  3, 4 bridge, state, watch: no publisher runs, the publisher went away "
+                      "(see `bridge --help`)")
 
 _Run = Callable[[argparse.Namespace], int]
 
@@ -96,8 +102,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="The Outlook Offline State API from Python, with an embedded offline object for any OS. "
-        "A command-line process is never inside Outlook, so these commands use the embedded object.",
-        epilog=EXIT_STATUSES,
+        "A command-line process is never inside Outlook: demo, info and bench use the embedded object; bridge, "
+        "state and watch reach a publisher in another process (the Outlook add-in, or `bridge publish`).",
+        epilog=_ALL_EXIT_STATUSES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version",
@@ -105,13 +112,20 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add in (_add_demo, _add_info, _add_bench):
         add(commands)
+    from mapioffline._bridge_cli import add_commands
+
+    add_commands(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit status (see EXIT_STATUSES)."""
     args = _parser().parse_args(argv)
-    run: _Run = args.run
+    run: _Run | None = getattr(args, "run", None)
+    if run is None:  # a bridge command: _bridge_cli maps its own errors to its exit codes
+        from mapioffline._bridge_cli import run as run_bridge_command
+
+        return run_bridge_command(args)
     try:
         return run(args)
     except BrokenPipeError:

@@ -373,6 +373,12 @@ def collect(quick: bool) -> dict[str, Any]:
     r["fan_out_us"] = {str(k): fan_out(k, 20 if k < 1000 else 10) for k in (1, 10, 100, 1000)}
     r["advise_cycle_us"] = advise_cycle(2000 // scale)
     r["idle_cpu_ms_per_s"] = idle_cpu(1.0 if not quick else 0.3)
+    if sys.platform.startswith("linux"):  # the bridge: publisher here, subscribers in helper processes
+        from mapioffline._bridge_bench import collect as bridge_collect
+
+        b = r["bridge"] = bridge_collect(quick)
+        r["latency"]["set_state_to_get_same_process"] = b["wakeup_in_process_get"]
+        r["latency"]["set_state_to_get_other_process"] = b["wakeup_cross_process_get"]
     return r
 
 
@@ -431,6 +437,20 @@ def _table(r: dict[str, Any]) -> str:
     for k, value in r["fan_out_us"].items():
         rows.append((f"set_state(block=True), {k} sinks", f"{value:.1f} us/change", ""))
     rows.append(("advise + close cycle", f"{r['advise_cycle_us']:.1f} us", ""))
+    if "bridge" in r:
+        b = r["bridge"]
+        ratio = b["wakeup_cross_process_get"]["p50_us"] / b["wakeup_in_process_get"]["p50_us"]
+        rows.append(("bridge: cross-process / in-process wake-up p50", f"{ratio:.2f}x", "set_state -> get()"))
+        rows.append(("bridge: state read", f"{b['state']['bridge_state_ns']:.0f} ns/call",
+                     f"embedded {b['state']['embedded_state_ns']:.0f} ns"))
+        for key in ("publisher_cost_0_subscribers", "publisher_cost_1_subscriber",
+                    "publisher_cost_100_subscribers_1_never_reading"):
+            c = b[key]
+            rows.append((f"bridge: {key.replace('publisher_cost_', 'publisher, ').replace('_', ' ')}",
+                         f"{c['paced_cpu_ns']:.0f} ns CPU/notification", f"flood {c['flood_wall_ns']:.0f} ns wall"))
+        burst = b["burst_to_100_subscribers"]
+        rows.append(("bridge: burst to 100 subscribers", f"{burst['min_received']}..{burst['max_received']} of "
+                     f"{burst['burst']}", f"dropped {burst['dropped']} (ring {burst['ring']})"))
     rows.append(("idle consumer blocked in get()", f"{r['idle_cpu_ms_per_s']:.3f} ms CPU/s", ""))
     width = max(len(a) for a, _, _ in rows)
     lines = [f"{a:<{width}}  {b:<32} {c}" for a, b, c in rows]
