@@ -46,6 +46,10 @@ ULONG Sink::Release() noexcept {
   return n;
 }
 
+namespace {
+constexpr uint64_t kLastStateSeen = uint64_t{1} << 32;
+}
+
 void Sink::Notify(const MAPIOFFLINE_NOTIFY *record) noexcept {  // any thread, several at once
   if (!record || record->ulSize < sizeof(MAPIOFFLINE_NOTIFY)) {
     invalid_.fetch_add(1, std::memory_order_relaxed);
@@ -54,16 +58,19 @@ void Sink::Notify(const MAPIOFFLINE_NOTIFY *record) noexcept {  // any thread, s
   // The cache is updated even when the ring drops the record: the latest state is never lost.
   if (record->NotifyType == MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_DONE &&
       record->Info.StateChange.ulMask == MAPIOFFLINE_STATE_OFFLINE_MASK) {
-    last_state_.store(record->Info.StateChange.ulStateNew, std::memory_order_relaxed);
+    last_state_.store(kLastStateSeen | record->Info.StateChange.ulStateNew, std::memory_order_relaxed);
   }
   if (closed_.load(std::memory_order_relaxed)) {
     dropped_.fetch_add(1, std::memory_order_relaxed);  // counted and discarded: no one will pop it
     return;
   }
   const uint64_t now = MonotonicNs();
-  const bool pushed = ring_.try_push([&](MAPIOFFLINE_RECORD &slot) {
-    std::memcpy(&slot.notify, record, sizeof slot.notify);
-    slot.timestamp_ns = now;
+  const bool pushed = ring_.try_push([&](StoredRecord &slot) {
+    std::memcpy(&slot.record.notify, record, sizeof slot.record.notify);
+    slot.record.timestamp_ns = now;
+    // Read after claiming the cell: every drop counted before this push belongs before this record. With several
+    // producers, neighbouring cells may carry stamps out of order; the consumer only ever reports increases.
+    slot.dropped_at_push = dropped_.load(std::memory_order_relaxed);
   });
   if (!pushed) {
     dropped_.fetch_add(1, std::memory_order_relaxed);
@@ -75,6 +82,8 @@ void Sink::Notify(const MAPIOFFLINE_NOTIFY *record) noexcept {  // any thread, s
   if (need_wake_.load(std::memory_order_relaxed) != 0) WakeConsumers();
 }
 
+void Sink::NoteDropped(uint64_t n) noexcept { dropped_.fetch_add(n, std::memory_order_relaxed); }
+
 void Sink::WakeConsumers() noexcept {
   // Only the producer that takes the bits pays the syscalls: one per empty -> non-empty transition.
   const uint32_t bits = need_wake_.exchange(0, std::memory_order_acq_rel);
@@ -82,51 +91,81 @@ void Sink::WakeConsumers() noexcept {
   if (bits & kWakeFd) poll_handle_.signal();
 }
 
+// After a change of stream_, closed_ or interrupts_ (already stored): every sleeper wakes and looks again, and the
+// descriptor turns readable until a pop finds nothing pending and the condition gone (RearmPollHandle).
+void Sink::WakeEveryone() noexcept {
+  wake_.wake_all();  // moves the epoch on (release): a waiter that read the old epoch does not sleep
+  std::lock_guard<std::mutex> lock(consumer_mutex_);
+  if (fd_enabled_.load(std::memory_order_relaxed)) {
+    need_wake_.fetch_and(~kWakeFd, std::memory_order_acq_rel);
+    poll_handle_.signal();
+  }
+}
+
 size_t Sink::PopBatch(MAPIOFFLINE_RECORD *out, size_t max_records, uint64_t *dropped_before) noexcept {
   std::lock_guard<std::mutex> lock(consumer_mutex_);
-  const size_t n = ring_.pop_many(max_records, [out](const MAPIOFFLINE_RECORD &r, size_t i) { out[i] = r; });
-  uint64_t gap = 0;
+  uint64_t reported = dropped_reported_.load(std::memory_order_relaxed);
+  const size_t n = ring_.pop_many(max_records, [&](const StoredRecord &cell, size_t i) {
+    out[i] = cell.record;
+    const uint64_t gap = cell.dropped_at_push > reported ? cell.dropped_at_push - reported : 0;
+    if (gap) reported = cell.dropped_at_push;
+    if (dropped_before) dropped_before[i] = gap;
+  });
   if (n > 0) {
-    // Drops are attributed to the first record popped after them: sum(gap) + still-unreported == dropped.
-    const uint64_t dropped = dropped_.load(std::memory_order_relaxed);
-    gap = dropped - dropped_reported_;
-    dropped_reported_ = dropped;
+    dropped_reported_.store(reported, std::memory_order_relaxed);
     delivered_.store(delivered_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
-  if (dropped_before) *dropped_before = gap;
   if (n < max_records && fd_enabled_.load(std::memory_order_relaxed)) RearmPollHandle();
   return n;
 }
 
-// Under consumer_mutex_, after finding the ring empty: make the descriptor unreadable unless something is pending.
+// Under consumer_mutex_, after finding the ring empty: make the descriptor unreadable unless something is pending
+// or the stream is over (closed or ended: a watcher must wake to learn it).
 void Sink::RearmPollHandle() noexcept {
   if (need_wake_.load(std::memory_order_relaxed) & kWakeFd) return;  // still clear: no producer signalled since
   poll_handle_.clear();
   need_wake_.fetch_or(kWakeFd, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with Notify's fence
-  if (ring_.has_pending() || closed()) {
+  if (ring_.has_pending() || closed() || EndReason() != MAPIOFFLINE_END_NONE) {
     // A record slipped in before the producer could see the bit; if no producer took the bit, signal ourselves.
     if (need_wake_.fetch_and(~kWakeFd, std::memory_order_acq_rel) & kWakeFd) poll_handle_.signal();
   }
 }
 
-int Sink::Wait(int64_t timeout_ns, uint64_t spin_ns) noexcept {
+// The conditions that end a wait, in the order a consumer must see them: records first (they are delivered even
+// after the stream ended), then close, the stream's end, an interrupt.
+bool Sink::ConsumerShouldReturn(uint32_t seen_interrupts, int *result) const noexcept {
+  if (ring_.has_pending()) {
+    *result = MAPIOFFLINE_WAIT_READY;
+  } else if (closed()) {
+    *result = MAPIOFFLINE_WAIT_CLOSED;
+  } else if (EndReason() != MAPIOFFLINE_END_NONE) {
+    *result = MAPIOFFLINE_WAIT_ENDED;
+  } else if (interrupts() != seen_interrupts) {
+    *result = MAPIOFFLINE_WAIT_INTERRUPTED;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+int Sink::Wait(int64_t timeout_ns, uint64_t spin_ns, uint32_t seen_interrupts) noexcept {
   const uint64_t start = MonotonicNs();
-  if (spin_ns > 0) {
-    // Opt-in: trades a little CPU for wake-up latency far below a futex round trip.
-    while (!ring_.has_pending() && !closed()) {
-      if (MonotonicNs() - start >= spin_ns) break;
-      for (int i = 0; i < 16; ++i) MAPIOFFLINE_CPU_RELAX();
-    }
+  int result = MAPIOFFLINE_WAIT_TIMEOUT;
+  // Opt-in spin: trades a little CPU for wake-up latency far below a futex round trip. Never beyond the timeout.
+  if (timeout_ns >= 0 && spin_ns > static_cast<uint64_t>(timeout_ns)) spin_ns = static_cast<uint64_t>(timeout_ns);
+  while (spin_ns > 0 && !ConsumerShouldReturn(seen_interrupts, &result)) {
+    if (MonotonicNs() - start >= spin_ns) break;
+    for (int i = 0; i < 16; ++i) MAPIOFFLINE_CPU_RELAX();
   }
   for (;;) {
-    if (ring_.has_pending()) return MAPIOFFLINE_WAIT_READY;
-    if (closed()) return MAPIOFFLINE_WAIT_CLOSED;
+    if (ConsumerShouldReturn(seen_interrupts, &result)) return result;
+    // The epoch is read before the last check: a change stored after that check moves the epoch on, and the
+    // futex (or WaitOnAddress) then refuses to sleep on the stale value.
     const uint32_t epoch = wake_.epoch();
     need_wake_.fetch_or(kWakeWaiter, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with Notify's fence
-    if (ring_.has_pending()) return MAPIOFFLINE_WAIT_READY;
-    if (closed()) return MAPIOFFLINE_WAIT_CLOSED;
+    if (ConsumerShouldReturn(seen_interrupts, &result)) return result;
     int64_t remaining = -1;
     if (timeout_ns >= 0) {
       remaining = timeout_ns - static_cast<int64_t>(MonotonicNs() - start);
@@ -136,19 +175,15 @@ int Sink::Wait(int64_t timeout_ns, uint64_t spin_ns) noexcept {
     // Woken, interrupted by a signal (EINTR: the caller may have a KeyboardInterrupt to raise) or spurious:
     // report READY and let the caller look again. Only a timeout loops, to return TIMEOUT above.
     if (timeout_ns < 0 || static_cast<int64_t>(MonotonicNs() - start) < timeout_ns) {
-      return closed() && !ring_.has_pending() ? MAPIOFFLINE_WAIT_CLOSED : MAPIOFFLINE_WAIT_READY;
+      if (ConsumerShouldReturn(seen_interrupts, &result)) return result;
+      return MAPIOFFLINE_WAIT_READY;
     }
   }
 }
 
 void Sink::Interrupt() noexcept {
-  wake_.wake_all();
-  std::lock_guard<std::mutex> lock(consumer_mutex_);
-  // Readable until the next pop finds the ring empty: a watcher on the descriptor wakes and looks too.
-  if (fd_enabled_.load(std::memory_order_relaxed)) {
-    need_wake_.fetch_and(~kWakeFd, std::memory_order_acq_rel);
-    poll_handle_.signal();
-  }
+  interrupts_.fetch_add(1, std::memory_order_acq_rel);
+  WakeEveryone();
 }
 
 int Sink::FileNo() noexcept {
@@ -164,9 +199,46 @@ int Sink::FileNo() noexcept {
 
 void Sink::Close() noexcept {
   if (closed_.exchange(true, std::memory_order_acq_rel)) return;
-  wake_.wake_all();
-  std::lock_guard<std::mutex> lock(consumer_mutex_);
-  if (fd_enabled_.load(std::memory_order_relaxed)) poll_handle_.signal();  // readable from now on
+  WakeEveryone();
+}
+
+void Sink::Attach() noexcept {
+  uint64_t s = stream_.load(std::memory_order_relaxed);
+  // A new feed: one more attached, and a failure of an earlier feed no longer ends the stream.
+  while (!stream_.compare_exchange_weak(s, ((s & kFeedMask) + 1) | kEverAttached, std::memory_order_acq_rel)) {
+  }
+}
+
+void Sink::Detach() noexcept {
+  uint64_t s = stream_.load(std::memory_order_relaxed);
+  for (;;) {
+    if ((s & kFeedMask) == 0) return;  // more detaches than attaches: ignored rather than wrapping
+    if (stream_.compare_exchange_weak(s, s - 1, std::memory_order_acq_rel)) break;
+  }
+  if ((s & kFeedMask) == 1) WakeEveryone();  // the last feed ended
+}
+
+void Sink::Fail(ULONG reason) noexcept {
+  if (reason == MAPIOFFLINE_END_NONE || reason > 0xFF) reason = MAPIOFFLINE_END_FAILED;
+  uint64_t s = stream_.load(std::memory_order_relaxed);
+  const uint64_t bits = static_cast<uint64_t>(reason) << kFailShift;
+  while (!stream_.compare_exchange_weak(s, (s & ~(uint64_t{0xFF} << kFailShift)) | bits | kEverAttached,
+                                        std::memory_order_acq_rel)) {
+  }
+  WakeEveryone();
+}
+
+ULONG Sink::EndReason() const noexcept {
+  const uint64_t s = stream_.load(std::memory_order_acquire);
+  const ULONG failed = static_cast<ULONG>((s >> kFailShift) & 0xFF);
+  if (failed) return failed;
+  return (s & kEverAttached) && (s & kFeedMask) == 0 ? MAPIOFFLINE_END_UNADVISED : MAPIOFFLINE_END_NONE;
+}
+
+bool Sink::LastState(ULONG *state) const noexcept {
+  const uint64_t v = last_state_.load(std::memory_order_relaxed);
+  if (state) *state = static_cast<ULONG>(v);
+  return (v & kLastStateSeen) != 0;
 }
 
 void Sink::Stats(MAPIOFFLINE_SINK_STATS *out) const noexcept {
@@ -175,6 +247,7 @@ void Sink::Stats(MAPIOFFLINE_SINK_STATS *out) const noexcept {
   out->delivered = delivered_.load(std::memory_order_relaxed);
   out->dropped = dropped;
   out->invalid = invalid_.load(std::memory_order_relaxed);
+  out->dropped_reported = dropped_reported_.load(std::memory_order_relaxed);
 }
 
 }  // namespace mapioffline

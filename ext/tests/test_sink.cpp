@@ -84,12 +84,21 @@ void TestNotifyAccounting() {
   uint64_t gap = 99;
   const uint64_t before = mapioffline_now_ns();
   CHECK(mapioffline_sink_pop_batch(sink, out, 8, &gap) == 4);
-  CHECK(gap == 2);  // the two drops are reported before the first record after them
+  CHECK(gap == 0);  // the two drops came after these four: they belong to the next record pushed
   CHECK(out[0].notify.ulClientToken == 7 && out[0].notify.NotifyType == 3);
   CHECK(out[0].timestamp_ns <= before && out[0].timestamp_ns > 0);
   CHECK(mapioffline_sink_pop_batch(sink, out, 8, &gap) == 0 && gap == 0);
+  mapioffline_sink_stats(sink, &stats);
+  CHECK(stats.dropped == 2 && stats.dropped_reported == 0);
 
   sink->Notify(&unknown);  // unknown kinds are delivered as they came
+  uint64_t each = 0;
+  CHECK(mapioffline_sink_pop_records(sink, out, 1, &each) == 1);
+  CHECK(static_cast<ULONG>(out[0].notify.NotifyType) == 99 && out[0].timestamp_ns >= before);
+  CHECK(each == 2);  // the first record pushed after the drops reports them
+  mapioffline_sink_stats(sink, &stats);
+  CHECK(stats.dropped_reported == 2);
+  sink->Notify(&unknown);
   MAPIOFFLINE_NOTIFY got{};
   uint64_t ts = 0;
   CHECK(mapioffline_sink_try_pop(sink, &got, &ts) == 1);
@@ -101,7 +110,9 @@ void TestNotifyAccounting() {
   sink->Notify(&other_mask);  // DONE with another mask: not a state change of ours
   CHECK(mapioffline_sink_last_state(sink) == MAPIOFFLINE_STATE_OFFLINE);
   mapioffline_sink_stats(sink, &stats);
-  CHECK(stats.received == 8 && stats.delivered == 5 && stats.dropped == 2);
+  CHECK(stats.received == 9 && stats.delivered == 6 && stats.dropped == 2);
+  ULONG last = 0;
+  CHECK(mapioffline_sink_get_last_state(sink, &last) == 1 && last == MAPIOFFLINE_STATE_OFFLINE);
   sink->Release();
 }
 
@@ -229,9 +240,101 @@ void TestPollDescriptor() {
 }
 #endif
 
+// Drops are stamped when the next record is pushed: capacity 4, sequence 0..9 sent before any pop drops 4..9, and
+// those drops belong to the record sent after them (10), not to record 0.
+void TestDropsAttributedAtPushTime() {
+  IMAPIOfflineNotify *sink = NewSink(4);
+  for (ULONG i = 0; i <= 10; ++i) {
+    MAPIOFFLINE_NOTIFY n = Record(2, i, 1, 2);
+    sink->Notify(&n);
+    if (i == 9) {  // make room: 0..3 are taken, 10 then fits
+      MAPIOFFLINE_RECORD out[4];
+      uint64_t gaps[4] = {9, 9, 9, 9};
+      CHECK(mapioffline_sink_pop_records(sink, out, 4, gaps) == 4);
+      for (int k = 0; k < 4; ++k) CHECK(out[k].notify.ulClientToken == static_cast<ULONG>(k) && gaps[k] == 0);
+    }
+  }
+  MAPIOFFLINE_RECORD out[4];
+  uint64_t gaps[4] = {9, 9, 9, 9};
+  CHECK(mapioffline_sink_pop_records(sink, out, 4, gaps) == 1);
+  CHECK(out[0].notify.ulClientToken == 10 && gaps[0] == 6);
+  MAPIOFFLINE_SINK_STATS stats;
+  mapioffline_sink_stats(sink, &stats);
+  CHECK(stats.dropped == 6 && stats.dropped_reported == 6);
+  mapioffline_sink_note_dropped(sink, 3);  // a feed's upstream loss is reported on the next record too
+  MAPIOFFLINE_NOTIFY n = Record(2, 11, 1, 2);
+  sink->Notify(&n);
+  CHECK(mapioffline_sink_pop_records(sink, out, 4, gaps) == 1 && gaps[0] == 3);
+  sink->Release();
+}
+
+// The stream's end: records pending are still delivered, then waits report ENDED; attaching again reopens it.
+void TestStreamEnds() {
+  IMAPIOfflineNotify *sink = NewSink(8);
+  CHECK(mapioffline_sink_end_reason(sink) == MAPIOFFLINE_END_NONE);  // never attached: an idle sink, no end
+  CHECK(mapioffline_sink_wait(sink, 0, 0) == MAPIOFFLINE_WAIT_TIMEOUT);
+  mapioffline_sink_attach(sink);
+  mapioffline_sink_attach(sink);  // a second feed shares the sink
+  MAPIOFFLINE_NOTIFY n = Record(3, 1, 2, 1);
+  sink->Notify(&n);
+  mapioffline_sink_detach(sink);
+  CHECK(mapioffline_sink_end_reason(sink) == MAPIOFFLINE_END_NONE);  // one feed left
+  mapioffline_sink_detach(sink);
+  CHECK(mapioffline_sink_end_reason(sink) == MAPIOFFLINE_END_UNADVISED);
+  CHECK(mapioffline_sink_wait(sink, -1, 0) == MAPIOFFLINE_WAIT_READY);  // what arrived first
+  MAPIOFFLINE_RECORD out[2];
+  CHECK(mapioffline_sink_pop_records(sink, out, 2, nullptr) == 1);
+  CHECK(mapioffline_sink_wait(sink, -1, 0) == MAPIOFFLINE_WAIT_ENDED);
+  mapioffline_sink_detach(sink);  // an extra detach is ignored, not wrapped around
+  CHECK(mapioffline_sink_end_reason(sink) == MAPIOFFLINE_END_UNADVISED);
+  mapioffline_sink_attach(sink);  // advised again
+  CHECK(mapioffline_sink_end_reason(sink) == MAPIOFFLINE_END_NONE);
+  CHECK(mapioffline_sink_wait(sink, 0, 0) == MAPIOFFLINE_WAIT_TIMEOUT);
+  // A waiter asleep when the feed fails wakes with ENDED and the reason.
+  std::thread waiter([&] { CHECK(mapioffline_sink_wait(sink, -1, 0) == MAPIOFFLINE_WAIT_ENDED); });
+  mapioffline_sink_fail(sink, MAPIOFFLINE_END_PUBLISHER_GONE);
+  waiter.join();
+  CHECK(mapioffline_sink_end_reason(sink) == MAPIOFFLINE_END_PUBLISHER_GONE);
+  mapioffline_sink_attach(sink);  // a new feed forgets the failure
+  CHECK(mapioffline_sink_end_reason(sink) == MAPIOFFLINE_END_NONE);
+  mapioffline_sink_close(sink);
+  CHECK(mapioffline_sink_wait(sink, -1, 0) == MAPIOFFLINE_WAIT_CLOSED);
+  sink->Release();
+}
+
+// An interrupt that lands after the caller read the count but before it sleeps is not lost: wait_since returns at
+// once. Many rounds against a racing interrupter; a lost interrupt hangs the round (the CTest timeout catches it).
+void TestInterruptSinceIsNeverLost() {
+  IMAPIOfflineNotify *sink = NewSink(4);
+  const uint32_t seen = mapioffline_sink_interrupts(sink);
+  mapioffline_sink_interrupt(sink);  // before the wait even starts
+  CHECK(mapioffline_sink_wait_since(sink, -1, 0, seen) == MAPIOFFLINE_WAIT_INTERRUPTED);
+  CHECK(mapioffline_sink_wait(sink, 0, 0) == MAPIOFFLINE_WAIT_TIMEOUT);  // the old call knows no interrupts
+  for (int round = 0; round < 2000; ++round) {
+    const uint32_t before = mapioffline_sink_interrupts(sink);
+    std::thread interrupter([&] { mapioffline_sink_interrupt(sink); });
+    CHECK(mapioffline_sink_wait_since(sink, -1, 0, before) == MAPIOFFLINE_WAIT_INTERRUPTED);
+    interrupter.join();
+  }
+  sink->Release();
+}
+
+// A spin never outlasts the timeout.
+void TestSpinIsBoundedByTimeout() {
+  IMAPIOfflineNotify *sink = NewSink(4);
+  const uint64_t start = mapioffline_now_ns();
+  CHECK(mapioffline_sink_wait(sink, 1000000, 2000000000ull) == MAPIOFFLINE_WAIT_TIMEOUT);
+  CHECK(mapioffline_now_ns() - start < 1000000000ull);  // 1 ms asked, 2 s of spin refused (1 s: a generous bound)
+  sink->Release();
+}
+
 }  // namespace
 
 int main() {
+  TestDropsAttributedAtPushTime();
+  TestStreamEnds();
+  TestInterruptSinceIsNeverLost();
+  TestSpinIsBoundedByTimeout();
   TestCreate();
   TestIdentityAndRefcount();
   TestNotifyAccounting();

@@ -347,12 +347,21 @@ typedef struct MAPIOFFLINE_SINK_STATS {
   uint64_t delivered;
   uint64_t dropped;
   uint64_t invalid;
+  uint64_t dropped_reported; /* drops already reported in some record's dropped_before (the rest: still to come) */
 } MAPIOFFLINE_SINK_STATS;
 
 /* Results of mapioffline_sink_wait. */
 #define MAPIOFFLINE_WAIT_READY 1   /* a notification is pending (or it was a spurious wake: pop to find out) */
 #define MAPIOFFLINE_WAIT_TIMEOUT 0 /* the timeout passed with nothing pending */
 #define MAPIOFFLINE_WAIT_CLOSED (-1) /* the sink was closed and nothing is pending */
+#define MAPIOFFLINE_WAIT_ENDED (-2)  /* the sink's stream ended (see mapioffline_sink_end_reason), nothing pending */
+#define MAPIOFFLINE_WAIT_INTERRUPTED 2 /* the interrupt count moved past the one the caller had seen */
+
+/* Why a sink's stream ended (mapioffline_sink_end_reason). */
+#define MAPIOFFLINE_END_NONE 0           /* still streaming, or no feed ever attached */
+#define MAPIOFFLINE_END_UNADVISED 1      /* every feed that attached has detached */
+#define MAPIOFFLINE_END_PUBLISHER_GONE 2 /* a feed's publisher (another process) died */
+#define MAPIOFFLINE_END_FAILED 3         /* a feed failed for another reason */
 
 /* Capacity limits of a sink's ring; the capacity is rounded up to a power of two, at least 2. */
 #define MAPIOFFLINE_SINK_MIN_CAPACITY 1u
@@ -390,15 +399,25 @@ HRESULT mapioffline_sink_create(ULONG capacity, IMAPIOfflineNotify **ppSink);
 
 /* 1 when a notification was taken (and *timestamp_ns set if not NULL), 0 when empty. */
 int mapioffline_sink_try_pop(IMAPIOfflineNotify *sink, MAPIOFFLINE_NOTIFY *out, uint64_t *timestamp_ns);
-/* Takes up to max_records records; returns how many. *dropped_before (if not NULL) receives the number of
- * notifications dropped since the previous pop that returned records: they belong before out[0]. */
+/* Takes up to max_records records; returns how many. dropped_before (NULL, or an array of max_records) receives,
+ * per record, how many notifications the sink dropped just before that record arrived (drops are stamped when a
+ * record is pushed; a record pushed after drops reports them, also across batches). */
+size_t mapioffline_sink_pop_records(IMAPIOfflineNotify *sink, MAPIOFFLINE_RECORD *out, size_t max_records,
+                                    uint64_t *dropped_before);
+/* As pop_records, but *dropped_total (if not NULL) receives the sum of the batch's dropped_before values. */
 size_t mapioffline_sink_pop_batch(IMAPIOfflineNotify *sink, MAPIOFFLINE_RECORD *out, size_t max_records,
-                                  uint64_t *dropped_before);
-/* Waits until a notification is pending, the sink is closed, or timeout_ns passes (negative: no limit), using no
- * CPU while idle (futex / WaitOnAddress / condition variable). Spins up to spin_ns first (0: no spin). Returns a
- * MAPIOFFLINE_WAIT_* value; spurious READY results are possible (a signal interrupting the wait returns READY, so a
- * caller can check for Ctrl-C), missed wake-ups are not. */
+                                  uint64_t *dropped_total);
+/* Waits until a notification is pending, the sink is closed, its stream ended, or timeout_ns passes (negative: no
+ * limit), using no CPU while idle (futex / WaitOnAddress / condition variable). Spins up to spin_ns first (0: no
+ * spin; never beyond timeout_ns). Returns a MAPIOFFLINE_WAIT_* value; spurious READY results are possible (a
+ * signal interrupting the wait returns READY, so a caller can check for Ctrl-C), missed wake-ups are not. */
 int mapioffline_sink_wait(IMAPIOfflineNotify *sink, int64_t timeout_ns, uint64_t spin_ns);
+/* As mapioffline_sink_wait, and also returns MAPIOFFLINE_WAIT_INTERRUPTED as soon as the sink's interrupt count
+ * differs from `seen_interrupts` (read it with mapioffline_sink_interrupts before checking a condition of your
+ * own): an interrupt that lands between that check and the wait is never lost. */
+int mapioffline_sink_wait_since(IMAPIOfflineNotify *sink, int64_t timeout_ns, uint64_t spin_ns,
+                                uint32_t seen_interrupts);
+uint32_t mapioffline_sink_interrupts(IMAPIOfflineNotify *sink);
 /* POSIX: a descriptor that is readable while notifications are pending (level-triggered) or after close; made on
  * first call, owned by the sink. -1 on Windows or if it cannot be made. */
 int mapioffline_sink_fileno(IMAPIOfflineNotify *sink);
@@ -406,14 +425,27 @@ int mapioffline_sink_fileno(IMAPIOfflineNotify *sink);
  * The memory lives until the last Release. Idempotent. */
 void mapioffline_sink_close(IMAPIOfflineNotify *sink);
 int mapioffline_sink_is_closed(IMAPIOfflineNotify *sink);
-/* Wakes every thread in mapioffline_sink_wait without closing (they return MAPIOFFLINE_WAIT_READY, spuriously),
- * and makes the descriptor readable until the next pop finds the ring empty, so that a consumer notices a
- * condition of its own, such as its subscription ending. */
+/* Adds one to the interrupt count and wakes every waiter (mapioffline_sink_wait returns READY, spuriously;
+ * wait_since returns INTERRUPTED), and makes the descriptor readable until the next pop finds the ring empty, so
+ * that a consumer notices a condition of its own. */
 void mapioffline_sink_interrupt(IMAPIOfflineNotify *sink);
+/* The stream. A feed (e.g. a subscription) attaches when it starts delivering into the sink and detaches when it
+ * stops; once every attached feed has detached, the stream has ended: consumers take what is pending, then their
+ * waits return MAPIOFFLINE_WAIT_ENDED. Attaching again reopens the stream (and forgets an earlier failure).
+ * fail() ends the stream at once with a reason (MAPIOFFLINE_END_*). Any thread. */
+void mapioffline_sink_attach(IMAPIOfflineNotify *sink);
+void mapioffline_sink_detach(IMAPIOfflineNotify *sink);
+void mapioffline_sink_fail(IMAPIOfflineNotify *sink, ULONG reason);
+ULONG mapioffline_sink_end_reason(IMAPIOfflineNotify *sink);
+/* A feed lost n notifications before they reached the sink (e.g. a reader that fell behind its publisher): they
+ * count as dropped and are reported in dropped_before of the next record pushed. */
+void mapioffline_sink_note_dropped(IMAPIOfflineNotify *sink, uint64_t n);
 void mapioffline_sink_stats(IMAPIOfflineNotify *sink, MAPIOFFLINE_SINK_STATS *out);
 /* New state of the latest STATECHANGE_DONE with ulMask == OFFLINE_MASK that reached the sink (dropped or not);
  * 0 before any. */
 ULONG mapioffline_sink_last_state(IMAPIOfflineNotify *sink);
+/* 1 (and *state set) once such a DONE reached the sink, 0 before: tells an invalid state 0 from "none yet". */
+int mapioffline_sink_get_last_state(IMAPIOfflineNotify *sink, ULONG *state);
 /* The ring's capacity after rounding. */
 ULONG mapioffline_sink_capacity(IMAPIOfflineNotify *sink);
 /* 1 when p is a sink made by mapioffline_sink_create (checked by its vtable), 0 otherwise. */
