@@ -1,11 +1,13 @@
-// Fuzz target: a native sink driven by a script of Notify calls with arbitrary record bytes and sizes, interleaved
-// with every consumer entry point (try_pop, pop_batch, wait with a zero timeout, fileno, interrupt, close, stats).
+// Fuzz target: a native sink driven by a script of Notify calls with arbitrary record bytes and sizes,
+// interleaved with every consumer entry point (try_pop, pop_records, pop_batch, wait and wait_since with a zero
+// timeout, fileno, interrupt, close) and the stream calls (attach, detach, fail, note_dropped).
 //
 // Oracle: a reference model (a std::deque bounded by the rounded capacity) run beside the sink. After every step
-// the sink must agree with it exactly: the records popped and their order, the drops reported before each batch,
-// the counters of mapioffline_sink_stats, last_state, wait's answer, and whether the descriptor is readable
-// (readable while a record is pending, after close, and after an interrupt until a pop finds the ring empty;
-// spuriously readable only between a pop that took all it asked for and the next pop that comes back short).
+// the sink must agree with it exactly: the records popped and their order, the drops reported per record (stamped
+// at push) and per batch, the counters of mapioffline_sink_stats, last_state, the end reason, wait's answer, and
+// whether the descriptor is readable (while a record is pending, after close, while the stream has ended, and
+// after an interrupt or a stream change until a pop finds the ring empty;
+// spuriously readable only from a moment it was due to be readable until the next pop that comes back short).
 // At the end the sink is released and the live-sink count must be back at its baseline.
 #include <poll.h>
 
@@ -21,15 +23,39 @@ bool Readable(int fd) {
 }
 
 struct Model {
+  struct Cell {
+    MAPIOFFLINE_NOTIFY notify;
+    uint64_t dropped_at_push;  // the cumulative drop count when it was pushed
+  };
   size_t capacity = 0;
-  std::deque<MAPIOFFLINE_NOTIFY> ring;
-  uint64_t received = 0, delivered = 0, dropped = 0, invalid = 0, dropped_reported = 0;
+  std::deque<Cell> ring;
+  uint64_t pushed = 0, delivered = 0, dropped = 0, invalid = 0, reported = 0;
   ULONG last_state = 0;
+  bool last_state_seen = false;
   bool closed = false;
-  bool interrupted_fd = false;  // readable because of an interrupt, until a pop finds the ring empty
-  // The descriptor is re-armed only by a pop that comes back short (one syscall saved per full batch): after a
-  // pop that took exactly what it asked for, it may still read as ready with nothing pending (a spurious wake-up,
-  // which the API allows), until the next short pop.
+  uint64_t feeds = 0;
+  bool ever_attached = false;
+  ULONG failed = MAPIOFFLINE_END_NONE;
+  uint32_t interrupts = 0;
+
+  ULONG EndReason() const {
+    if (failed) return failed;
+    return ever_attached && feeds == 0 ? MAPIOFFLINE_END_UNADVISED : MAPIOFFLINE_END_NONE;
+  }
+  // The drop gap the next popped record reports, and the new reported count.
+  uint64_t Take() {
+    const Cell &c = ring.front();
+    const uint64_t gap = c.dropped_at_push > reported ? c.dropped_at_push - reported : 0;
+    if (gap) reported = c.dropped_at_push;
+    ring.pop_front();
+    ++delivered;
+    return gap;
+  }
+  // Readable because of a stream change (interrupt, close, last detach, fail), until a pop finds the ring empty.
+  bool interrupted_fd = false;
+  // The descriptor is re-armed only by a pop that comes back short (one syscall saved per full batch): once it was
+  // due to be readable, it may still read as ready with nothing pending (a spurious wake-up, which the API
+  // allows), until the next short pop.
   bool may_be_stale = false;
 
   void Notify(const MAPIOFFLINE_NOTIFY *n) {
@@ -37,16 +63,17 @@ struct Model {
       ++invalid;
       return;
     }
-    ++received;
     if (n->NotifyType == MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_DONE &&
         n->Info.StateChange.ulMask == MAPIOFFLINE_STATE_OFFLINE_MASK) {
       last_state = n->Info.StateChange.ulStateNew;
+      last_state_seen = true;
     }
     if (closed || ring.size() == capacity) {
       ++dropped;
       return;
     }
-    ring.push_back(*n);
+    ++pushed;
+    ring.push_back({*n, dropped});
   }
 };
 
@@ -107,10 +134,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const int got = mapioffline_sink_try_pop(sink, &out, (in.u8() & 1) ? &ts : nullptr);
         FUZZ_CHECK(got == (model.ring.empty() ? 0 : 1));
         if (got) {
-          FUZZ_CHECK(std::memcmp(&out, &model.ring.front(), sizeof out) == 0);
-          model.ring.pop_front();
-          ++model.delivered;
-          model.dropped_reported = model.dropped;  // try_pop discards the gap, but it is reported all the same
+          FUZZ_CHECK(std::memcmp(&out, &model.ring.front().notify, sizeof out) == 0);
+          model.Take();  // try_pop discards the gap, but it counts as reported all the same
           model.may_be_stale = true;
         } else {
           model.interrupted_fd = false;
@@ -118,21 +143,29 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         break;
       }
-      case 5: {  // pop_batch of 0..17 records
-        const size_t max = in.u8() % 18;
+      case 5: {  // pop_records (per-record drop gaps) or pop_batch (their sum), 0..80 records
+        const uint8_t b = in.u8();
+        const size_t max = b % 81;
         std::vector<MAPIOFFLINE_RECORD> out(max + 1);
-        uint64_t gap = 12345;
-        const size_t got = mapioffline_sink_pop_batch(sink, out.data(), max, (in.u8() & 1) ? &gap : nullptr);
+        std::vector<uint64_t> gaps(max + 1, 12345);
+        uint64_t total = 12345;
+        const bool per_record = (b & 0x80) != 0;
+        const bool want_gaps = (in.u8() & 1) != 0;
+        const size_t got = per_record
+                               ? mapioffline_sink_pop_records(sink, out.data(), max, want_gaps ? gaps.data() : nullptr)
+                               : mapioffline_sink_pop_batch(sink, out.data(), max, want_gaps ? &total : nullptr);
         const size_t expect = std::min(max, model.ring.size());
         FUZZ_CHECK(got == expect);
-        if (gap != 12345) FUZZ_CHECK(gap == (got ? model.dropped - model.dropped_reported : 0));
-        if (got) model.dropped_reported = model.dropped;
+        uint64_t sum = 0;
         for (size_t i = 0; i < got; ++i) {
-          FUZZ_CHECK(std::memcmp(&out[i].notify, &model.ring.front(), sizeof out[i].notify) == 0);
+          FUZZ_CHECK(std::memcmp(&out[i].notify, &model.ring.front().notify, sizeof out[i].notify) == 0);
           if (i) FUZZ_CHECK(out[i].timestamp_ns >= out[i - 1].timestamp_ns);
-          model.ring.pop_front();
+          const uint64_t gap = model.Take();
+          sum += gap;
+          if (per_record && want_gaps) FUZZ_CHECK(gaps[i] == gap);
         }
-        model.delivered += got;
+        if (!per_record && want_gaps) FUZZ_CHECK(total == sum);
+        if (per_record) FUZZ_CHECK(gaps[got] == 12345);  // nothing written past the records taken
         if (got < max) {
           model.interrupted_fd = false;
           model.may_be_stale = false;
@@ -141,11 +174,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         break;
       }
-      case 6: {  // wait, never blocking: the answer is a function of the state
-        const int r = mapioffline_sink_wait(sink, 0, (in.u8() & 1) ? 1000 : 0);
-        const int expect = !model.ring.empty() ? MAPIOFFLINE_WAIT_READY
-                           : model.closed      ? MAPIOFFLINE_WAIT_CLOSED
-                                               : MAPIOFFLINE_WAIT_TIMEOUT;
+      case 6: {  // wait / wait_since, never blocking: the answer is a function of the state, in this order
+        const uint8_t b = in.u8();
+        FUZZ_CHECK(mapioffline_sink_interrupts(sink) == model.interrupts);
+        const uint32_t seen = (b & 2) ? model.interrupts - (b >> 6) : model.interrupts;
+        const int r = (b & 4) ? mapioffline_sink_wait_since(sink, 0, (b & 1) ? 1000 : 0, seen)
+                              : mapioffline_sink_wait(sink, 0, (b & 1) ? 1000 : 0);
+        const int expect = !model.ring.empty()                      ? MAPIOFFLINE_WAIT_READY
+                           : model.closed                           ? MAPIOFFLINE_WAIT_CLOSED
+                           : model.EndReason()                      ? MAPIOFFLINE_WAIT_ENDED
+                           : (b & 4) && seen != model.interrupts    ? MAPIOFFLINE_WAIT_INTERRUPTED
+                                                                    : MAPIOFFLINE_WAIT_TIMEOUT;
         FUZZ_CHECK(r == expect);
         break;
       }
@@ -154,19 +193,57 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
           fd = mapioffline_sink_fileno(sink);
           FUZZ_CHECK(fd >= 0);
           model.may_be_stale = false;  // a new descriptor starts exact
+          // ... and readable if anything is already pending or over; it stays so until a short pop.
+          model.interrupted_fd = !model.ring.empty() || model.closed || model.EndReason();
         } else {
           FUZZ_CHECK(mapioffline_sink_fileno(sink) == fd);  // made once, then the same descriptor
         }
         break;
-      case 8:
-        if (in.u8() & 1) {
-          mapioffline_sink_interrupt(sink);
-          if (fd >= 0) model.interrupted_fd = true;
-        } else {
-          mapioffline_sink_close(sink);
-          model.closed = true;
+      case 8: {  // the stream and the consumer side: interrupt, close, attach, detach, fail, upstream drops
+        const uint8_t b = in.u8();
+        bool wakes = false;
+        switch (b % 6) {
+          case 0:
+            mapioffline_sink_interrupt(sink);
+            ++model.interrupts;
+            wakes = true;
+            break;
+          case 1:
+            mapioffline_sink_close(sink);
+            wakes = !model.closed;  // idempotent: a second close does nothing
+            model.closed = true;
+            break;
+          case 2:
+            mapioffline_sink_attach(sink);
+            ++model.feeds;
+            model.ever_attached = true;
+            model.failed = MAPIOFFLINE_END_NONE;
+            break;
+          case 3:
+            mapioffline_sink_detach(sink);
+            if (model.feeds) {
+              wakes = --model.feeds == 0;
+            }
+            break;
+          case 4: {
+            ULONG reason = (b & 8) ? in.u32() : 1 + in.u8() % 3;
+            mapioffline_sink_fail(sink, reason);
+            if (reason == MAPIOFFLINE_END_NONE || reason > 0xFF) reason = MAPIOFFLINE_END_FAILED;
+            model.failed = reason;
+            model.ever_attached = true;
+            wakes = true;
+            break;
+          }
+          case 5: {
+            const uint64_t n = in.u8();
+            mapioffline_sink_note_dropped(sink, n);
+            model.dropped += n;
+            break;
+          }
         }
+        if (wakes && fd >= 0) model.interrupted_fd = true;
         break;
+      }
       case 9: {  // COM surface: QueryInterface with a known or arbitrary IID, AddRef/Release pairs
         IID iid;
         const uint8_t pick = in.u8() % 4;
@@ -187,18 +264,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     MAPIOFFLINE_SINK_STATS stats;
     mapioffline_sink_stats(sink, &stats);
-    FUZZ_CHECK(stats.received == model.received);
+    FUZZ_CHECK(stats.received == model.pushed + model.dropped);
     FUZZ_CHECK(stats.delivered == model.delivered);
     FUZZ_CHECK(stats.dropped == model.dropped);
     FUZZ_CHECK(stats.invalid == model.invalid);
+    FUZZ_CHECK(stats.dropped_reported == model.reported);
     FUZZ_CHECK(stats.received == stats.delivered + stats.dropped + model.ring.size());
+    ULONG last = 99;
+    FUZZ_CHECK(mapioffline_sink_get_last_state(sink, &last) == (model.last_state_seen ? 1 : 0));
+    FUZZ_CHECK(last == (model.last_state_seen ? model.last_state : 0));
     FUZZ_CHECK(mapioffline_sink_last_state(sink) == model.last_state);
     FUZZ_CHECK(mapioffline_sink_is_closed(sink) == (model.closed ? 1 : 0));
+    FUZZ_CHECK(mapioffline_sink_end_reason(sink) == model.EndReason());
     if (fd >= 0) {
-      const bool required = !model.ring.empty() || model.closed || model.interrupted_fd;
+      const bool required = !model.ring.empty() || model.closed || model.EndReason() || model.interrupted_fd;
       const bool readable = Readable(fd);
-      FUZZ_CHECK(readable || !required);       // never a lost wake-up
-      FUZZ_CHECK(!readable || required || model.may_be_stale);  // spurious only after a full pop
+      FUZZ_CHECK(readable || !required);  // never a lost wake-up
+      // Spurious readiness only while a condition held since the last short pop: the descriptor is re-armed by a
+      // pop that comes back short, never by a condition going away (a re-attach) or by a pop taking all it asked.
+      FUZZ_CHECK(!readable || required || model.may_be_stale);
+      if (required) model.may_be_stale = true;
     }
   }
   FUZZ_CHECK(sink->Release() == 0);
