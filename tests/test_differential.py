@@ -2,7 +2,8 @@
 embedded object) and through a model built on queue.Queue, must give equal observations.
 
 The model: a bounded queue.Queue per subscription; a state change to a different state puts START, STATECHANGE and
-DONE (a full queue counts a drop); drops are reported as ``dropped_before`` on the next record taken; ``last_state``
+DONE (a full queue refuses the newest and counts a drop); drops are reported as ``dropped_before`` on the next record
+that fits after them (the count is stamped when a record is put); ``last_state``
 is the new state of the latest DONE, dropped or not. Hypothesis prints the failing script (and a reproduce blob);
 the seeded test prints its seed.
 """
@@ -20,7 +21,7 @@ from conftest import wait_not_pending
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mapioffline import OFFLINE_MASK, Notification, OfflineObject, SinkStats, State, open_offline
+from mapioffline import OFFLINE_MASK, Notification, OfflineObject, SinkStats, State, StreamEnded, open_offline
 
 Event = tuple[Any, ...]  # ("set", state, block) | ("drain", max_items) | ("get",) | ("check",) | ("unadvise", index)
 Record = tuple[int, int, int, int, int, int]  # kind, client_token, mask, old, new, dropped_before
@@ -32,7 +33,7 @@ class ModelSink:
 
     capacity: int
     token: int
-    queue: queue.Queue[tuple[int, int, int, int, int]] = field(init=False)
+    queue: queue.Queue[tuple[tuple[int, int, int, int, int], int]] = field(init=False)
     advised: bool = True
     received: int = 0
     delivered: int = 0
@@ -50,22 +51,21 @@ class ModelSink:
         if kind == 3:
             self.last_state = new
         try:
-            self.queue.put_nowait((kind, self.token, OFFLINE_MASK, old, new))
+            self.queue.put_nowait(((kind, self.token, OFFLINE_MASK, old, new), self.dropped))
         except queue.Full:
             self.dropped += 1
 
     def take(self, max_items: int | None) -> list[Record]:
         out: list[Record] = []
         while (max_items is None or len(out) < max_items) and not self.queue.empty():
-            gap = 0
-            if not out:
-                gap, self.reported = self.dropped - self.reported, self.dropped
-            out.append((*self.queue.get_nowait(), gap))
+            record, dropped_at_put = self.queue.get_nowait()
+            gap, self.reported = dropped_at_put - self.reported, dropped_at_put
+            out.append((*record, gap))
         self.delivered += len(out)
         return out
 
     def stats(self) -> tuple[SinkStats, int | None]:
-        return SinkStats(self.received, self.delivered, self.dropped, 0), self.last_state
+        return SinkStats(self.received, self.delivered, self.dropped, 0, self.reported), self.last_state
 
 
 def _record(n: Notification) -> Record:
@@ -104,9 +104,12 @@ def run_script(profile: str, capacities: list[int], script: list[Event]) -> tupl
                         got: object = _record(subs[index].sink.get(timeout=0))
                     except TimeoutError:
                         got = "timeout"
+                    except StreamEnded:
+                        got = "ended"
                     real.append((step, got))
                     taken = models[index].take(1)
-                    expected.append((step, taken[0] if taken else "timeout"))
+                    # Once unadvised and empty, the stream is over: get() says so instead of timing out.
+                    expected.append((step, taken[0] if taken else ("timeout" if models[index].advised else "ended")))
                 elif what == "check":
                     index = event[1]
                     sink = subs[index].sink

@@ -130,4 +130,5 @@ def test_python_sink_advised_next_to_a_native_one(offline: OfflineObject) -> Non
 
 
 def test_stats_record_type() -> None:
-    assert SinkStats._fields == ("received", "delivered", "dropped", "invalid")
+    assert SinkStats._fields == ("received", "delivered", "dropped", "invalid", "dropped_reported")
+    assert SinkStats(5, 2, 1, 0).pending == 2

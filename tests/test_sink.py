@@ -232,17 +232,19 @@ def test_drain_into_bad_buffers(buffer: object, error: type[Exception]) -> None:
 
 def test_stats_and_dropped_before_with_a_tiny_capacity() -> None:
     with Sink(2) as sink:
-        assert sink.stats == SinkStats(0, 0, 0, 0)
+        assert sink.stats == SinkStats(0, 0, 0, 0, 0)
         pump(sink.com_pointer, 10, sequence=True)  # one producer: the first two fit, eight are dropped
-        assert sink.stats == SinkStats(received=10, delivered=0, dropped=8, invalid=0)
+        assert sink.stats == SinkStats(received=10, delivered=0, dropped=8, invalid=0, dropped_reported=0)
         first, second = sink.drain()
-        assert (int(first.old_state), first.dropped_before) == (0, 8)
+        # The drops of 2..9 came after 0 and 1: neither reports them (a full ring refuses the newest).
+        assert (int(first.old_state), first.dropped_before) == (0, 0)
         assert (int(second.old_state), second.dropped_before) == (1, 0)
-        assert sink.stats == SinkStats(received=10, delivered=2, dropped=8, invalid=0)
+        assert sink.stats == SinkStats(received=10, delivered=2, dropped=8, invalid=0, dropped_reported=0)
         pump(sink.com_pointer, 1)
-        assert sink.get(timeout=5).dropped_before == 0
+        assert sink.get(timeout=5).dropped_before == 8  # the first record after them does
         stats = sink.stats
         assert isinstance(stats, tuple) and stats.received == 11 and stats.delivered == 3
+        assert stats.dropped_reported == 8 and stats.pending == 0
         with pytest.raises(AttributeError):
             stats.received = 0  # type: ignore[misc]
 
@@ -354,26 +356,31 @@ def test_fileno_readable_after_close_from_the_native_side() -> None:
         sink.close()
         assert select.select([fd], [], [], 5)[0] == [fd]
     finally:
-        fd_keepalive.release()
+        fd_keepalive.close()
 
 
 # -- close ----------------------------------------------------------------------------------------------------
 
 
-def test_close_is_idempotent_and_every_use_after_raises_closed_error() -> None:
+def test_close_is_idempotent_and_every_use_after_raises_closed_error_but_counters_stay_readable() -> None:
     sink = Sink(4)
+    pump(sink.com_pointer, 5)  # four fit, one dropped
+    sink.drain(1)
     sink.close()
     sink.close()
     assert sink.closed
     assert repr(sink) == "<mapioffline.Sink closed>"
     uses: list[Callable[[], object]] = [
         lambda: sink.get(0), lambda: sink.drain(), lambda: sink.drain_into(bytearray(64)), lambda: sink.fileno(),
-        lambda: sink.stats, lambda: sink.last_state, lambda: sink.com_pointer, lambda: sink.capacity,
-        lambda: sink.__enter__(), lambda: sink._watch(),
+        lambda: sink.com_pointer, lambda: sink.__enter__(), lambda: sink._watch(), lambda: sink.interrupt(),
     ]
     for use in uses:
         with pytest.raises(ClosedError):
             use()
+    # What the sink counted is still there at shutdown: three left in the ring at close are "pending", not gone.
+    assert sink.stats == SinkStats(received=5, delivered=1, dropped=1, invalid=0, dropped_reported=0)
+    assert sink.stats.pending == 3
+    assert sink.capacity == 4 and sink.last_state is State.OFFLINE
 
 
 def test_iteration_ends_when_the_sink_is_closed() -> None:

@@ -11,15 +11,17 @@ import sys
 from mapioffline._version import __version__
 from mapioffline import _core
 from mapioffline._core import (
+    MAX_SPIN_US,
     RECORD_FORMAT,
     RECORD_SIZE,
     Notification,
-    OfflineObject,
-    Sink,
     SinkStats,
     now_ns,
 )
+from mapioffline._dispatch import exit_timeout, set_exit_timeout
 from mapioffline._enums import FLAG_BLOCK, OFFLINE_MASK, STATE_ALL, Capability, NotifyKind, State
+from mapioffline._offline import OfflineObject
+from mapioffline._sink import Sink
 from mapioffline._subscription import Subscription
 from mapioffline.errors import (
     ClosedError,
@@ -29,6 +31,8 @@ from mapioffline.errors import (
     NotFound,
     NotSupported,
     Pending,
+    PublisherGone,
+    StreamEnded,
 )
 
 if _core.CORE_VERSION != __version__:  # pragma: no cover - a broken install
@@ -53,11 +57,16 @@ __all__ = [
     "FLAG_BLOCK",
     "RECORD_FORMAT",
     "RECORD_SIZE",
+    "MAX_SPIN_US",
     "now_ns",
+    "set_exit_timeout",
+    "exit_timeout",
     "MapiError",
     "InvalidArgument",
     "Pending",
     "ClosedError",
+    "StreamEnded",
+    "PublisherGone",
     "NotSupported",
     "NoInterface",
     "NotFound",
@@ -87,8 +96,8 @@ def open_offline(profile: str = "mapioffline", *, backend: str = "auto") -> Offl
     if backend == "outlook" or (backend == "auto" and _core._outlook_loaded()):
         if sys.platform != "win32":
             raise NotSupported("the Outlook backend exists only on Windows, inside Outlook's process")
-        return _core._open_outlook(profile, backend == "outlook")
-    return _core._open_embedded(profile)
+        return _core._open_outlook(OfflineObject, profile, backend == "outlook")
+    return _core._open_embedded(OfflineObject, profile)
 
 
 def available_backends() -> dict[str, str]:

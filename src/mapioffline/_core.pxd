@@ -27,6 +27,12 @@ cdef extern from "mapioffline/mapioffline.h" nogil:
     int MAPIOFFLINE_WAIT_READY
     int MAPIOFFLINE_WAIT_TIMEOUT
     int MAPIOFFLINE_WAIT_CLOSED
+    int MAPIOFFLINE_WAIT_ENDED
+    int MAPIOFFLINE_WAIT_INTERRUPTED
+    ULONG MAPIOFFLINE_END_NONE
+    ULONG MAPIOFFLINE_END_UNADVISED
+    ULONG MAPIOFFLINE_END_PUBLISHER_GONE
+    ULONG MAPIOFFLINE_END_FAILED
     unsigned int MAPIOFFLINE_SINK_MAX_CAPACITY
     unsigned int MAPIOFFLINE_PUMP_SEQUENCE
     unsigned int MAPIOFFLINE_PUMP_NULL
@@ -91,6 +97,7 @@ cdef extern from "mapioffline/mapioffline.h" nogil:
         uint64_t delivered
         uint64_t dropped
         uint64_t invalid
+        uint64_t dropped_reported
 
     ctypedef struct MAPIOFFLINE_PUMP_SPEC:
         ULONG threads
@@ -110,7 +117,18 @@ cdef extern from "mapioffline/mapioffline.h" nogil:
     int mapioffline_sink_try_pop(IMAPIOfflineNotify *sink, MAPIOFFLINE_NOTIFY *out, uint64_t *timestamp_ns)
     size_t mapioffline_sink_pop_batch(IMAPIOfflineNotify *sink, MAPIOFFLINE_RECORD *out, size_t max_records,
                                       uint64_t *dropped_before)
+    size_t mapioffline_sink_pop_records(IMAPIOfflineNotify *sink, MAPIOFFLINE_RECORD *out, size_t max_records,
+                                        uint64_t *dropped_before)
     int mapioffline_sink_wait(IMAPIOfflineNotify *sink, int64_t timeout_ns, uint64_t spin_ns)
+    int mapioffline_sink_wait_since(IMAPIOfflineNotify *sink, int64_t timeout_ns, uint64_t spin_ns,
+                                    uint32_t seen_interrupts)
+    uint32_t mapioffline_sink_interrupts(IMAPIOfflineNotify *sink)
+    void mapioffline_sink_attach(IMAPIOfflineNotify *sink)
+    void mapioffline_sink_detach(IMAPIOfflineNotify *sink)
+    void mapioffline_sink_fail(IMAPIOfflineNotify *sink, ULONG reason)
+    ULONG mapioffline_sink_end_reason(IMAPIOfflineNotify *sink)
+    void mapioffline_sink_note_dropped(IMAPIOfflineNotify *sink, uint64_t n)
+    int mapioffline_sink_get_last_state(IMAPIOfflineNotify *sink, ULONG *state)
     int mapioffline_sink_fileno(IMAPIOfflineNotify *sink)
     void mapioffline_sink_close(IMAPIOfflineNotify *sink)
     void mapioffline_sink_interrupt(IMAPIOfflineNotify *sink)

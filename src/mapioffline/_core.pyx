@@ -17,7 +17,7 @@ import warnings
 from typing import NamedTuple
 
 from mapioffline._enums import Capability, NotifyKind, State
-from mapioffline.errors import ClosedError, InvalidArgument, MapiError, NotSupported, exception_for
+from mapioffline.errors import ClosedError, NotSupported, PublisherGone, StreamEnded, exception_for
 
 from mapioffline._core cimport *
 
@@ -29,6 +29,8 @@ HEADER_VERSION = MAPIOFFLINE_VERSION_STRING.decode("ascii")
 RECORD_FORMAT = "<6IQ"
 RECORD_SIZE = 32
 MAX_CAPACITY = MAPIOFFLINE_SINK_MAX_CAPACITY
+#: The longest spin Sink.get(spin_us=...) accepts: one second of a busy core is already far past any gain.
+MAX_SPIN_US = 1_000_000
 
 # Cached enum members: building a Notification makes no Python calls; reading .kind is a tuple lookup.
 cdef tuple _KINDS = (None, NotifyKind.STATECHANGE_START, NotifyKind.STATECHANGE, NotifyKind.STATECHANGE_DONE)
@@ -38,6 +40,8 @@ cdef tuple _STATES = (None, State.OFFLINE, State.ONLINE)
 # interrupts the wait itself (EINTR), so long slices cost nothing there; Windows' WaitOnAddress is not interrupted.
 cdef int64_t _WAIT_SLICE_NS = 100_000_000 if sys.platform == "win32" else 1_000_000_000
 cdef size_t _BATCH = 256
+# A spin is cut in slices this long so that Ctrl-C is noticed between them (the issue asks for 100 ms at most).
+cdef uint64_t _SPIN_SLICE_NS = 50_000_000
 
 # Moves on in a child after fork(): handles made before it refuse to touch the parent's threads and memory.
 cdef int _fork_generation = 0
@@ -98,6 +102,14 @@ cdef uint32_t _ulong(object value, str name) except? 0xFFFFFFFF:
     return <uint32_t>value
 
 
+cdef uint64_t _u64(object value, str name) except? 0xFFFFFFFFFFFFFFFF:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if not 0 <= value <= 0xFFFFFFFFFFFFFFFF:
+        raise ValueError(f"{name} must fit in 64 bits (0..2**64-1), not {value}")
+    return <uint64_t>value
+
+
 cdef bytes _wide(str text):
     """A NUL-terminated UTF-16 string for WCHAR* parameters."""
     if "\0" in text:
@@ -107,12 +119,19 @@ cdef bytes _wide(str text):
 
 class SinkStats(NamedTuple):
     """Counters of a Sink. received: every well-formed Notify (dropped ones included); delivered: handed to a
-    consumer; dropped: refused by the full ring (or by a closed sink); invalid: NULL or short records."""
+    consumer; dropped: refused by the full ring or a closed sink (and, for a bridge, lost upstream); invalid: NULL
+    or short records; dropped_reported: the drops already reported in some record's ``dropped_before`` (the rest
+    belong to records still to come). ``pending`` (derived): records in the ring no consumer has taken."""
 
     received: int
     delivered: int
     dropped: int
     invalid: int
+    dropped_reported: int = 0
+
+    @property
+    def pending(self) -> int:
+        return self.received - self.delivered - self.dropped
 
 
 @cython.freelist(512)
@@ -138,10 +157,8 @@ cdef class Notification:
         self.mask = _ulong(mask, "mask")
         self._old = _ulong(old_state, "old_state")
         self._new = _ulong(new_state, "new_state")
-        if timestamp_ns < 0 or dropped_before < 0:
-            raise ValueError("timestamp_ns and dropped_before must be >= 0")
-        self.timestamp_ns = timestamp_ns
-        self.dropped_before = dropped_before
+        self.timestamp_ns = _u64(timestamp_ns, "timestamp_ns")
+        self.dropped_before = _u64(dropped_before, "dropped_before")
 
     @property
     def kind(self):
@@ -194,142 +211,288 @@ cdef inline Notification _make(const MAPIOFFLINE_RECORD *r, uint64_t dropped_bef
     return n
 
 
-cdef class Sink:
-    """The native IMAPIOfflineNotify sink: Notify (any thread, no GIL, no locks, no allocation) fills a bounded
-    lock-free ring of ``capacity`` records (rounded up to a power of two); Python consumes it.
+cdef class _Handle:
+    """The lifecycle every handle shares: one COM reference, open until close() (idempotent), a context manager,
+    a ResourceWarning when collected open, and inert in a child after fork() (the parent's objects and threads
+    do not exist there: the reference is leaked on purpose, never released).
 
-    Raises TypeError/ValueError for a bad capacity. Several Python threads may consume one sink."""
+    Every call that releases the GIL and uses the COM pointer pins it first (_pin: its own AddRef, released after
+    the call), so that close() on another thread, which drops the handle's reference, can never free the object
+    under a running call."""
 
-    cdef IMAPIOfflineNotify *_p
+    cdef IUnknown *_p
     cdef int _generation
-    cdef bint _dispatched      # a callback dispatcher is the only consumer
-    cdef bint _detached        # its subscription was unadvised: iteration ends once empty
+    cdef bint _closed
     cdef object __weakref__
 
-    def __cinit__(self, capacity=1024):
+    def __cinit__(self, *args, **kwargs):
         self._p = NULL
         self._generation = _fork_generation
+        self._closed = False
+
+    cdef str _what(self):
+        return "handle"
+
+    cdef IUnknown *_unknown(self) except NULL:
+        if self._generation != _fork_generation:
+            raise _forked_error(self._what())
+        if self._closed or self._p is NULL:
+            raise ClosedError(f"the {self._what()} is closed")
+        return self._p
+
+    cdef IUnknown *_pin(self) except NULL:
+        cdef IUnknown *p = self._unknown()
+        p.AddRef()
+        return p
+
+    cdef void _before_release(self) noexcept:
+        """Runs once, at close(), while the reference is still held (the Sink closes its consumer side here)."""
+        pass
+
+    cdef bint _keeps_reference_when_closed(self) noexcept:
+        return False
+
+    cdef void _release(self) noexcept:
+        cdef IUnknown *p = self._p
+        self._p = NULL
+        if p is not NULL and self._generation == _fork_generation:
+            with nogil:  # a last Release may join a native thread that calls a sink needing the GIL
+                p.Release()
+
+    @property
+    def closed(self):
+        """True after close() (or in a fork child, where the handle is inert)."""
+        return self._closed or self._generation != _fork_generation
+
+    def close(self):
+        """Releases the handle (idempotent; a no-op in a fork child)."""
+        if self._closed:
+            return
+        self._closed = True  # under the GIL: exactly one caller gets past this point
+        if self._generation != _fork_generation:
+            return
+        self._before_release()
+        if not self._keeps_reference_when_closed():
+            self._release()
+
+    def __enter__(self):
+        self._unknown()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def __del__(self):
+        if not self._closed and self._p is not NULL and self._generation == _fork_generation:
+            warnings.warn(f"unclosed {self!r}", ResourceWarning, source=self)
+            self.close()
+
+    def __dealloc__(self):
+        self._release()
+
+
+cdef class _Pin(_Handle):
+    """One extra reference on a native object, released by close() or when collected."""
+
+    cdef str _what(self):
+        return "native reference"
+
+
+cdef object _end_error(IMAPIOfflineNotify *p):
+    """The exception that ends a consumer's wait on an empty sink, or None while its stream goes on."""
+    if mapioffline_sink_is_closed(p):
+        return ClosedError("the sink is closed")
+    cdef ULONG reason = mapioffline_sink_end_reason(p)
+    if reason == MAPIOFFLINE_END_NONE:
+        return None
+    if reason == MAPIOFFLINE_END_PUBLISHER_GONE:
+        return PublisherGone("the publisher feeding this sink's subscription stopped")
+    if reason == MAPIOFFLINE_END_UNADVISED:
+        return StreamEnded("every subscription feeding this sink has ended")
+    return StreamEnded("the feed of this sink failed")
+
+
+cdef object _stats_of(IMAPIOfflineNotify *p):
+    cdef MAPIOFFLINE_SINK_STATS s
+    mapioffline_sink_stats(p, &s)
+    return SinkStats(s.received, s.delivered, s.dropped, s.invalid, s.dropped_reported)
+
+
+cdef object _last_state_of(IMAPIOfflineNotify *p):
+    cdef ULONG s = 0
+    if not mapioffline_sink_get_last_state(p, &s):
+        return None
+    return _state_of(s)
+
+
+cdef uint64_t _spin_ns(object spin_us) except? 0:
+    if isinstance(spin_us, bool) or not isinstance(spin_us, (int, float)):
+        raise TypeError(f"spin_us must be a number of microseconds, not {type(spin_us).__name__}")
+    if not 0 <= spin_us <= MAX_SPIN_US:  # also refuses NaN and infinities
+        raise ValueError(f"spin_us must be between 0 and {MAX_SPIN_US} (one second), not {spin_us!r}")
+    return <uint64_t>(spin_us * 1000)
+
+
+cdef class Sink(_Handle):
+    """The native IMAPIOfflineNotify sink: Notify (any thread, no GIL, no locks, no allocation) fills a bounded
+    lock-free ring of ``capacity`` records (rounded up to a power of two); Python consumes it. A full ring refuses
+    the newest notification and counts it; the next record that fits reports it in ``dropped_before``.
+
+    The stream ends when every subscription that fed the sink has ended (get and iteration then take what is
+    pending and stop), and for good when the sink is closed. Any number of threads may consume one sink; each
+    record goes to exactly one of them. Raises TypeError/ValueError for a bad capacity."""
+
+    cdef object _final_stats
+    cdef object _final_last_state
+    cdef ULONG _final_capacity
+
+    def __cinit__(self, capacity=1024):
         if isinstance(capacity, bool) or not isinstance(capacity, int):
             raise TypeError(f"capacity must be an int, not {type(capacity).__name__}")
         if not 1 <= capacity <= MAPIOFFLINE_SINK_MAX_CAPACITY:
             raise ValueError(f"capacity must be between 1 and {MAPIOFFLINE_SINK_MAX_CAPACITY}, not {capacity}")
-        _check(mapioffline_sink_create(<ULONG>capacity, &self._p), "cannot create a sink")
+        cdef IMAPIOfflineNotify *p = NULL
+        _check(mapioffline_sink_create(<ULONG>capacity, &p), "cannot create a sink")
+        self._p = <IUnknown *>p
 
-    cdef IMAPIOfflineNotify *_ptr(self) except NULL:
+    cdef str _what(self):
+        return "sink"
+
+    cdef void _before_release(self) noexcept:
+        cdef IMAPIOfflineNotify *p = <IMAPIOfflineNotify *>self._p
+        mapioffline_sink_close(p)
+        # The counters outlive the handle: read them now, the reference goes right after (a manager still holding
+        # the sink keeps the native object alive, and later Notify calls only count as dropped there).
+        self._final_stats = _stats_of(p)
+        self._final_last_state = _last_state_of(p)
+        self._final_capacity = mapioffline_sink_capacity(p)
+
+    cdef inline IMAPIOfflineNotify *_sink(self) except NULL:
+        return <IMAPIOfflineNotify *>self._unknown()
+
+    cdef inline bint _has_final(self) except -1:
+        """True when closed (the counters come from the snapshot); raises in a fork child."""
         if self._generation != _fork_generation:
-            raise _forked_error("Sink")
-        if self._p is NULL:
-            raise ClosedError("the sink is closed")
-        return self._p
+            raise _forked_error("sink")
+        return self._closed
 
-    cdef IMAPIOfflineNotify *_consumer(self) except NULL:
-        if self._dispatched:
-            raise RuntimeError("this sink is consumed by its subscription's callback dispatcher; "
-                               "get/drain/iteration are not available")
-        return self._ptr()
+    def __dealloc__(self):
+        if self._p is not NULL and not self._closed and self._generation == _fork_generation:
+            mapioffline_sink_close(<IMAPIOfflineNotify *>self._p)
 
     # -- properties ------------------------------------------------------------------------------------------
     @property
     def com_pointer(self):
         """Address of the sink's IMAPIOfflineNotify, valid while this Sink is open. A manager that Advises it holds
         its own reference, which keeps the native sink alive even after close()."""
-        return <uintptr_t>self._ptr()
+        return <uintptr_t>self._sink()
 
     @property
     def capacity(self):
-        return mapioffline_sink_capacity(self._ptr())
-
-    @property
-    def closed(self):
-        return self._p is NULL
+        """The ring's capacity after rounding (readable after close())."""
+        if self._has_final():
+            return self._final_capacity
+        return mapioffline_sink_capacity(self._sink())
 
     @property
     def last_state(self):
         """New state of the latest DONE notification with mask OFFLINE_MASK that reached the sink (including one
-        the full ring dropped), as State (or a plain int if invalid); None before any."""
-        cdef ULONG s = mapioffline_sink_last_state(self._ptr())
-        return None if s == 0 else _state_of(s)
+        the full ring dropped): a State, or a plain int if the manager sent an invalid one; None before any.
+        Readable after close() (as it was then)."""
+        if self._has_final():
+            return self._final_last_state
+        return _last_state_of(self._sink())
 
     @property
     def stats(self):
-        """SinkStats(received, delivered, dropped, invalid)."""
-        cdef MAPIOFFLINE_SINK_STATS s
-        mapioffline_sink_stats(self._ptr(), &s)
-        return SinkStats(s.received, s.delivered, s.dropped, s.invalid)
+        """SinkStats(received, delivered, dropped, invalid, dropped_reported); after close(), as they were then."""
+        if self._has_final():
+            return self._final_stats
+        return _stats_of(self._sink())
 
     # -- consumption -----------------------------------------------------------------------------------------
-    cdef object _pop_one(self):
+    cdef object _pop_one(self, IMAPIOfflineNotify *p):
         cdef MAPIOFFLINE_RECORD r
         cdef uint64_t gap = 0
-        if mapioffline_sink_pop_batch(self._ptr(), &r, 1, &gap) == 1:
+        if mapioffline_sink_pop_records(p, &r, 1, &gap) == 1:
             return _make(&r, gap)
         return None
 
-    cdef object _get(self, object timeout, uint64_t spin_ns, bint stop_when_detached):
-        """The next notification; None when stop_when_detached and the subscription ended with nothing left."""
+    cdef object _next(self, object timeout, uint64_t spin_ns, bint stop_on_interrupt, uint32_t seen):
+        """The next notification. Raises the end-of-stream error (ClosedError, StreamEnded, PublisherGone) once
+        the sink is empty and its stream is over, TimeoutError; returns None only when stop_on_interrupt and the
+        interrupt count moved past ``seen``."""
         cdef int64_t limit = _timeout_ns(timeout)
         cdef uint64_t start = mapioffline_now_ns()
         cdef int64_t remaining, slice_ns
+        cdef uint64_t spin_slice
         cdef IMAPIOfflineNotify *p
         cdef int result
         while True:
-            n = self._pop_one()
+            p = self._sink()
+            n = self._pop_one(p)
             if n is not None:
                 return n
-            p = self._ptr()
-            if mapioffline_sink_is_closed(p):
-                raise ClosedError("the sink was closed")
-            if stop_when_detached and self._detached:
-                return None
+            error = _end_error(p)
+            if error is not None:
+                raise error
+            if not stop_on_interrupt:
+                seen = mapioffline_sink_interrupts(p)  # an interrupt is only a reason to look again
             slice_ns = _WAIT_SLICE_NS
+            spin_slice = 0
+            if spin_ns > 0:
+                # Spin in short slices so that Ctrl-C is seen between them; the sink never spins past the slice.
+                spin_slice = spin_ns if spin_ns < _SPIN_SLICE_NS else _SPIN_SLICE_NS
+                slice_ns = <int64_t>spin_slice
+                spin_ns -= spin_slice
             if limit >= 0:
                 remaining = limit - <int64_t>(mapioffline_now_ns() - start)
                 if remaining <= 0:
                     raise TimeoutError(f"no notification within {timeout} s")
                 if remaining < slice_ns:
                     slice_ns = remaining
-            # Our own reference across the wait: close() on another thread releases the Sink's one.
-            p.AddRef()
+            p.AddRef()  # pinned across the wait: close() on another thread must not free it under us
             with nogil:
-                result = mapioffline_sink_wait(p, slice_ns, spin_ns)
+                result = mapioffline_sink_wait_since(p, slice_ns, spin_slice, seen)
                 p.Release()
-            spin_ns = 0
+            if result == MAPIOFFLINE_WAIT_INTERRUPTED and stop_on_interrupt:
+                return None
             PyErr_CheckSignals()
 
     def get(self, timeout=None, *, spin_us=0):
         """Blocks (GIL released) for the next Notification. ``timeout`` in seconds, None = forever; ``spin_us``
-        spins that long before sleeping (lower wake-up latency, more CPU).
+        (at most MAX_SPIN_US, one second) spins that long before sleeping, never past the timeout: lower wake-up
+        latency for more CPU. Pending notifications are always returned first, even after the stream ended.
 
-        Raises TimeoutError, ClosedError (closed, also when closed while waiting), ValueError/TypeError for bad
-        arguments, KeyboardInterrupt on Ctrl-C, RuntimeError if a callback dispatcher owns the sink."""
-        self._consumer()
-        if isinstance(spin_us, bool) or not isinstance(spin_us, (int, float)):
-            raise TypeError(f"spin_us must be a number of microseconds, not {type(spin_us).__name__}")
-        if not spin_us >= 0:
-            raise ValueError(f"spin_us must be >= 0, not {spin_us!r}")
-        return self._get(timeout, <uint64_t>(spin_us * 1000), False)
+        Raises TimeoutError; StreamEnded once empty after every subscription feeding the sink ended
+        (PublisherGone when a bridge publisher died); ClosedError when the sink is (or gets) closed;
+        ValueError/TypeError for bad arguments; KeyboardInterrupt on Ctrl-C."""
+        cdef uint64_t spin = _spin_ns(spin_us)
+        return self._next(timeout, spin, False, 0)
 
     def drain(self, max_items=None):
-        """Takes what is pending, up to ``max_items`` (None: everything), as a list of Notification. Never blocks."""
-        cdef IMAPIOfflineNotify *p = self._consumer()
-        cdef MAPIOFFLINE_RECORD buf[256]
-        cdef uint64_t gap = 0
-        cdef size_t want, n, i
+        """Takes what is pending, up to ``max_items`` (None: everything), as a list of Notification. Never blocks
+        and never raises at the end of the stream (it returns what there is, maybe []). Raises ClosedError when
+        closed, TypeError/ValueError for a bad ``max_items`` (0..sys.maxsize or None)."""
         cdef Py_ssize_t left
         if max_items is None:
             left = sys.maxsize
         else:
             if isinstance(max_items, bool) or not isinstance(max_items, int):
                 raise TypeError(f"max_items must be an int or None, not {type(max_items).__name__}")
-            if max_items < 0:
-                raise ValueError(f"max_items must be >= 0, not {max_items}")
+            if not 0 <= max_items <= sys.maxsize:
+                raise ValueError(f"max_items must be between 0 and sys.maxsize, or None, not {max_items}")
             left = max_items
+        cdef IMAPIOfflineNotify *p = self._sink()
+        cdef MAPIOFFLINE_RECORD buf[256]
+        cdef uint64_t gaps[256]
+        cdef size_t want, n, i
         cdef list out = []
         while left > 0:
             want = _BATCH if <size_t>left > _BATCH else <size_t>left
-            n = mapioffline_sink_pop_batch(p, buf, want, &gap)
+            n = mapioffline_sink_pop_records(p, buf, want, gaps)
             for i in range(n):
-                out.append(_make(&buf[i], gap if i == 0 else 0))
+                out.append(_make(&buf[i], gaps[i]))
             left -= <Py_ssize_t>n
             if n < want:
                 break
@@ -337,10 +500,12 @@ cdef class Sink:
 
     def drain_into(self, buffer):
         """Copies pending records into a writable buffer as raw 32-byte records (RECORD_FORMAT) without making
-        Python objects; returns how many were written (they count as delivered). Never blocks.
+        Python objects; returns how many were written (they count as delivered). Never blocks. Raw records carry
+        no dropped_before: drops before them count in ``stats.dropped_reported`` only.
 
-        Raises TypeError for a read-only or non-buffer object, ValueError if it cannot hold one record."""
-        cdef IMAPIOfflineNotify *p = self._consumer()
+        Raises TypeError for a read-only or non-buffer object, ValueError if it cannot hold one record,
+        ClosedError when closed."""
+        cdef IMAPIOfflineNotify *p = self._sink()
         cdef Py_buffer view
         cdef size_t count, n
         cdef MAPIOFFLINE_RECORD tmp[64]
@@ -356,10 +521,10 @@ cdef class Sink:
             if count == 0:
                 raise ValueError(f"buffer of {view.len} bytes cannot hold one {RECORD_SIZE}-byte record")
             if (<uintptr_t>view.buf) % 8 == 0:
-                return mapioffline_sink_pop_batch(p, <MAPIOFFLINE_RECORD *>view.buf, count, NULL)
+                return mapioffline_sink_pop_records(p, <MAPIOFFLINE_RECORD *>view.buf, count, NULL)
             while done < count:  # unaligned memory: go through an aligned buffer
                 want = count - done if count - done < 64 else 64
-                n = mapioffline_sink_pop_batch(p, tmp, want, NULL)
+                n = mapioffline_sink_pop_records(p, tmp, want, NULL)
                 memcpy(<char *>view.buf + done * 32, tmp, n * 32)
                 done += n
                 if n < want:
@@ -369,168 +534,104 @@ cdef class Sink:
             PyBuffer_Release(&view)
 
     def fileno(self):
-        """A descriptor (POSIX) that is readable while notifications are pending (level-triggered) or after close,
-        for selectors and asyncio. Raises NotSupported on Windows."""
-        cdef int fd = mapioffline_sink_fileno(self._ptr())
+        """A descriptor (POSIX) that is readable while notifications are pending (level-triggered), after close
+        and after the stream ended, for selectors and asyncio. Raises NotSupported on Windows."""
+        cdef int fd = mapioffline_sink_fileno(self._sink())
         if fd < 0:
             raise NotSupported("Sink.fileno() needs POSIX (on Windows use aget())")
         return fd
 
-    def _watch(self):
-        """(fd or None, keepalive): the keepalive holds a native reference so that the descriptor stays open while
-        an event loop watches it, even if the sink is closed (and its Python reference released) meanwhile."""
-        cdef IMAPIOfflineNotify *p = self._ptr()
-        cdef int fd = mapioffline_sink_fileno(p)
-        cdef _NativeRef keepalive = _NativeRef.__new__(_NativeRef)
-        p.AddRef()
-        keepalive._p = <IUnknown *>p
-        return (None if fd < 0 else fd), keepalive
-
-    def _try_get(self):
-        """Non-blocking: a Notification, or None when empty. ClosedError when closed (or detached and empty)."""
-        self._consumer()
-        n = self._pop_one()
-        if n is None and (self._detached or mapioffline_sink_is_closed(self._p)):
-            raise ClosedError("the sink is closed" if mapioffline_sink_is_closed(self._p)
-                              else "the subscription ended")
-        return n
-
-    def _wait(self, double seconds):
-        """Waits (GIL released) up to ``seconds`` for something to pop; for the Proactor-loop fallback."""
-        cdef IMAPIOfflineNotify *p = self._ptr()
-        cdef int64_t ns = <int64_t>(seconds * 1e9)
-        p.AddRef()
-        with nogil:
-            mapioffline_sink_wait(p, ns, 0)
-            p.Release()
-
-    def _dispatch_get(self):
-        """The dispatcher's get: a Notification, or None when the sink closed or the subscription ended."""
-        try:
-            return self._get(None, 0, True)
-        except ClosedError:
-            return None
-
-    def _set_dispatched(self, bint value):
-        self._dispatched = value
-
-    def _detach(self):
-        """The subscription was unadvised: consumers stop once the ring is empty."""
-        self._detached = True
-        if self._p is not NULL and self._generation == _fork_generation:
-            mapioffline_sink_interrupt(self._p)
+    def interrupt(self):
+        """Wakes every consumer blocked on this sink without ending anything: they look again and go back to
+        waiting. (Tools that wait for a condition of their own use this to be woken.)"""
+        mapioffline_sink_interrupt(self._sink())
 
     def __iter__(self):
         return self
 
     def __next__(self):
-        """Blocks for the next notification; stops when the sink is closed, or its subscription ended and nothing
-        is left."""
-        if self._p is NULL and self._generation == _fork_generation:
+        """Blocks for the next notification; stops once the sink is empty and its stream is over (every
+        subscription feeding it ended, or the sink was closed)."""
+        if self._generation != _fork_generation:
+            raise _forked_error("sink")
+        if self._closed:
             raise StopIteration  # closed before this call (e.g. inside the for loop): the iteration ends
-        self._consumer()
         try:
-            n = self._get(None, 0, True)
-        except ClosedError:
+            return self._next(None, 0, False, 0)
+        except ClosedError:  # StreamEnded and PublisherGone derive from it
             raise StopIteration from None
+
+    # -- for the facade (Subscription, callbacks, asyncio): native operations only -------------------------
+    def _attach(self):
+        """A subscription starts feeding this sink (its stream reopens)."""
+        mapioffline_sink_attach(self._sink())
+
+    def _detach(self):
+        """A subscription stopped feeding this sink; with none left, consumers stop once it is empty."""
+        mapioffline_sink_detach(self._sink())
+
+    def _fail(self, reason):
+        """Ends the stream at once with a MAPIOFFLINE_END_* reason (e.g. the bridge's publisher died)."""
+        mapioffline_sink_fail(self._sink(), _ulong(reason, "reason"))
+
+    def _interrupts(self):
+        """The interrupt count: read it before checking a condition of your own, then pass it to _next_since."""
+        return mapioffline_sink_interrupts(self._sink())
+
+    def _next_since(self, seen):
+        """Blocks for the next notification like get(); None once the interrupt count differs from ``seen``."""
+        return self._next(None, 0, True, <uint32_t>seen)
+
+    def _try_get(self):
+        """Non-blocking: a Notification, None when empty, or the end-of-stream error when empty and over."""
+        cdef IMAPIOfflineNotify *p = self._sink()
+        n = self._pop_one(p)
         if n is None:
-            raise StopIteration
+            error = _end_error(p)
+            if error is not None:
+                raise error
         return n
 
-    def aget(self):
-        """``await sink.aget()``: the next notification without blocking the event loop (selector loops watch
-        fileno(); the Proactor loop waits in the default executor). Raises ClosedError."""
-        from mapioffline import aio
-        return aio.aget(self)
+    def _watch(self):
+        """(fd or None, pin): the pin holds a native reference so that the descriptor stays open while an event
+        loop watches it, even if the sink is closed (and its handle's reference released) meanwhile."""
+        cdef IMAPIOfflineNotify *p = self._sink()
+        cdef int fd = mapioffline_sink_fileno(p)
+        cdef _Pin pin = _Pin.__new__(_Pin)
+        p.AddRef()
+        pin._p = <IUnknown *>p
+        return (None if fd < 0 else fd), pin
 
-    def __aiter__(self):
-        return self
-
-    async def __anext__(self):
-        from mapioffline import aio
-        try:
-            return await aio.aget(self)
-        except ClosedError:
-            raise StopAsyncIteration from None
-
-    # -- lifetime --------------------------------------------------------------------------------------------
-    def close(self):
-        """Closes the sink: wakes blocked consumers with ClosedError; later Notify calls from a manager still
-        holding com_pointer are counted and discarded. Idempotent."""
-        cdef IMAPIOfflineNotify *p = self._p
-        self._p = NULL
-        if p is not NULL and self._generation == _fork_generation:
-            mapioffline_sink_close(p)
+    def _wait(self, double seconds):
+        """Waits (GIL released) up to ``seconds`` for something to pop or the stream to end; for the Proactor-loop
+        fallback."""
+        cdef IMAPIOfflineNotify *p = <IMAPIOfflineNotify *>self._pin()
+        cdef int64_t ns = <int64_t>(seconds * 1e9)
+        with nogil:
+            mapioffline_sink_wait(p, ns, 0)
             p.Release()
-
-    def __enter__(self):
-        self._ptr()
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-
-    def __del__(self):
-        if self._p is not NULL and self._generation == _fork_generation:
-            warnings.warn(f"unclosed {self!r}", ResourceWarning, source=self)
-            self.close()
-
-    def __dealloc__(self):
-        if self._p is not NULL and self._generation == _fork_generation:
-            mapioffline_sink_close(self._p)
-            self._p.Release()
 
     def __repr__(self):
-        if self._p is NULL:
+        if self.closed or self._p is NULL:
             return "<mapioffline.Sink closed>"
-        return f"<mapioffline.Sink capacity={mapioffline_sink_capacity(self._p)} at 0x{<uintptr_t>self._p:x}>"
+        return f"<mapioffline.Sink capacity={mapioffline_sink_capacity(<IMAPIOfflineNotify *>self._p)} at 0x{<uintptr_t>self._p:x}>"
 
 
-cdef class _NativeRef:
-    """One COM reference, released by release() or when collected."""
-
-    cdef IUnknown *_p
-    cdef int _generation
-
-    def __cinit__(self):
-        self._p = NULL
-        self._generation = _fork_generation
-
-    def release(self):
-        cdef IUnknown *p = self._p
-        self._p = NULL
-        if p is not NULL and self._generation == _fork_generation:
-            p.Release()
-
-    def __dealloc__(self):
-        self.release()
-
-
-cdef class OfflineObject:
+cdef class OfflineObject(_Handle):
     """An IMAPIOfflineMgr: the embedded object, Outlook's, or one wrapped with from_pointer(). Context manager;
     close() is idempotent; subscriptions keep their object alive on their own."""
 
-    cdef IMAPIOfflineMgr *_p
-    cdef int _generation
     cdef readonly str backend
     cdef readonly str profile
-    cdef object __weakref__
-
-    def __cinit__(self):
-        self._p = NULL
-        self._generation = _fork_generation
 
     def __init__(self, *args, **kwargs):
         raise TypeError("use mapioffline.open_offline() or OfflineObject.from_pointer()")
 
-    @staticmethod
-    cdef OfflineObject _adopt(IMAPIOfflineMgr *p, str backend, str profile):
-        """Wraps p, taking over the reference the caller holds."""
-        cdef OfflineObject self = OfflineObject.__new__(OfflineObject)
-        self._p = p
-        self.backend = backend
-        self.profile = profile
-        return self
+    cdef str _what(self):
+        return "offline object"
+
+    cdef inline IMAPIOfflineMgr *_mgr(self) except NULL:
+        return <IMAPIOfflineMgr *>self._unknown()
 
     @classmethod
     def from_pointer(cls, address):
@@ -546,38 +647,27 @@ cdef class OfflineObject:
         cdef IMAPIOfflineMgr *given = <IMAPIOfflineMgr *><uintptr_t>address
         cdef void *mine = NULL
         _check(given.QueryInterface(IID_IMAPIOfflineMgr, &mine), "the object is not an IMAPIOfflineMgr")
-        return OfflineObject._adopt(<IMAPIOfflineMgr *>mine, "foreign", "")
-
-    cdef IMAPIOfflineMgr *_ptr(self) except NULL:
-        if self._generation != _fork_generation:
-            raise _forked_error("OfflineObject")
-        if self._p is NULL:
-            raise ClosedError("the offline object is closed")
-        return self._p
+        return _adopt(cls, <IMAPIOfflineMgr *>mine, "foreign", "")
 
     def _clone(self):
         """A second handle on the same object, with its own reference (a subscription's)."""
-        cdef IMAPIOfflineMgr *p = self._ptr()
-        p.AddRef()
-        return OfflineObject._adopt(p, self.backend, self.profile)
+        cdef IMAPIOfflineMgr *p = <IMAPIOfflineMgr *>self._pin()
+        return _adopt(type(self), p, self.backend, self.profile)
 
     @property
     def com_pointer(self):
         """Address of the IMAPIOfflineMgr, valid while this handle is open."""
-        return <uintptr_t>self._ptr()
-
-    @property
-    def closed(self):
-        return self._p is NULL
+        return <uintptr_t>self._mgr()
 
     @property
     def capabilities(self):
         """Capability flags (the embedded object: OFFLINE | ONLINE). Raises MapiError, ClosedError."""
         cdef ULONG caps = 0
         cdef HRESULT hr
-        cdef IMAPIOfflineMgr *p = self._ptr()
+        cdef IMAPIOfflineMgr *p = <IMAPIOfflineMgr *>self._pin()
         with nogil:
             hr = p.GetCapabilities(&caps)
+            p.Release()
         _check(hr, "GetCapabilities failed")
         return Capability(caps)
 
@@ -585,9 +675,7 @@ cdef class OfflineObject:
     def state(self):
         """The current State (a plain int if the object reports neither OFFLINE nor ONLINE)."""
         cdef ULONG state = 0
-        cdef HRESULT hr
-        cdef IMAPIOfflineMgr *p = self._ptr()
-        hr = p.GetCurrentState(&state)
+        cdef HRESULT hr = self._mgr().GetCurrentState(&state)  # with the GIL held: no close() can interleave
         _check(hr, "GetCurrentState failed")
         return _state_of(state)
 
@@ -595,98 +683,81 @@ cdef class OfflineObject:
         """Changes the state. ``block=True`` returns once DONE reached every sink (not once callbacks ran);
         ``block=False`` returns at once and the change runs on the object's thread.
 
-        Raises TypeError/ValueError for bad arguments (before any native call), Pending (retryable) while a
-        change is in flight, ClosedError."""
+        Raises TypeError/ValueError for bad arguments (before any native call), Pending while a change is in
+        flight (before its DONE phase), ClosedError."""
         if isinstance(state, bool) or not isinstance(state, int):
             raise TypeError(f"state must be a State or int, not {type(state).__name__}")
         if state not in (1, 2):
             raise ValueError(f"state must be State.OFFLINE (1) or State.ONLINE (2), not {state!r}")
         if not isinstance(block, bool):
             raise TypeError(f"block must be a bool, not {type(block).__name__}")
-        cdef IMAPIOfflineMgr *p = self._ptr()
         cdef ULONG flags = MAPIOFFLINE_FLAG_BLOCK if block else 0
         cdef ULONG target = state
         cdef HRESULT hr
-        p.AddRef()
+        cdef IMAPIOfflineMgr *p = <IMAPIOfflineMgr *>self._pin()
         with nogil:  # delivery may call sinks that need the GIL (ctypes sinks)
             hr = p.SetCurrentState(flags, MAPIOFFLINE_STATE_OFFLINE_MASK, target, NULL)
             p.Release()
         PyErr_CheckSignals()
         _check(hr, "a state change is still in flight" if hr == E_PENDING else "SetCurrentState failed")
 
-    def advise(self, sink=None, *, token=0, capacity=1024, callback=None):
-        """Registers a sink and returns a Subscription (a context manager). Without ``sink`` a new Sink of
-        ``capacity`` is made and owned by the subscription. With ``callback``, notifications are delivered one by
-        one on a dispatcher thread, which then is the sink's only consumer.
-
-        Raises TypeError/ValueError for bad arguments, ClosedError, MapiError from Advise."""
-        from mapioffline._subscription import Subscription
-        return Subscription._create(self, sink, token, capacity, callback)
-
     def _advise_native(self, Sink sink not None, client_token):
+        """Advise(sink) with STATE_ALL; returns the manager's token. The sink is pinned across the call too."""
         cdef ULONG ctoken = _ulong(client_token, "token")
-        cdef IMAPIOfflineMgr *p = self._ptr()
         cdef MAPIOFFLINE_ADVISEINFO info
         cdef ULONG token = 0
         cdef HRESULT hr
+        cdef IUnknown *callback = sink._pin()
+        cdef IMAPIOfflineMgr *p
+        try:
+            p = <IMAPIOfflineMgr *>self._pin()
+        except BaseException:
+            callback.Release()
+            raise
         info.ulSize = sizeof(MAPIOFFLINE_ADVISEINFO)
         info.ulClientToken = ctoken
         info.CallbackType = MAPIOFFLINE_CALLBACK_TYPE_NOTIFY
-        info.pCallback = <IUnknown *>sink._ptr()
+        info.pCallback = callback
         info.ulAdviseTypes = MAPIOFFLINE_ADVISE_TYPE_STATECHANGE
         info.ulStateMask = MAPIOFFLINE_STATE_ALL
         with nogil:
             hr = p.Advise(0, &info, &token)
+            p.Release()
+            callback.Release()
         _check(hr, "Advise failed")
         return token
 
     def _unadvise_native(self, ULONG token):
-        cdef IMAPIOfflineMgr *p = self._ptr()
+        cdef IMAPIOfflineMgr *p = <IMAPIOfflineMgr *>self._pin()
         with nogil:  # may wait for a Notify in progress on another thread
             p.Unadvise(0, token)
-
-    def close(self):
-        """Releases this handle's reference. Idempotent."""
-        cdef IMAPIOfflineMgr *p = self._p
-        self._p = NULL
-        if p is not NULL and self._generation == _fork_generation:
-            with nogil:  # the last Release joins the object's thread, which may be calling a sink needing the GIL
-                p.Release()
-
-    def __enter__(self):
-        self._ptr()
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-
-    def __del__(self):
-        if self._p is not NULL and self._generation == _fork_generation:
-            warnings.warn(f"unclosed {self!r}", ResourceWarning, source=self)
-            self.close()
-
-    def __dealloc__(self):
-        cdef IMAPIOfflineMgr *p = self._p
-        self._p = NULL
-        if p is not NULL and self._generation == _fork_generation:
-            with nogil:
-                p.Release()
+            p.Release()
 
     def __repr__(self):
-        if self._p is NULL:
+        if self.closed:
             return f"<mapioffline.OfflineObject backend={self.backend!r} closed>"
         return f"<mapioffline.OfflineObject backend={self.backend!r} profile={self.profile!r}>"
 
 
-def _open_embedded(str profile):
+cdef OfflineObject _adopt(type cls, IMAPIOfflineMgr *p, str backend, str profile):
+    """Wraps p in a new handle of class ``cls`` (OfflineObject or the facade's subclass), taking over the
+    reference the caller holds."""
+    cdef OfflineObject self = cls.__new__(cls)
+    self._p = <IUnknown *>p
+    self.backend = backend
+    self.profile = profile
+    return self
+
+
+def _open_embedded(type cls, str profile):
     cdef bytes wide = _wide(profile)
     cdef IMAPIOfflineMgr *p = NULL
     _check(mapioffline_open_embedded(0, <const WCHAR *><const char *>wide, &GUID_GlobalState, NULL, &p),
            f"cannot open the embedded offline object for {profile!r}")
-    return OfflineObject._adopt(p, "embedded", profile)
+    return _adopt(cls, p, "embedded", profile)
 
 
-def _open_outlook(str profile, bint allow_search):
+def _open_outlook(type cls, str profile, bint allow_search):
     cdef bytes wide = _wide(profile)
     cdef IMAPIOfflineMgr *p = NULL
     cdef const char *detail = NULL
@@ -698,7 +769,7 @@ def _open_outlook(str profile, bint allow_search):
     if hr < 0:
         message = detail.decode("utf-8", "replace") if detail is not NULL else "HrOpenOfflineObj failed"
         _check(hr, message)
-    return OfflineObject._adopt(p, "outlook", profile)
+    return _adopt(cls, p, "outlook", profile)
 
 
 def _outlook_loaded():

@@ -1,40 +1,42 @@
-"""Subscription: one Advise registration, as a context manager, with optional callback delivery."""
+"""Subscription: one Advise registration, as a context manager, with optional callback delivery.
+
+A subscription owns the registration state: it attaches to its sink when Advise succeeds and detaches exactly once
+when it ends, so that a sink shared by several subscriptions streams while any of them is active, and a sink can be
+advised again after its subscription ended."""
 
 from __future__ import annotations
 
-import atexit
-import logging
 import threading
 import warnings
-import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from mapioffline._dispatch import Dispatcher
 from mapioffline.errors import ClosedError
 
 if TYPE_CHECKING:
-    from mapioffline._core import Notification, OfflineObject, Sink
+    from mapioffline._core import Notification, OfflineObject
+    from mapioffline._sink import Sink
 
 __all__ = ["Subscription"]
 
-logger = logging.getLogger("mapioffline")
-
-# Subscriptions with a dispatcher thread, closed at interpreter exit before daemon threads are stopped.
-_dispatching: weakref.WeakSet[Subscription] = weakref.WeakSet()
-
 
 class Subscription:
-    """A registration made by ``OfflineObject.advise()``. Leaving the ``with`` block (or ``close()``) unadvises
-    and, if ``advise()`` made the sink, closes it. ``unadvise()`` only stops delivery: what arrived can still be
-    drained. Holds its own reference on the offline object."""
+    """A registration made by ``OfflineObject.advise()``.
+
+    ``unadvise()`` stops delivery: what arrived can still be taken, and consumers of the sink stop once it is empty
+    (unless another subscription still feeds the same sink). ``close()`` (or leaving the ``with`` block) unadvises,
+    lets a callback receive every notification already in the sink, closes the sink if ``advise()`` made it, and
+    releases the subscription's own reference on the offline object."""
 
     _offline: OfflineObject | None
     _sink: Sink
     _owns_sink: bool
     _advise_token: int
     _client_token: int
-    _callback: Callable[[Notification], object] | None
-    _dispatcher: threading.Thread | None
+    _dispatcher: Dispatcher | None
+    _lock: threading.Lock
+    _close_sink_when_dispatcher_ends: bool
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("use OfflineObject.advise()")
@@ -48,7 +50,7 @@ class Subscription:
         capacity: int,
         callback: Callable[[Notification], object] | None,
     ) -> Subscription:
-        from mapioffline._core import Sink
+        from mapioffline._sink import Sink  # imported here: _sink -> aio, and _offline -> this module
 
         if sink is not None and not isinstance(sink, Sink):
             raise TypeError(f"sink must be a mapioffline.Sink or None, not {type(sink).__name__}")
@@ -71,21 +73,23 @@ class Subscription:
         except BaseException:
             own.close()
             raise
+        the_sink._attach()  # after Advise succeeded: a failed advise leaves a user's sink as it was
         self = cls.__new__(cls)
+        self._lock = threading.Lock()
         self._offline = own
         self._sink = the_sink
         self._owns_sink = owns_sink
         self._advise_token = advise_token
         self._client_token = token
-        self._callback = callback
+        self._close_sink_when_dispatcher_ends = False
         self._dispatcher = None
         if callback is not None:
-            the_sink._set_dispatched(True)
-            self._dispatcher = threading.Thread(
-                target=self._dispatch, name=f"mapioffline-dispatch-{advise_token}", daemon=True
-            )
-            _dispatching.add(self)
-            self._dispatcher.start()
+            try:
+                self._dispatcher = Dispatcher(the_sink, callback, f"mapioffline-dispatch-{advise_token}",
+                                              self._dispatcher_ended)
+            except BaseException:
+                self.close()
+                raise
         return self
 
     @property
@@ -108,46 +112,74 @@ class Subscription:
         """True until unadvise() or close()."""
         return self._advise_token != 0
 
-    def _dispatch(self) -> None:
-        sink, callback = self._sink, self._callback
-        assert callback is not None
-        while True:
-            try:
-                notification = sink._dispatch_get()
-            except ClosedError:
-                return
-            if notification is None:
-                return
-            try:
-                callback(notification)
-            except Exception:
-                logger.exception("mapioffline: subscription %d callback raised", self._advise_token)
+    @property
+    def dispatcher_alive(self) -> bool | None:
+        """For a callback subscription: whether its dispatcher thread still runs (False once it has delivered
+        everything after close(), or if it died); None without a callback."""
+        return None if self._dispatcher is None else self._dispatcher.alive
+
+    @property
+    def callback_running_for(self) -> float | None:
+        """Seconds the callback now running has taken so far (a stuck callback shows here); None when idle or
+        without a callback."""
+        return None if self._dispatcher is None else self._dispatcher.callback_running_for
 
     def unadvise(self) -> None:
-        """Stops delivery (Unadvise); the sink stays open so what arrived can be drained. Idempotent."""
-        token, self._advise_token = self._advise_token, 0
-        if token and self._offline is not None:
+        """Stops delivery (Unadvise); the sink stays open so what arrived can still be taken. Idempotent, and
+        safe from several threads at once."""
+        with self._lock:
+            token, self._advise_token = self._advise_token, 0
+        if not token:
+            return
+        offline = self._offline
+        if offline is not None:
             try:
-                self._offline._unadvise_native(token)
+                offline._unadvise_native(token)
             except ClosedError:
                 pass  # forked child: nothing to unadvise here
-        if token:
-            try:
-                self._sink._detach()
-            except ClosedError:
-                pass
+        try:
+            self._sink._detach()  # after Unadvise: no Notify of ours can follow the end of the stream
+        except ClosedError:
+            pass
 
-    def close(self) -> None:
-        """Unadvises, closes the sink if advise() made it, waits for a running callback (unless called from it)
-        and releases the object. Idempotent."""
+    def close(self, timeout: float | None = None) -> bool:
+        """Unadvises; for a callback subscription, lets the dispatcher hand every notification already in the sink
+        to the callback, waiting at most ``timeout`` seconds (None: no limit; from inside the callback it does not
+        wait, the rest follows once the callback returns); closes the sink if advise() made it; releases the
+        object. Returns False when the timeout passed first (what is left stays counted in
+        ``sink.stats.pending``), else True. Idempotent."""
+        if timeout is not None:
+            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+                raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
+            if not timeout >= 0:
+                raise ValueError(f"timeout must be >= 0 or None, not {timeout!r}")
         self.unadvise()
+        finished = True
+        dispatcher = self._dispatcher
+        if dispatcher is not None:
+            if dispatcher.is_current_thread():
+                # From inside the callback: the dispatcher flushes once the callback returns, then closes an owned
+                # sink itself (closing it here would discard what is still pending).
+                with self._lock:
+                    self._close_sink_when_dispatcher_ends = True
+                dispatcher.finish(None)
+                self._release_offline()
+                return True
+            finished = dispatcher.finish(timeout)
         if self._owns_sink:
             self._sink.close()
-        dispatcher = self._dispatcher
-        if dispatcher is not None and dispatcher is not threading.current_thread():
-            dispatcher.join()
-        _dispatching.discard(self)
-        offline, self._offline = self._offline, None
+        self._release_offline()
+        return finished
+
+    def _dispatcher_ended(self) -> None:
+        with self._lock:
+            close_sink = self._close_sink_when_dispatcher_ends
+        if close_sink and self._owns_sink:
+            self._sink.close()
+
+    def _release_offline(self) -> None:
+        with self._lock:
+            offline, self._offline = self._offline, None
         if offline is not None:
             offline.close()
 
@@ -167,13 +199,3 @@ class Subscription:
     def __repr__(self) -> str:
         state = "active" if self._advise_token else ("unadvised" if self._offline is not None else "closed")
         return f"<mapioffline.Subscription {state} advise_token={self._advise_token} client_token={self._client_token}>"
-
-
-@atexit.register
-def _close_dispatching() -> None:
-    """At exit, stop dispatcher threads cleanly before the interpreter stops daemon threads."""
-    for subscription in list(_dispatching):
-        try:
-            subscription.close()
-        except Exception:  # pragma: no cover - best effort at exit
-            logger.exception("mapioffline: closing a subscription at exit failed")

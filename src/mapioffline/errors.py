@@ -8,6 +8,8 @@ __all__ = [
     "InvalidArgument",
     "Pending",
     "ClosedError",
+    "StreamEnded",
+    "PublisherGone",
     "NotSupported",
     "NoInterface",
     "NotFound",
@@ -49,12 +51,20 @@ class MapiError(Exception):
     """A failed MAPI call. ``hresult`` is the unsigned 32-bit value, ``name`` its symbol (e.g. ``"E_PENDING"``)."""
 
     default_hresult = 0x80004005
+    #: False for errors no MAPI call returned (a closed handle, an ended stream): their text names no HRESULT.
+    shows_hresult = True
 
     def __init__(self, message: str = "", hresult: int | None = None) -> None:
         self.hresult: int = _unsigned(self.default_hresult if hresult is None else hresult)
         self.name: str = hresult_name(self.hresult)
         self.message: str = message
-        super().__init__(f"{message} ({self.name}, 0x{self.hresult:08X})" if message else f"{self.name} (0x{self.hresult:08X})")
+        if not self.shows_hresult and message:
+            text = message
+        elif message:
+            text = f"{message} ({self.name}, 0x{self.hresult:08X})"
+        else:
+            text = f"{self.name} (0x{self.hresult:08X})"
+        super().__init__(text)
 
     def __reduce__(self) -> tuple[type[MapiError], tuple[str, int]]:
         # args holds only the formatted text: without this, unpickling (e.g. from a multiprocessing worker) would
@@ -75,9 +85,20 @@ class Pending(MapiError):
 
 
 class ClosedError(MapiError, ValueError):
-    """The handle was closed (as ``ValueError`` for a closed file)."""
+    """The handle was closed (as ``ValueError`` for a closed file). Raised by our own code, never by a MAPI call:
+    its message names no HRESULT."""
 
     default_hresult = 0x80004005
+    shows_hresult = False
+
+
+class StreamEnded(ClosedError):
+    """A sink's stream is over: every subscription that fed it ended and nothing is pending. get() and aget()
+    raise it; iteration (``for``/``async for``) simply stops; a callback dispatcher finishes."""
+
+
+class PublisherGone(StreamEnded):
+    """The stream ended because the bridge publisher feeding it (another process) stopped or died."""
 
 
 class NotSupported(MapiError, NotImplementedError):
