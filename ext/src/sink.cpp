@@ -134,14 +134,22 @@ void Sink::RearmPollHandle() noexcept {
 
 // The conditions that end a wait, in the order a consumer must see them: records first (they are delivered even
 // after the stream ended), then close, the stream's end, an interrupt.
+// The stream conditions are read BEFORE the ring (acquire loads): each is stored after the records that precede
+// it were published (a feed detaches only once its Notify calls have returned), so a consumer that sees the end
+// also sees those records. Reading the ring first let a record and the end both land between the two reads, and
+// ENDED/CLOSED came back with that record pending (found by ext/src/sink_protocol_model.py, mutant
+// "wait-checks-ring-first").
 bool Sink::ConsumerShouldReturn(uint32_t seen_interrupts, int *result) const noexcept {
+  const bool is_closed = closed();
+  const bool has_ended = EndReason() != MAPIOFFLINE_END_NONE;
+  const bool interrupted = interrupts() != seen_interrupts;
   if (ring_.has_pending()) {
     *result = MAPIOFFLINE_WAIT_READY;
-  } else if (closed()) {
+  } else if (is_closed) {
     *result = MAPIOFFLINE_WAIT_CLOSED;
-  } else if (EndReason() != MAPIOFFLINE_END_NONE) {
+  } else if (has_ended) {
     *result = MAPIOFFLINE_WAIT_ENDED;
-  } else if (interrupts() != seen_interrupts) {
+  } else if (interrupted) {
     *result = MAPIOFFLINE_WAIT_INTERRUPTED;
   } else {
     return false;

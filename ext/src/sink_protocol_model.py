@@ -149,7 +149,7 @@ def cell(name: str, cap: int, reg: str):
     return lambda r: (name, r[reg] % cap)
 
 
-TEMPS = ("c", "pos", "seq", "ok", "d", "nw", "bits", "_", "old", "hh", "hs", "st", "ic", "e", "rep", "h", "s", "v", "sp", "gap", "fe", "n", "flag", "seen", "was")
+TEMPS = ("endc", "ends", "c", "pos", "seq", "ok", "d", "nw", "bits", "_", "old", "hh", "hs", "st", "ic", "e", "rep", "h", "s", "v", "sp", "gap", "fe", "n", "flag", "seen", "was")
 
 
 def emit_notify(p: Prog, cfg: Config, item_fn, own_drops_reg: str) -> None:
@@ -229,7 +229,7 @@ def emit_pop_batch(p: Prog, cfg: Config, max_records: int) -> None:
     """Sink::PopBatch(out, max_records, dropped_before) with MpscRing::pop_many inside; leaves n in r['n']."""
     cap = cfg.cap
     loop, stop, no_rep, out = (p.fresh(x) for x in ("pop", "popped", "norep", "popout"))
-    p.op("kill", TEMPS)
+    p.op("kill", tuple(t for t in TEMPS if t not in ("endc", "ends", "seen")))
     p.op("lock",)
     p.op("load", "rep", "reported")                                 # reported = dropped_reported_.load()
     p.op("load", "h", "head")                                       # pos = head_.load(relaxed)
@@ -258,18 +258,29 @@ def emit_pop_batch(p: Prog, cfg: Config, max_records: int) -> None:
     p.op("br", lambda r: not r["fe"], out)
     emit_rearm(p, cfg)
     p.label(out)
-    p.op("kill", tuple(t for t in TEMPS if t != "n"))
+    p.op("kill", tuple(t for t in TEMPS if t not in ("n", "endc", "ends", "seen")))
     p.op("unlock",)
 
 
 def emit_should_return(p: Prog, cfg: Config, ready: str, closed: str, ended_: str, interrupted: str) -> None:
-    """Sink::ConsumerShouldReturn(seen_interrupts): jumps to the label of the first condition that holds."""
-    emit_has_pending(p, cfg, ready)
-    p.op("load", "c", "closed")
+    """Sink::ConsumerShouldReturn(seen_interrupts): jumps to the label of the first condition that holds.
+
+    The end conditions are read before the ring: each is stored after the records that precede it were published
+    (a feed detaches only after its Notify calls returned), so seeing the end implies seeing those records. The
+    mutant "wait-checks-ring-first" is the order before that fix: ring first, then closed/ended, which can report
+    ENDED while a record is pending."""
+    if "wait-checks-ring-first" in cfg.mutants:
+        emit_has_pending(p, cfg, ready)
+        p.op("load", "c", "closed")
+        p.op("load", "st", "stream")
+        p.op("load", "ic", "interrupts")
+    else:
+        p.op("load", "c", "closed")                                 # closed()
+        p.op("load", "st", "stream")                                # EndReason()
+        p.op("load", "ic", "interrupts")                            # interrupts()
+        emit_has_pending(p, cfg, ready)                             # then ring_.has_pending()
     p.op("br", lambda r: r["c"], closed)
-    p.op("load", "st", "stream")
     p.op("br", lambda r: ended(r["st"]), ended_)
-    p.op("load", "ic", "interrupts")
     p.op("br", lambda r: r["ic"] != r["seen"], interrupted)
 
 
@@ -320,32 +331,55 @@ def producer(cfg: Config, index: int, items: int) -> Prog:
     return p.resolve()
 
 
-def waiting_consumer(cfg: Config, own_flag: bool, batch: int, seen_inside: bool = False) -> Prog:
-    """A consumer that drains, then blocks in Wait (the Python layer's get()/drain loop on a dispatcher).
+def emit_end_state(p: Prog) -> None:
+    """_core.pyx _end_error(p): mapioffline_sink_is_closed, then mapioffline_sink_end_reason."""
+    p.op("load", "endc", "closed")
+    p.op("load", "ends", "stream")
 
-    With own_flag it also has a condition of its own (a Python-side stop request) set by another thread that then
-    calls Interrupt(): it reads the interrupt count before checking its flag (mapioffline_sink_interrupts, then
-    wait_since). seen_inside models the older mapioffline_sink_wait, which reads the count itself, after the
-    caller's check: the negative test showing why wait_since exists."""
-    p = Prog("consumer")
-    top, ready, closed, ended_, interrupted, out = (p.fresh(x) for x in ("top", "ready", "closed", "ended",
-                                                                           "interrupted", "out"))
-    p.label(top)
+
+def emit_take(p: Prog, cfg: Config, batch: int, again: str, over: str) -> None:
+    """One look at the sink as the Python layer takes it (_core.pyx Sink._next / _try_get): pop; if nothing came
+    and the stream is over, the end-of-stream error. The end state is read before the pop (records published
+    before the end are then seen by the pop); the mutant "end-checked-after-pop" is the order before that fix."""
+    late = "end-checked-after-pop" in cfg.mutants
+    if not late:
+        emit_end_state(p)
     emit_pop_batch(p, cfg, batch)
-    p.op("br", lambda r: r["n"] > 0, top)
+    p.op("br", lambda r: r["n"] > 0, again)
+    if late:
+        emit_end_state(p)
+    p.op("br", lambda r: r["endc"] or ended(r["ends"]), over)
+
+
+def waiting_consumer(cfg: Config, own_flag: bool, batch: int, seen_inside: bool = False) -> Prog:
+    """A consumer in Sink.get() / iteration / a callback dispatcher (_core.pyx Sink._next): pop, end check,
+    wait_since, and round again until the end-of-stream error.
+
+    With own_flag it also has a condition of its own (a stop request) set by another thread that then calls
+    Interrupt(): it reads the interrupt count before checking its flag (Sink._interrupts(), then _next_since).
+    seen_inside ("interrupt-count-read-late") reads the count after checking the flag, as a caller of the older
+    mapioffline_sink_wait would: the negative test showing why wait_since takes the count from the caller."""
+    p = Prog("consumer")
+    look, top, ready, closed, ended_, interrupted, out = (p.fresh(x) for x in (
+        "look", "top", "ready", "closed", "ended", "interrupted", "out"))
+    p.label(look)
     if own_flag and not seen_inside:
-        p.op("load", "seen", "interrupts")                          # seen = mapioffline_sink_interrupts()
+        p.op("load", "seen", "interrupts")                          # seen = sink._interrupts()
     if own_flag:
         p.op("load", "flag", "stop_flag")                           # the caller's own condition
         p.op("br", lambda r: r["flag"], out)
-    if seen_inside or not own_flag:
-        p.op("load", "seen", "interrupts")                          # mapioffline_sink_wait reads it itself
+    p.label(top)
+    emit_take(p, cfg, batch, look, out)
+    if not own_flag or seen_inside:
+        p.op("load", "seen", "interrupts")                          # seen = mapioffline_sink_interrupts(p)
     emit_wait(p, cfg, ready, closed, ended_, interrupted)
-    p.label(ready)
     p.label(interrupted)
-    p.op("jmp", top)
-    p.label(ended_)
+    if own_flag:
+        p.op("br", lambda r: r["ic"] != r["seen"], look)            # _next_since returns None: look again
+    p.label(ready)
     p.label(closed)
+    p.label(ended_)
+    p.op("jmp", top)                                                # any other result: round again
     p.label(out)
     p.op("set", "exited", lambda r: 1)
     p.op("end",)
@@ -353,7 +387,8 @@ def waiting_consumer(cfg: Config, own_flag: bool, batch: int, seen_inside: bool 
 
 
 def fd_consumer(cfg: Config, batch: int) -> Prog:
-    """An asyncio-style consumer: FileNo(), then poll the descriptor, pop until short, look at the stream."""
+    """An asyncio consumer (aio.py): FileNo(), then on each readable event take what is there (_try_get), and
+    watch again; done at the end-of-stream error."""
     p = Prog("consumer")
     top, out = p.fresh("top"), p.fresh("out")
     p.op("lock",)                                                   # FileNo(): under consumer_mutex_
@@ -361,13 +396,8 @@ def fd_consumer(cfg: Config, batch: int) -> Prog:
     emit_rearm(p, cfg)                                              # start clear and armed
     p.op("unlock",)
     p.label(top)
-    p.op("fd_poll",)                                                # the loop's reader callback fires
-    emit_pop_batch(p, cfg, batch)
-    p.op("br", lambda r: r["n"] > 0, top)                           # drained some: go round (it re-polls)
-    p.op("load", "c", "closed")                                     # nothing pending: closed or ended?
-    p.op("br", lambda r: r["c"], out)
-    p.op("load", "st", "stream")
-    p.op("br", lambda r: ended(r["st"]), out)
+    p.op("fd_poll",)                                                # add_reader's callback fires
+    emit_take(p, cfg, batch, top, out)
     p.op("jmp", top)
     p.label(out)
     p.op("set", "exited", lambda r: 1)
@@ -476,6 +506,10 @@ MUTANTS = {
     "no-wake-all": ("WakeEveryone without wake_all (descriptor only)", "detach-wait"),
     "interrupt-count-read-late": ("the interrupt count read inside the wait, after the caller's own check "
                                   "(the old mapioffline_sink_wait)", "interrupt-wait"),
+    "wait-checks-ring-first": ("ConsumerShouldReturn reads the ring before closed/ended (sink.cpp before the "
+                               "fix): ENDED while a record is pending", "detach-wait"),
+    "end-checked-after-pop": ("Sink._next/_try_get read the end after an empty pop (_core.pyx before the fix): "
+                              "StreamEnded while a record is pending", "detach-fd"),
 }
 
 
@@ -675,7 +709,8 @@ def check(name: str, mutants: set[str], cap: int = 2, verbose: bool = False):
         if mem["tail"] != total_pushed:
             problems.append("ring tail != records pushed")
         left = mem["tail"] - mem["head"]
-        if not (mem["closed"] or (mem["stream"] >> FAIL_SHIFT) & 0xFF) and len(items) != total_pushed:
+        stopped_early = mem["closed"] or (mem["stream"] >> FAIL_SHIFT) & 0xFF or mem["stop_flag"]
+        if not stopped_early and len(items) != total_pushed:
             problems.append(f"lost record: pushed {total_pushed}, delivered {len(items)}, left in ring {left}")
         if len(items) + left != total_pushed:
             problems.append("delivered + pending != pushed")
