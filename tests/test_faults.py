@@ -6,6 +6,7 @@ Each test's docstring states the outcome the contract promises (spec §7.9-7.11,
 from __future__ import annotations
 
 import ctypes
+import os
 import subprocess
 import sys
 import textwrap
@@ -116,7 +117,8 @@ def test_consumer_that_never_drains_stays_bounded() -> None:
         got = sink.drain()
         assert len(got) == 64
         assert sum(n.dropped_before for n in got) == sink.stats.dropped_reported
-        assert grown < 2048, f"RSS grew by {grown} KiB while nobody drained"
+        if not os.environ.get("MAPIOFFLINE_SANITIZED"):  # sanitizers' shadow memory and quarantine grow RSS
+            assert grown < 2048, f"RSS grew by {grown} KiB while nobody drained"
 
 
 def test_last_release_of_the_sink_from_inside_its_notify(offline: mapioffline.OfflineObject) -> None:

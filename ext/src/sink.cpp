@@ -124,7 +124,9 @@ size_t Sink::PopBatch(MAPIOFFLINE_RECORD *out, size_t max_records, uint64_t *dro
 void Sink::RearmPollHandle() noexcept {
   if (need_wake_.load(std::memory_order_relaxed) & kWakeFd) return;  // still clear: no producer signalled since
   poll_handle_.clear();
-  need_wake_.fetch_or(kWakeFd, std::memory_order_relaxed);
+  // release: a producer that takes this bit (WakeConsumers' acq_rel exchange) and calls poll_handle_.signal() must
+  // see the descriptor that FileNo's open() made just before; relaxed left that a data race (TSan, Python suite).
+  need_wake_.fetch_or(kWakeFd, std::memory_order_release);
   std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with Notify's fence
   if (ring_.has_pending() || closed() || EndReason() != MAPIOFFLINE_END_NONE) {
     // A record slipped in before the producer could see the bit; if no producer took the bit, signal ourselves.
