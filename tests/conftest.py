@@ -190,16 +190,3 @@ class PythonSink:
             r = record.contents  # type: ignore[attr-defined]
             self.records.append((r.NotifyType, r.ulClientToken, r.ulMask, r.ulStateOld, r.ulStateNew))
 
-
-def wait_not_pending(obj: mapioffline.OfflineObject, state: mapioffline.State) -> None:
-    """set_state(state) until the change in flight has finished (bounded): setting the (new) current state
-    succeeds once nothing is in flight, and sends nothing."""
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            obj.set_state(state)
-            return
-        except mapioffline.Pending:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.001)

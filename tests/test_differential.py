@@ -16,7 +16,6 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from conftest import wait_not_pending
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -88,7 +87,7 @@ def run_script(profile: str, capacities: list[int], script: list[Event]) -> tupl
                     target, block = event[1], event[2]
                     obj.set_state(target, block=block)
                     if not block:
-                        wait_not_pending(obj, target)
+                        assert obj.wait_idle(10)
                     if target != state:
                         for kind in (1, 2, 3):
                             for m in models:

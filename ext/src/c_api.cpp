@@ -101,4 +101,10 @@ int mapioffline_is_native_sink(IUnknown *p) {
 
 uint64_t mapioffline_now_ns(void) { return mapioffline::MonotonicNs(); }
 
+HRESULT mapioffline_offline_wait_idle(IMAPIOfflineMgr *obj, int64_t timeout_ns) {
+  if (!obj) return E_INVALIDARG;
+  mapioffline::OfflineObject *object = mapioffline::OfflineObject::FromInterface(obj);
+  return object ? object->WaitIdle(timeout_ns) : MAPI_E_NO_SUPPORT;
+}
+
 }  // extern "C"

@@ -1,8 +1,14 @@
 #include "offline_object.h"
 
+#include <chrono>
 #include <new>
 #include <unordered_map>
 
+#if !defined(_WIN32)
+#include <pthread.h>
+#endif
+
+#include "fork_generation.h"
 #include "live_counters.h"
 
 namespace mapioffline {
@@ -54,11 +60,38 @@ struct Registry {
   std::unordered_map<std::u16string, OfflineObject *> objects;  // weak: an entry does not hold a reference
 };
 
-// Leaked on purpose: objects may be released by other threads during static destruction at exit.
-Registry &TheRegistry() {
+// Leaked on purpose: objects may be released by other threads during static destruction at exit. A fork child
+// gets a fresh one (ChildAfterFork), so the pointer is replaced there, while the child has a single thread.
+Registry *&RegistryPointer() {
   static Registry *registry = new Registry;
-  return *registry;
+  return registry;
 }
+
+Registry &TheRegistry() { return *RegistryPointer(); }
+
+std::atomic<const void *> g_object_vtable{nullptr};  // for FromInterface: set by the first object made
+
+#if !defined(_WIN32)
+// fork(): the registry mutex is held across it, so that the child never inherits it locked by a thread that does
+// not exist there (open_offline would hang). The child drops the parent's objects from its registry: their
+// threads are gone, so a child that opens a profile gets a fresh object; the old ones leak (Inherited()).
+void LockBeforeFork() { TheRegistry().mutex.lock(); }
+void UnlockInParent() { TheRegistry().mutex.unlock(); }
+void ChildAfterFork() {
+  if (Registry *fresh = new (std::nothrow) Registry) {
+    RegistryPointer() = fresh;
+    return;
+  }
+  // No memory for a new one: this thread locked the old mutex before the fork, so it may unlock it.
+  Registry &old = TheRegistry();
+  old.objects.clear();
+  old.mutex.unlock();
+}
+
+// Registered while the library loads, before any thread of ours exists.
+[[maybe_unused]] const int g_at_fork = (RegistryPointer(), pthread_atfork(LockBeforeFork, UnlockInParent,
+                                                                           ChildAfterFork));
+#endif
 
 }  // namespace
 
@@ -87,11 +120,20 @@ HRESULT OfflineObject::Open(ULONG reserved, const WCHAR *profile, const GUID *gu
   }
 }
 
-OfflineObject::OfflineObject(std::u16string key) : key_(std::move(key)) {
+OfflineObject::OfflineObject(std::u16string key) : key_(std::move(key)), generation_(ForkGeneration()) {
   LiveOfflineObjects().fetch_add(1, std::memory_order_relaxed);
+  g_object_vtable.store(*reinterpret_cast<const void *const *>(this), std::memory_order_relaxed);
 }
 
 OfflineObject::~OfflineObject() { LiveOfflineObjects().fetch_sub(1, std::memory_order_relaxed); }
+
+OfflineObject *OfflineObject::FromInterface(IUnknown *p) noexcept {
+  const void *known = g_object_vtable.load(std::memory_order_relaxed);
+  if (!p || !known || *reinterpret_cast<const void *const *>(p) != known) return nullptr;
+  return static_cast<OfflineObject *>(reinterpret_cast<IMAPIOfflineMgr *>(p));
+}
+
+bool OfflineObject::Inherited() const noexcept { return generation_ != ForkGeneration(); }
 
 bool OfflineObject::TryAddRef() noexcept {
   ULONG n = refs_.load(std::memory_order_relaxed);
@@ -117,13 +159,34 @@ ULONG OfflineObject::AddRef() noexcept { return refs_.fetch_add(1, std::memory_o
 
 ULONG OfflineObject::Release() noexcept {
   const ULONG n = refs_.fetch_sub(1, std::memory_order_acq_rel) - 1;
-  if (n == 0) Destroy(/*on_worker=*/worker_.joinable() && worker_.get_id() == std::this_thread::get_id());
+  // In a fork child an inherited object leaks: its worker does not exist there and its locks may be held.
+  if (n == 0 && !Inherited()) Destroy();
   return n;
 }
 
-// The last reference is gone. Runs on the releasing thread, which may be our own worker (a sink's Notify
-// released the last reference): then the worker is detached instead of joined, and returns without touching us.
-void OfflineObject::Destroy(bool on_worker) noexcept {
+// Under mutex_. Unadvise's rule for one registration: no Notify starts after this; wait for one in progress on
+// another thread, not for one this thread is inside (that would wait for itself). True when the caller must now
+// release the sink; false when the delivering thread (this one) releases it once that Notify has returned.
+bool OfflineObject::Deactivate(Registration &registration, std::unique_lock<std::mutex> &lock) noexcept {
+  registration.gate.fetch_or(Registration::kInactive, std::memory_order_acq_rel);
+  const Delivery *inside = CurrentDelivery();
+  const uint32_t own = (inside && inside->registration == &registration) ? 1 : 0;
+  cv_.wait(lock, [&] {
+    return (registration.gate.load(std::memory_order_acquire) & ~Registration::kInactive) <= own;
+  });
+  if (own) {
+    registration.release_after_call = true;
+    return false;
+  }
+  return true;
+}
+
+// The last reference is gone. We leave the registry at once, so that the next open of the profile makes a fresh
+// object even while our last change is still finishing; every registration ends as Unadvise would end it, so the
+// rest of that change reaches nobody. Then the worker is stopped and joined (its current change completes first).
+// If this thread is the one delivering our change (a sink released the last reference from inside Notify, on
+// the worker or on a FLAG_BLOCK caller's thread), it deletes us once RunChange has returned (FinishDestroy).
+void OfflineObject::Destroy() noexcept {
   {
     Registry &registry = TheRegistry();
     std::lock_guard<std::mutex> lock(registry.mutex);
@@ -132,11 +195,26 @@ void OfflineObject::Destroy(bool on_worker) noexcept {
   }
   std::map<ULONG, std::shared_ptr<Registration>> registrations;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::unique_lock<std::mutex> lock(mutex_);
     worker_stop_ = true;
+    // Taken out first: Deactivate unlocks while it waits, and a Notify might call Unadvise meanwhile.
     registrations.swap(registrations_);
+    for (auto &entry : registrations) Deactivate(*entry.second, lock);
   }
-  cv_.notify_all();
+  cv_.notify_all();  // the worker, waiting for a job
+  // Outside every lock. release_after_call is only ever set for a Notify this thread is inside (Deactivate).
+  for (auto &entry : registrations) {
+    if (!entry.second->release_after_call) entry.second->sink->Release();
+  }
+  if (CurrentDelivery()) {
+    delete_after_change_ = true;
+    return;
+  }
+  FinishDestroy(/*on_worker=*/false);
+}
+
+// Deletes us. On the worker (after its RunChange) the thread detaches itself and must not touch us afterwards.
+void OfflineObject::FinishDestroy(bool on_worker) noexcept {
   if (worker_.joinable()) {
     if (on_worker) {
       worker_.detach();
@@ -144,7 +222,6 @@ void OfflineObject::Destroy(bool on_worker) noexcept {
       worker_.join();
     }
   }
-  for (auto &entry : registrations) entry.second->sink->Release();  // outside every lock
   delete this;
 }
 
@@ -172,35 +249,61 @@ HRESULT OfflineObject::SetCurrentState(ULONG flags, ULONG mask, ULONG state, voi
   if (flags & ~MAPIOFFLINE_FLAG_BLOCK) return MAPI_E_UNKNOWN_FLAGS;
   if (mask != MAPIOFFLINE_STATE_OFFLINE_MASK || reserved != nullptr) return E_INVALIDARG;
   if (state != MAPIOFFLINE_STATE_ONLINE && state != MAPIOFFLINE_STATE_OFFLINE) return E_INVALIDARG;
+  if (Inherited()) return MAPI_E_CALL_FAILED;  // fork child: our worker is gone, our mutex may be held forever
   const bool block = (flags & MAPIOFFLINE_FLAG_BLOCK) != 0;
-  const Delivery *inside = CurrentDelivery();
   // A blocking change from inside our own Notify would wait for itself (Outlook deadlocks here): refuse.
-  if (block && inside) return E_PENDING;
+  if (block && CurrentDelivery()) return E_PENDING;
 
   std::unique_lock<std::mutex> lock(mutex_);
-  if (in_flight_) {
-    // Outlook accepts a non-blocking change from inside DONE and runs it right after the current one.
-    if (!block && inside && inside->type == MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_DONE && queued_state_ == 0) {
+  if (running_) {
+    // START and STATECHANGE: in flight. One follow-up at a time: a second request while one is queued must not
+    // be dropped silently or overtake it, so it is refused too (the caller may retry after wait_idle).
+    if (!in_done_ || queued_state_ != 0) return E_PENDING;
+    // DONE is being handed out: whoever has seen it may act on it (spec §7.4, refinement 0.2).
+    if (state_.load(std::memory_order_relaxed) == state) return S_OK;  // no-op after the current change
+    if (!block) {
       if (!EnsureWorker()) return E_OUTOFMEMORY;
       queued_state_ = state;
+      queued_blocking_ = false;
       return S_OK;
     }
-    return E_PENDING;
+    // FLAG_BLOCK: wait for the DONE phase to end, then carry the change out here, as an idle object would.
+    queued_state_ = state;
+    queued_blocking_ = true;
+    cv_.wait(lock, [this] { return handoff_; });
+    handoff_ = false;
+  } else {
+    if (state_.load(std::memory_order_relaxed) == state) return S_OK;  // no-op: no notifications (spec §7.5)
+    if (!block) {
+      if (!EnsureWorker()) return E_OUTOFMEMORY;
+      running_ = true;
+      worker_job_ = state;
+      lock.unlock();
+      cv_.notify_all();
+      return S_OK;
+    }
+    running_ = true;
   }
-  if (state_.load(std::memory_order_relaxed) == state) return S_OK;  // no-op: no notifications (spec §7.5)
-  if (!block) {
-    if (!EnsureWorker()) return E_OUTOFMEMORY;
-    in_flight_ = true;
-    worker_job_ = state;
-    AddRef();  // the job's reference, dropped by the worker when the change is done
-    lock.unlock();
-    cv_.notify_all();
-    return S_OK;
-  }
-  in_flight_ = true;
   lock.unlock();
   RunChange(state);  // on the caller's thread: when it returns, every Notify/AddRef/Release has finished
+  // Only when a sink released the last reference from inside Notify, which a caller holding its own (as COM
+  // requires) never lets happen; handled rather than left to crash.
+  if (delete_after_change_) FinishDestroy(/*on_worker=*/false);
   return S_OK;
+}
+
+HRESULT OfflineObject::WaitIdle(int64_t timeout_ns) noexcept {
+  if (Inherited()) return MAPI_E_CALL_FAILED;
+  // Inside our Notify the change cannot end before we return: refused, like FLAG_BLOCK there, but with its own
+  // HRESULT so that a caller waiting in slices (the binding) can tell it from a timeout.
+  if (CurrentDelivery()) return MAPI_E_CALL_FAILED;
+  std::unique_lock<std::mutex> lock(mutex_);
+  const auto idle = [this] { return !running_; };
+  if (timeout_ns < 0) {
+    cv_.wait(lock, idle);
+    return S_OK;
+  }
+  return cv_.wait_for(lock, std::chrono::nanoseconds(timeout_ns), idle) ? S_OK : E_PENDING;
 }
 
 // Under mutex_. Starts the worker on first use; false if no thread could be made.
@@ -220,20 +323,21 @@ void OfflineObject::WorkerMain() noexcept {
     {
       std::unique_lock<std::mutex> lock(mutex_);
       cv_.wait(lock, [this] { return worker_stop_ || worker_job_ != 0; });
-      if (worker_stop_) return;
+      if (worker_stop_) return;  // Destroy joins us; a job not started yet would reach no sink: dropped
       target = worker_job_;
       worker_job_ = 0;
     }
     RunChange(target);
-    // Drop the job's reference. If it was the last one, Destroy ran on this thread and detached it: leave now.
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      Destroy(/*on_worker=*/true);
+    // A sink's Notify released the last reference: Destroy ran on this thread and left the deletion to us.
+    if (delete_after_change_) {
+      FinishDestroy(/*on_worker=*/true);
       return;
     }
   }
 }
 
-// Runs one change with in_flight_ set; clears it, or hands a queued follow-up to the worker.
+// Runs one change with running_ set. When its DONE phase ends, hands over to the follow-up queued during it (the
+// worker or a waiting FLAG_BLOCK caller runs it), or ends "running".
 void OfflineObject::RunChange(ULONG target) noexcept {
   const ULONG old_state = state_.load(std::memory_order_relaxed);
   RegistrationList snapshot;
@@ -248,17 +352,26 @@ void OfflineObject::RunChange(ULONG target) noexcept {
   }
   Deliver(snapshot, MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_START, old_state, target);
   Deliver(snapshot, MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE, old_state, target);
-  state_.store(target, std::memory_order_release);  // GetCurrentState reports the new state once DONE is sent
+  {
+    // Both under the lock: a request that sees in_done_ also sees the new state (its no-op check).
+    std::lock_guard<std::mutex> lock(mutex_);
+    state_.store(target, std::memory_order_release);  // GetCurrentState reports the new state once DONE is sent
+    in_done_ = true;
+  }
   Deliver(snapshot, MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_DONE, old_state, target);
 
   std::lock_guard<std::mutex> lock(mutex_);
-  const ULONG next = queued_state_;
-  queued_state_ = 0;
-  if (next != 0 && next != target) {
-    worker_job_ = next;  // still in flight; the worker runs it next (EnsureWorker ran when it was queued)
-    refs_.fetch_add(1, std::memory_order_relaxed);
+  in_done_ = false;
+  if (queued_state_ != 0) {
+    // Still running: the follow-up starts now. Its target differs from `target` (no-ops are never queued).
+    if (queued_blocking_) {
+      handoff_ = true;
+    } else {
+      worker_job_ = queued_state_;  // EnsureWorker ran when it was queued
+    }
+    queued_state_ = 0;
   } else {
-    in_flight_ = false;
+    running_ = false;
   }
   cv_.notify_all();
 }
@@ -304,6 +417,7 @@ void OfflineObject::Deliver(const RegistrationList &registrations, MAPIOFFLINE_N
 HRESULT OfflineObject::Advise(ULONG flags, MAPIOFFLINE_ADVISEINFO *info, ULONG *token) noexcept {
   if (token) *token = 0;
   if (flags != MAPIOFFLINE_ADVISE_DEFAULT || !info || !token) return E_INVALIDARG;
+  if (Inherited()) return MAPI_E_CALL_FAILED;  // fork child: no thread would ever deliver to it
   if (info->ulSize < sizeof(MAPIOFFLINE_ADVISEINFO) || info->CallbackType != MAPIOFFLINE_CALLBACK_TYPE_NOTIFY ||
       !info->pCallback || info->ulAdviseTypes != MAPIOFFLINE_ADVISE_TYPE_STATECHANGE ||
       (info->ulStateMask & MAPIOFFLINE_STATE_OFFLINE_MASK) != MAPIOFFLINE_STATE_OFFLINE_MASK) {
@@ -332,6 +446,7 @@ HRESULT OfflineObject::Advise(ULONG flags, MAPIOFFLINE_ADVISEINFO *info, ULONG *
 }
 
 HRESULT OfflineObject::Unadvise(ULONG /*flags: ignored, always S_OK (spec §7.9)*/, ULONG token) noexcept {
+  if (Inherited()) return S_OK;  // fork child: the registration leaks with the object
   std::shared_ptr<Registration> registration;
   {
     std::unique_lock<std::mutex> lock(mutex_);
@@ -339,17 +454,7 @@ HRESULT OfflineObject::Unadvise(ULONG /*flags: ignored, always S_OK (spec §7.9)
     if (it == registrations_.end()) return S_OK;
     registration = std::move(it->second);
     registrations_.erase(it);
-    registration->gate.fetch_or(Registration::kInactive, std::memory_order_acq_rel);
-    // Wait for a Notify in progress on another thread; not for the one we may be called from.
-    const Delivery *inside = CurrentDelivery();
-    const uint32_t own = (inside && inside->registration == registration.get()) ? 1 : 0;
-    cv_.wait(lock, [&] {
-      return (registration->gate.load(std::memory_order_acquire) & ~Registration::kInactive) <= own;
-    });
-    if (own) {
-      registration->release_after_call = true;  // we are inside its Notify: Deliver releases once it returns
-      return S_OK;
-    }
+    if (!Deactivate(*registration, lock)) return S_OK;  // inside its Notify: Deliver releases once it returns
   }
   registration->sink->Release();  // outside the lock: the sink may run arbitrary code when freed
   return S_OK;

@@ -38,6 +38,13 @@ class OfflineObject final : public IMAPIOfflineMgr {
   HRESULT STDMETHODCALLTYPE Placeholder7() noexcept override { return MAPI_E_NO_SUPPORT; }
   HRESULT STDMETHODCALLTYPE Placeholder8() noexcept override { return MAPI_E_NO_SUPPORT; }
 
+  // Not part of the interface (mapioffline_offline_wait_idle): S_OK once no change is in flight or queued,
+  // E_PENDING if one still is when timeout_ns (negative: no limit) has passed, MAPI_E_CALL_FAILED from inside our
+  // own Notify (it would wait for itself).
+  HRESULT WaitIdle(int64_t timeout_ns) noexcept;
+  // The object behind p if it is one of ours (recognised by its vtable), else nullptr.
+  static OfflineObject *FromInterface(IUnknown *p) noexcept;
+
  private:
   struct Registration;
   struct Delivery;
@@ -46,15 +53,19 @@ class OfflineObject final : public IMAPIOfflineMgr {
   explicit OfflineObject(std::u16string key);
   ~OfflineObject();
   bool TryAddRef() noexcept;
-  void Destroy(bool on_worker) noexcept;
+  bool Inherited() const noexcept;
+  void Destroy() noexcept;
+  bool Deactivate(Registration &registration, std::unique_lock<std::mutex> &lock) noexcept;
   bool EnsureWorker() noexcept;
   void WorkerMain() noexcept;
   void RunChange(ULONG target) noexcept;
+  void FinishDestroy(bool on_worker) noexcept;
   void Deliver(const RegistrationList &registrations, MAPIOFFLINE_NOTIFY_TYPE type, ULONG old_state,
                ULONG new_state) noexcept;
   const Delivery *CurrentDelivery() const noexcept;
 
   const std::u16string key_;  // the lower-cased profile name, our key in the registry
+  const uint32_t generation_;  // ForkGeneration() at creation: in a later one (a fork child) we are inert
   std::atomic<ULONG> refs_{1};
   std::atomic<ULONG> state_{MAPIOFFLINE_STATE_ONLINE};
 
@@ -62,10 +73,18 @@ class OfflineObject final : public IMAPIOfflineMgr {
   std::condition_variable cv_;
   std::map<ULONG, std::shared_ptr<Registration>> registrations_;  // by advise token: delivery in advise order
   ULONG next_token_ = 1;
-  bool in_flight_ = false;   // from acceptance of a change until DONE reached every sink
-  ULONG queued_state_ = 0;   // a FLAG_DEFAULT change requested from inside DONE, run right after
-  ULONG worker_job_ = 0;     // target state for the worker; the job holds one reference on us
+  // A change is "running" from its acceptance until its DONE phase has ended with nothing queued after it. New
+  // requests get E_PENDING during START and STATECHANGE; during DONE one follow-up may be queued (spec 7.4, 0.2).
+  bool running_ = false;
+  bool in_done_ = false;          // the running change is handing DONE to the sinks
+  ULONG queued_state_ = 0;        // the one follow-up requested during DONE, carried out right after it
+  bool queued_blocking_ = false;  // ...by a FLAG_BLOCK caller, who runs it on its own thread
+  bool handoff_ = false;          // DONE has ended: the queued FLAG_BLOCK caller may start its change
+  ULONG worker_job_ = 0;          // target state for the worker. No reference: the last Release joins the worker
   bool worker_stop_ = false;
+  // Set by Destroy when it runs on the thread delivering our change (a sink released the last reference): that
+  // thread deletes us once RunChange has returned. Written and read by that thread only.
+  bool delete_after_change_ = false;
   std::thread worker_;
 };
 

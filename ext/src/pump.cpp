@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "clock.h"
+#include "fork_generation.h"
 #include "mapioffline/mapioffline.h"
 
 struct mapioffline_pump {
@@ -13,6 +14,7 @@ struct mapioffline_pump {
   std::vector<std::thread> threads;
   std::atomic<uint64_t> finished_ns{0};
   uint64_t start_ns = 0;
+  uint32_t generation = mapioffline::ForkGeneration();  // a fork child must not join the parent's threads
 };
 
 namespace {
@@ -60,6 +62,12 @@ extern "C" HRESULT mapioffline_pump_start(IMAPIOfflineNotify *sink, const MAPIOF
 
 extern "C" void mapioffline_pump_join(mapioffline_pump *pump, uint64_t *elapsed_ns) {
   if (!pump) return;
+  if (pump->generation != mapioffline::ForkGeneration()) {
+    // Inherited by a fork child: the threads exist only in the parent, and std::thread would abort (or hang) on
+    // joining or destroying them. Leak the pump and its sink reference instead.
+    if (elapsed_ns) *elapsed_ns = 0;
+    return;
+  }
   for (auto &t : pump->threads) t.join();
   if (elapsed_ns) {
     const uint64_t end = pump->finished_ns.load(std::memory_order_relaxed);

@@ -2,6 +2,8 @@
 #include "check.h"
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -42,14 +44,8 @@ ULONG State(IMAPIOfflineMgr *mgr) {
   return state;
 }
 
-// Waits for an asynchronous change to finish: SetCurrentState(current) answers E_PENDING while one is in flight.
-void WaitIdle(IMAPIOfflineMgr *mgr) {
-  for (int i = 0; i < 10000; ++i) {
-    if (mgr->SetCurrentState(0, MAPIOFFLINE_STATE_OFFLINE_MASK, State(mgr), nullptr) != E_PENDING) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  CHECK(!"change never finished");
-}
+// Waits for an asynchronous change (and what was queued after it) to finish, without spinning.
+void WaitIdle(IMAPIOfflineMgr *mgr) { CHECK_HR(mapioffline_offline_wait_idle(mgr, 10'000'000'000), S_OK); }
 
 void CheckTriple(const std::vector<MAPIOFFLINE_NOTIFY> &r, size_t at, ULONG token, ULONG old_state, ULONG new_state) {
   CHECK(r.size() >= at + 3);
@@ -193,7 +189,8 @@ void TestReentrancy() {
   IMAPIOfflineMgr *mgr = Open(u"reentrant");
   const ULONG mask = MAPIOFFLINE_STATE_OFFLINE_MASK;
   auto *sink = new RecordingSink;
-  std::atomic<long> block_result{1}, default_in_start{1}, default_in_done{1}, second_default_in_done{1};
+  std::atomic<long> block_result{1}, default_in_start{1}, default_in_done{1}, second_default_in_done{1},
+      block_in_done{1};
   std::atomic<int> dones{0};
   sink->hook = [&](const MAPIOFFLINE_NOTIFY &n) {
     if (n.NotifyType == MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_START && n.Info.StateChange.ulStateNew == 1) {
@@ -201,6 +198,7 @@ void TestReentrancy() {
       default_in_start = mgr->SetCurrentState(0, mask, MAPIOFFLINE_STATE_ONLINE, nullptr);
     }
     if (n.NotifyType == MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_DONE && dones.fetch_add(1) == 0) {
+      block_in_done = mgr->SetCurrentState(MAPIOFFLINE_FLAG_BLOCK, mask, MAPIOFFLINE_STATE_ONLINE, nullptr);
       default_in_done = mgr->SetCurrentState(0, mask, MAPIOFFLINE_STATE_ONLINE, nullptr);
       second_default_in_done = mgr->SetCurrentState(0, mask, MAPIOFFLINE_STATE_OFFLINE, nullptr);
     }
@@ -210,6 +208,7 @@ void TestReentrancy() {
   CHECK_HR(mgr->SetCurrentState(MAPIOFFLINE_FLAG_BLOCK, mask, MAPIOFFLINE_STATE_OFFLINE, nullptr), S_OK);
   CHECK_HR(block_result.load(), E_PENDING);           // BLOCK inside Notify: E_PENDING, not a deadlock
   CHECK_HR(default_in_start.load(), E_PENDING);       // DEFAULT inside START: in flight
+  CHECK_HR(block_in_done.load(), E_PENDING);          // BLOCK inside DONE would wait for itself: E_PENDING
   CHECK_HR(default_in_done.load(), S_OK);             // DEFAULT inside DONE: accepted
   CHECK_HR(second_default_in_done.load(), E_PENDING); // only one follow-up
   WaitIdle(mgr);
@@ -310,14 +309,273 @@ void TestReleaseWithAdvisedSinks() {
     Advise(mgr, sink, i);
     sink->Release();
   }
-  // An asynchronous change in flight keeps the object alive past our Release; its thread is joined at the end.
+  // The last client Release ends the object at once, even with an asynchronous change in flight: it unadvises
+  // every sink, lets the current change finish (undelivered) and joins the object's thread before returning.
   CHECK_HR(mgr->SetCurrentState(0, MAPIOFFLINE_STATE_OFFLINE_MASK, MAPIOFFLINE_STATE_OFFLINE, nullptr), S_OK);
-  mgr->Release();
-  for (int i = 0; i < 5000 && mapioffline_live_offline_objects() != objects; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  CHECK(mgr->Release() == 0);
   CHECK(mapioffline_live_offline_objects() == objects);
   CHECK(RecordingSink::live.load() == live);
+}
+
+// Issue 8 item 11: a non-blocking change used to hold a reference of its own, so that reopening the profile right
+// after its last client handle closed could return the old object (in flight, then OFFLINE).
+void TestReopenAfterLastReleaseIsFresh() {
+  const int rounds = 200;
+  int stale = 0;
+  for (int round = 0; round < rounds; ++round) {
+    IMAPIOfflineMgr *mgr = Open(u"reopen");
+    auto *sink = new RecordingSink;
+    Advise(mgr, sink, 0);
+    sink->Release();
+    CHECK_HR(mgr->SetCurrentState(0, MAPIOFFLINE_STATE_OFFLINE_MASK, MAPIOFFLINE_STATE_OFFLINE, nullptr), S_OK);
+    if (round % 2) WaitIdle(mgr);  // odd rounds: the change has just finished, even rounds: still in flight
+    mgr->Release();
+    IMAPIOfflineMgr *again = Open(u"reopen");
+    WaitIdle(again);  // the old change, had we been given the old object
+    if (State(again) != MAPIOFFLINE_STATE_ONLINE) ++stale;
+    again->Release();
+  }
+  CHECK(stale == 0);
+  if (stale) fprintf(stderr, "reopen: %d of %d rounds gave the old object\n", stale, rounds);
+}
+
+// A sink's Notify releases the last reference while the change runs on the object's own thread: the object leaves
+// the registry at once, no later Notify starts, and the thread deletes the object once its change has returned.
+void TestLastReleaseInsideNotifyOnTheWorker() {
+  const long objects = mapioffline_live_offline_objects();
+  const long sinks = RecordingSink::live.load();
+  IMAPIOfflineMgr *mgr = Open(u"release-on-worker");
+  std::atomic<IMAPIOfflineMgr *> owned{mgr};
+  std::mutex m;
+  std::condition_variable cv;
+  bool released = false;
+  auto *first = new RecordingSink;
+  first->hook = [&](const MAPIOFFLINE_NOTIFY &) {
+    IMAPIOfflineMgr *last = owned.exchange(nullptr);
+    if (!last) return;
+    CHECK(last->Release() == 0);
+    std::lock_guard<std::mutex> lock(m);
+    released = true;
+    cv.notify_all();
+  };
+  auto *second = new RecordingSink;  // advised after `first`: the release comes before its first Notify
+  Advise(mgr, first, 1);
+  Advise(mgr, second, 2);
+  CHECK_HR(mgr->SetCurrentState(0, MAPIOFFLINE_STATE_OFFLINE_MASK, MAPIOFFLINE_STATE_OFFLINE, nullptr), S_OK);
+  {
+    std::unique_lock<std::mutex> lock(m);
+    CHECK(cv.wait_for(lock, std::chrono::seconds(10), [&] { return released; }));
+  }
+  IMAPIOfflineMgr *again = Open(u"release-on-worker");
+  CHECK(State(again) == MAPIOFFLINE_STATE_ONLINE);
+  again->Release();
+  // Deletion on the object's thread is asynchronous by design (nothing is left to wait on): bounded poll.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while ((mapioffline_live_offline_objects() != objects || first->Refs() != 1 || second->Refs() != 1) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  CHECK(mapioffline_live_offline_objects() == objects);
+  CHECK(first->Refs() == 1 && second->Refs() == 1);  // both registrations' references were released
+  CHECK(first->Records().size() == 1);  // START only: the release ended the change's delivery
+  CHECK(second->Records().empty());
+  first->hook = nullptr;
+  first->Release();
+  second->Release();
+  CHECK(RecordingSink::live.load() == sinks);
+}
+
+// Issue 8 item 12 / spec 7.4 refinement (0.2): a consumer that has seen DONE may act on it at once. Here the first
+// sink's DONE wakes another thread, which calls SetCurrentState(BLOCK) while DONE is still being handed to 1,000
+// more sinks: it is queued, runs right after, and returns S_OK once its own change is complete.
+void TestBlockingChangeRightAfterDone() {
+  IMAPIOfflineMgr *mgr = Open(u"after-done");
+  const ULONG mask = MAPIOFFLINE_STATE_OFFLINE_MASK;
+  const int rounds = 100;
+  std::mutex m;
+  std::condition_variable cv;
+  int dones = 0, answered = 0;
+  std::vector<HRESULT> results;
+  auto *trigger = new RecordingSink;
+  trigger->hook = [&](const MAPIOFFLINE_NOTIFY &n) {
+    if (n.NotifyType != MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_DONE ||
+        n.Info.StateChange.ulStateNew != MAPIOFFLINE_STATE_OFFLINE) {
+      return;
+    }
+    std::lock_guard<std::mutex> lock(m);
+    ++dones;
+    cv.notify_all();
+  };
+  const ULONG trigger_token = Advise(mgr, trigger, 1);
+  std::vector<IMAPIOfflineNotify *> others(1000);
+  std::vector<ULONG> tokens;
+  for (auto &sink : others) {
+    CHECK_HR(mapioffline_sink_create(4, &sink), S_OK);
+    tokens.push_back(Advise(mgr, sink, 2));
+  }
+  std::thread consumer([&] {
+    for (int round = 0; round < rounds; ++round) {
+      {
+        std::unique_lock<std::mutex> lock(m);
+        if (!cv.wait_for(lock, std::chrono::seconds(10), [&] { return dones > round; })) return;
+      }
+      const HRESULT hr = mgr->SetCurrentState(MAPIOFFLINE_FLAG_BLOCK, mask, MAPIOFFLINE_STATE_ONLINE, nullptr);
+      const ULONG after = State(mgr);  // BLOCK returned: its own change is complete
+      std::lock_guard<std::mutex> lock(m);
+      results.push_back(hr == S_OK && after != MAPIOFFLINE_STATE_ONLINE ? E_FAIL : hr);
+      ++answered;
+      cv.notify_all();
+    }
+  });
+  for (int round = 0; round < rounds; ++round) {
+    CHECK_HR(mgr->SetCurrentState(MAPIOFFLINE_FLAG_BLOCK, mask, MAPIOFFLINE_STATE_OFFLINE, nullptr), S_OK);
+    std::unique_lock<std::mutex> lock(m);
+    if (!cv.wait_for(lock, std::chrono::seconds(10), [&] { return answered > round; })) break;
+    if (results[round] != S_OK) {
+      // E_PENDING means the change that sent DONE still counted as in flight: the consumer never got to act.
+      lock.unlock();
+      WaitIdle(mgr);
+      if (State(mgr) != MAPIOFFLINE_STATE_ONLINE) {
+        mgr->SetCurrentState(MAPIOFFLINE_FLAG_BLOCK, mask, MAPIOFFLINE_STATE_ONLINE, nullptr);
+      }
+    }
+  }
+  consumer.join();
+  int pending = 0, other = 0;
+  for (HRESULT hr : results) {
+    if (hr == E_PENDING) ++pending;
+    else if (hr != S_OK) ++other;
+  }
+  CHECK(results.size() == static_cast<size_t>(rounds));
+  CHECK(pending == 0 && other == 0);
+  if (pending || other) fprintf(stderr, "after-done: %d E_PENDING, %d other failures in %d rounds\n", pending, other, rounds);
+  if (pending == 0 && other == 0) {
+    // Every change reached every sink whole: START, STATECHANGE, DONE per change, two changes per round.
+    const auto r = trigger->Records();
+    CHECK(r.size() == static_cast<size_t>(6 * rounds));
+    for (size_t i = 0; i + 6 <= r.size(); i += 6) {
+      CheckTriple(r, i, 1, MAPIOFFLINE_STATE_ONLINE, MAPIOFFLINE_STATE_OFFLINE);
+      CheckTriple(r, i + 3, 1, MAPIOFFLINE_STATE_OFFLINE, MAPIOFFLINE_STATE_ONLINE);
+    }
+    MAPIOFFLINE_SINK_STATS stats;
+    mapioffline_sink_stats(others.back(), &stats);
+    CHECK(stats.received == static_cast<uint64_t>(6 * rounds));
+  }
+  trigger->hook = nullptr;
+  mgr->Unadvise(0, trigger_token);
+  trigger->Release();
+  for (size_t i = 0; i < others.size(); ++i) {
+    mgr->Unadvise(0, tokens[i]);
+    others[i]->Release();
+  }
+  mgr->Release();
+}
+
+// While DONE is being delivered (held here inside one sink's Notify), another thread's request is answered at once
+// when it needs no waiting: a no-op (the state the change went to) is S_OK without notifications, a non-blocking
+// change is queued and runs right after, and a second request while one is queued gets E_PENDING.
+void TestRequestsDuringDone() {
+  IMAPIOfflineMgr *mgr = Open(u"during-done");
+  const ULONG mask = MAPIOFFLINE_STATE_OFFLINE_MASK;
+  std::mutex m;
+  std::condition_variable cv;
+  bool in_done = false, answered = false;
+  HRESULT noop_block = 1, noop_default = 1, queued = 1, second = 1, second_block = 1;
+  auto *sink = new RecordingSink;
+  sink->hook = [&](const MAPIOFFLINE_NOTIFY &n) {
+    if (n.NotifyType != MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_DONE ||
+        n.Info.StateChange.ulStateNew != MAPIOFFLINE_STATE_OFFLINE) {
+      return;
+    }
+    std::unique_lock<std::mutex> lock(m);
+    in_done = true;
+    cv.notify_all();
+    CHECK(cv.wait_for(lock, std::chrono::seconds(10), [&] { return answered; }));
+  };
+  const ULONG token = Advise(mgr, sink, 7);
+  std::thread other([&] {
+    {
+      std::unique_lock<std::mutex> lock(m);
+      if (!cv.wait_for(lock, std::chrono::seconds(10), [&] { return in_done; })) return;
+    }
+    noop_block = mgr->SetCurrentState(MAPIOFFLINE_FLAG_BLOCK, mask, MAPIOFFLINE_STATE_OFFLINE, nullptr);
+    noop_default = mgr->SetCurrentState(0, mask, MAPIOFFLINE_STATE_OFFLINE, nullptr);
+    queued = mgr->SetCurrentState(0, mask, MAPIOFFLINE_STATE_ONLINE, nullptr);
+    second = mgr->SetCurrentState(0, mask, MAPIOFFLINE_STATE_OFFLINE, nullptr);
+    second_block = mgr->SetCurrentState(MAPIOFFLINE_FLAG_BLOCK, mask, MAPIOFFLINE_STATE_OFFLINE, nullptr);
+    std::lock_guard<std::mutex> lock(m);
+    answered = true;
+    cv.notify_all();
+  });
+  CHECK_HR(mgr->SetCurrentState(MAPIOFFLINE_FLAG_BLOCK, mask, MAPIOFFLINE_STATE_OFFLINE, nullptr), S_OK);
+  other.join();
+  CHECK_HR(noop_block, S_OK);
+  CHECK_HR(noop_default, S_OK);
+  CHECK_HR(queued, S_OK);
+  CHECK_HR(second, E_PENDING);
+  CHECK_HR(second_block, E_PENDING);
+  WaitIdle(mgr);
+  const auto r = sink->Records();
+  CHECK(r.size() == 6);  // the change, then the queued one; the no-ops sent nothing
+  CheckTriple(r, 0, 7, MAPIOFFLINE_STATE_ONLINE, MAPIOFFLINE_STATE_OFFLINE);
+  CheckTriple(r, 3, 7, MAPIOFFLINE_STATE_OFFLINE, MAPIOFFLINE_STATE_ONLINE);
+  CHECK(State(mgr) == MAPIOFFLINE_STATE_ONLINE);
+  sink->hook = nullptr;
+  mgr->Unadvise(0, token);
+  sink->Release();
+  mgr->Release();
+}
+
+// mapioffline_offline_wait_idle: the documented way to wait for a change that really is in flight.
+void TestWaitIdle() {
+  IMAPIOfflineMgr *mgr = Open(u"wait-idle");
+  const ULONG mask = MAPIOFFLINE_STATE_OFFLINE_MASK;
+  CHECK_HR(mapioffline_offline_wait_idle(mgr, 0), S_OK);  // idle: at once, even with no time to wait
+  CHECK_HR(mapioffline_offline_wait_idle(mgr, -1), S_OK);
+  CHECK_HR(mapioffline_offline_wait_idle(nullptr, 0), E_INVALIDARG);
+  auto *foreign = new RecordingSink;  // any other COM object: its vtable is not ours
+  CHECK_HR(mapioffline_offline_wait_idle(reinterpret_cast<IMAPIOfflineMgr *>(foreign), 0), MAPI_E_NO_SUPPORT);
+  foreign->Release();
+
+  // A change held inside START: the wait times out with E_PENDING, then returns S_OK once it has ended.
+  std::mutex gate;
+  gate.lock();
+  std::atomic<bool> in_start{false};
+  std::atomic<long> inside_notify{1};
+  auto *sink = new RecordingSink;
+  sink->hook = [&](const MAPIOFFLINE_NOTIFY &n) {
+    if (n.NotifyType == MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_START && n.Info.StateChange.ulStateNew == 1) {
+      inside_notify = mapioffline_offline_wait_idle(mgr, -1);  // would wait for itself: refused at once
+      in_start = true;
+      std::lock_guard<std::mutex> wait_for_test(gate);
+    }
+    if (n.NotifyType == MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_DONE && n.Info.StateChange.ulStateNew == 1) {
+      // A follow-up queued during DONE counts as in flight: the wait below covers it too.
+      CHECK_HR(mgr->SetCurrentState(0, mask, MAPIOFFLINE_STATE_ONLINE, nullptr), S_OK);
+    }
+  };
+  const ULONG token = Advise(mgr, sink, 4);
+  CHECK_HR(mgr->SetCurrentState(0, mask, MAPIOFFLINE_STATE_OFFLINE, nullptr), S_OK);
+  while (!in_start) std::this_thread::yield();
+  CHECK_HR(inside_notify.load(), MAPI_E_CALL_FAILED);
+  const auto before = std::chrono::steady_clock::now();
+  CHECK_HR(mapioffline_offline_wait_idle(mgr, 20'000'000), E_PENDING);
+  CHECK(std::chrono::steady_clock::now() - before >= std::chrono::milliseconds(20));  // it did wait
+  CHECK_HR(mapioffline_offline_wait_idle(mgr, 0), E_PENDING);
+  std::atomic<long> waited{1};
+  std::thread waiter([&] { waited = mapioffline_offline_wait_idle(mgr, -1); });
+  gate.unlock();
+  waiter.join();
+  CHECK_HR(waited.load(), S_OK);
+  const auto r = sink->Records();
+  CHECK(r.size() == 6);  // both changes had ended when the wait returned
+  CheckTriple(r, 0, 4, MAPIOFFLINE_STATE_ONLINE, MAPIOFFLINE_STATE_OFFLINE);
+  CheckTriple(r, 3, 4, MAPIOFFLINE_STATE_OFFLINE, MAPIOFFLINE_STATE_ONLINE);
+  CHECK(State(mgr) == MAPIOFFLINE_STATE_ONLINE);
+  sink->hook = nullptr;
+  mgr->Unadvise(0, token);
+  sink->Release();
+  mgr->Release();
 }
 
 void TestChurnDuringChanges() {
@@ -371,6 +629,11 @@ int main() {
   TestUnadviseInsideNotify();
   TestAdviseValidation();
   TestReleaseWithAdvisedSinks();
+  TestReopenAfterLastReleaseIsFresh();
+  TestLastReleaseInsideNotifyOnTheWorker();
+  TestBlockingChangeRightAfterDone();
+  TestRequestsDuringDone();
+  TestWaitIdle();
   TestChurnDuringChanges();
   CHECK(mapioffline_live_offline_objects() == 0);
   CHECK(RecordingSink::live.load() == 0);

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -61,6 +62,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mapioffline._bench import run_bench
 
         return run_bench(json_path=args.json, plot_path=args.plot, quick=args.quick)
+    except BrokenPipeError:
+        # The reader went away (`... | head -1`): that is how a pipeline ends, not an error. Point stdout at
+        # /dev/null so that the interpreter's final flush does not complain again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except (MapiError, ValueError, OSError, ImportError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 1

@@ -148,3 +148,4 @@ cdef extern from "mapioffline/mapioffline.h" nogil:
     mapioffline_condvar_probe *mapioffline_condvar_probe_start(size_t samples)
     uint64_t mapioffline_condvar_probe_wait(mapioffline_condvar_probe *probe)
     void mapioffline_condvar_probe_join(mapioffline_condvar_probe *probe)
+    HRESULT mapioffline_offline_wait_idle(IMAPIOfflineMgr *obj, int64_t timeout_ns)

@@ -619,6 +619,10 @@ cdef class Sink(_Handle):
         return f"<mapioffline.Sink capacity={mapioffline_sink_capacity(<IMAPIOfflineNotify *>self._p)} at 0x{<uintptr_t>self._p:x}>"
 
 
+# wait_idle's slices: a condition-variable wait is not cut short by a signal, so Ctrl-C waits for the slice's end.
+cdef int64_t _IDLE_SLICE_NS = 50_000_000
+
+
 cdef class OfflineObject(_Handle):
     """An IMAPIOfflineMgr: the embedded object, Outlook's, or one wrapped with from_pointer(). Context manager;
     close() is idempotent; subscriptions keep their object alive on their own."""
@@ -683,10 +687,16 @@ cdef class OfflineObject(_Handle):
 
     def set_state(self, state, *, block=True):
         """Changes the state. ``block=True`` returns once DONE reached every sink (not once callbacks ran);
-        ``block=False`` returns at once and the change runs on the object's thread.
+        ``block=False`` returns at once and the change runs on the object's thread. Setting the current state
+        does nothing and sends nothing.
 
-        Raises TypeError/ValueError for bad arguments (before any native call), Pending while a change is in
-        flight (before its DONE phase), ClosedError."""
+        A call made while another change is handing out DONE (the embedded object, spec 7.4 refinement 0.2) is
+        queued and carried out right after that; ``block=True`` then returns once its own change is done. Only one
+        call can be queued so: a second one while it waits gets Pending. ``wait_idle()`` waits for a change in
+        flight without polling.
+
+        Raises TypeError/ValueError for bad arguments (before any native call), Pending (retryable) while a
+        change is in its START or STATECHANGE phase (or one is queued as above), ClosedError."""
         if isinstance(state, bool) or not isinstance(state, int):
             raise TypeError(f"state must be a State or int, not {type(state).__name__}")
         if state not in (1, 2):
@@ -702,6 +712,45 @@ cdef class OfflineObject(_Handle):
             p.Release()
         PyErr_CheckSignals()
         _check(hr, "a state change is still in flight" if hr == E_PENDING else "SetCurrentState failed")
+
+    def wait_idle(self, timeout=None):
+        """Waits until no state change is in flight on the embedded object, nor queued after one (a set_state made
+        while DONE was being delivered): the way to wait for a ``block=False`` change to end, without polling.
+        Returns True once idle (at once if it already is), False if ``timeout`` seconds (None: no limit) passed
+        first. The GIL is released while waiting; Ctrl-C interrupts it.
+
+        Raises NotSupported for objects other than the embedded one (Outlook's has no such call), ClosedError,
+        TypeError/ValueError for a bad timeout, MapiError when called from inside a Notify of the object's own
+        delivery (a ctypes sink): that change cannot end before the Notify returns."""
+        cdef int64_t limit = _timeout_ns(timeout)
+        cdef IMAPIOfflineMgr *p = <IMAPIOfflineMgr *>self._pin()  # our own reference for the whole wait
+        cdef uint64_t start = mapioffline_now_ns()
+        cdef int64_t slice_ns, left
+        cdef bint last
+        cdef HRESULT hr
+        try:
+            while True:
+                slice_ns = _IDLE_SLICE_NS
+                last = False
+                if limit >= 0:
+                    left = limit - <int64_t>(mapioffline_now_ns() - start)
+                    if left <= slice_ns:
+                        slice_ns = left if left > 0 else 0
+                        last = True
+                with nogil:
+                    hr = mapioffline_offline_wait_idle(p, slice_ns)
+                if hr == S_OK:
+                    return True
+                if hr == MAPI_E_NO_SUPPORT:
+                    _check(hr, "wait_idle needs the embedded offline object")
+                if hr != E_PENDING:
+                    _check(hr, "wait_idle cannot wait from inside the object's own Notify")
+                if last:
+                    return False
+                PyErr_CheckSignals()
+        finally:
+            with nogil:  # may be the last reference: Release then joins the object's thread
+                p.Release()
 
     def _advise_native(self, Sink sink not None, client_token):
         """Advise(sink) with STATE_ALL; returns the manager's token. The sink is pinned across the call too."""
@@ -790,7 +839,8 @@ cdef class PumpHandle:
         self._pump = NULL
 
     def join(self):
-        """Waits (GIL released) for the producers; returns the wall time they took in ns. Idempotent."""
+        """Waits (GIL released) for the producers; returns the wall time they took in ns. Idempotent. In a fork
+        child, a pump started by the parent returns 0 at once and is leaked: its threads exist only there."""
         cdef mapioffline_pump *pump = self._pump
         cdef uint64_t elapsed = 0
         self._pump = NULL

@@ -9,22 +9,11 @@ import queue
 import statistics
 import sys
 import threading
-import time
 
 import mapioffline
-from mapioffline import Notification, Pending, State, _core, open_offline
+from mapioffline import Notification, State, _core, open_offline
 
 _CHANGES = [(State.OFFLINE, True), (State.ONLINE, False), (State.OFFLINE, False), (State.ONLINE, True)]
-
-
-def _set_state_retrying(obj: mapioffline.OfflineObject, state: State, block: bool) -> None:
-    """set_state, retrying while the previous non-blocking change is still in flight (Pending)."""
-    while True:
-        try:
-            obj.set_state(state, block=block)
-            return
-        except Pending:
-            time.sleep(0.001)
 
 
 def run_demo(profile: str, as_json: bool) -> int:
@@ -48,27 +37,32 @@ def run_demo(profile: str, as_json: bool) -> int:
         ]
         for t in threads:
             t.start()
-        if not as_json:
-            print(f"mapioffline {mapioffline.__version__}: embedded offline object {profile!r}, "
-                  f"state {getattr(obj.state, 'name', obj.state)}, capabilities {obj.capabilities!r}")
         expected = len(_CHANGES) * 3 * 3  # changes x (START, STATECHANGE, DONE) x consumers
         latencies: dict[str, list[int]] = {"blocking": [], "callback": [], "asyncio": []}
         received = 0
-        for state, block in _CHANGES:
+        try:
             if not as_json:
-                print(f"-- set_state({state.name}, block={block})")
-            _set_state_retrying(obj, state, block)
-            target = received + 9
-            while received < target:
-                consumer, n, at = events.get(timeout=10)
-                received += 1
-                latency_ns = at - n.timestamp_ns
-                latencies[consumer].append(latency_ns)
-                _print_event(consumer, n, latency_ns, as_json)
-        for subscription in (blocking, callback, asynchronous):
-            subscription.close()
-        for t in threads:
-            t.join()
+                print(f"mapioffline {mapioffline.__version__}: embedded offline object {profile!r}, "
+                      f"state {getattr(obj.state, 'name', obj.state)}, capabilities {obj.capabilities!r}")
+            for state, block in _CHANGES:
+                if not as_json:
+                    print(f"-- set_state({state.name}, block={block})")
+                # Every consumer has seen the previous change's DONE: the object accepts the next one at once.
+                obj.set_state(state, block=block)
+                target = received + 9
+                while received < target:
+                    consumer, n, at = events.get(timeout=10)
+                    received += 1
+                    latency_ns = at - n.timestamp_ns
+                    latencies[consumer].append(latency_ns)
+                    _print_event(consumer, n, latency_ns, as_json)
+        finally:
+            # Also on a closed output pipe or Ctrl-C: ending the subscriptions ends every consumer's stream, so the
+            # consumer threads finish and the process can exit.
+            for subscription in (blocking, callback, asynchronous):
+                subscription.close()
+            for t in threads:
+                t.join()
         final_state = obj.state
     _print_summary(latencies, final_state, expected, received, as_json)
     return 0 if received == expected else 1

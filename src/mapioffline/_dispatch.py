@@ -1,7 +1,8 @@
 """Callback delivery: one dispatcher thread per callback subscription hands each notification to the callback.
 
 Rules (README, "Callbacks"):
-- The dispatcher consumes its sink; a sink has at most one callback subscription at a time.
+- The dispatcher consumes its sink; a sink has at most one active callback subscription at a time (advising a new
+  one after the previous was unadvised first lets the previous dispatcher hand over what is left).
 - Closing the subscription (``close()``, leaving ``with``) lets the dispatcher hand over every notification already
   in the sink, then stop; ``close(timeout=...)`` bounds that wait, and what is left stays counted in
   ``sink.stats.pending``. Closing from inside the callback works the same way, after the callback returns.
@@ -75,17 +76,27 @@ _lock = threading.Lock()
 class Dispatcher:
     """The thread that consumes one sink for one callback."""
 
+    retired: bool
+
     def __init__(self, sink: Sink, callback: Callable[[Notification], object], name: str,
                  when_done: Callable[[], None]) -> None:
-        with _lock:
-            owner = _busy_sinks.get(sink)
-            if owner is not None and owner.alive:
-                raise ValueError("this sink already has a callback subscription; give each callback its own sink")
-            _busy_sinks[sink] = self
-            _running.add(self)
+        while True:
+            with _lock:
+                owner = _busy_sinks.get(sink)
+                if owner is None or not owner.alive:
+                    _busy_sinks[sink] = self
+                    _running.add(self)
+                    break
+                if not owner.retired:
+                    raise ValueError("this sink already has a callback subscription; give each callback its own "
+                                     "sink")
+            # The previous callback subscription was unadvised and its dispatcher is still handing over what is
+            # left: let it finish first, so that two callbacks never take turns on one stream.
+            owner.finish(None)
         self._sink = sink
         self._callback = callback
         self._when_done = when_done  # runs on the dispatcher thread as it finishes (closes an owned sink)
+        self.retired: bool = False   # its subscription was unadvised: a new callback subscription may take over
         self._closing = False        # hand over what is pending, then stop
         self._abandoned = False      # stop after the running callback, leave the rest in the sink
         self._busy_since: float | None = None

@@ -137,6 +137,8 @@ class Subscription:
                 offline._unadvise_native(token)
             except ClosedError:
                 pass  # forked child: nothing to unadvise here
+        if self._dispatcher is not None:
+            self._dispatcher.retired = True
         try:
             self._sink._detach()  # after Unadvise: no Notify of ours can follow the end of the stream
         except ClosedError:

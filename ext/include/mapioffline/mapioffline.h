@@ -481,6 +481,25 @@ mapioffline_condvar_probe *mapioffline_condvar_probe_start(size_t samples);
 uint64_t mapioffline_condvar_probe_wait(mapioffline_condvar_probe *probe);
 void mapioffline_condvar_probe_join(mapioffline_condvar_probe *probe);
 
+/* Embedded offline object: what the Offline State API has no call for.
+ *
+ * Waits until no state change is in flight or queued on an embedded object (one from mapioffline_open_embedded,
+ * recognised by its vtable), without spinning: S_OK when idle (at once if it already is); E_PENDING (the HRESULT
+ * SetCurrentState gives while a change is in flight) if a change still is when timeout_ns has passed (negative: no
+ * limit; 0: just check); MAPI_E_CALL_FAILED at once when called from inside one of the object's own Notify calls
+ * (the change cannot end before that Notify returns: the wait would never end); MAPI_E_NO_SUPPORT for any other
+ * object; E_INVALIDARG for NULL.
+ * A change requested while another one is handing out DONE is queued and carried out right after that phase (spec
+ * §7.4, refinement 0.2; a FLAG_BLOCK caller waits for it and runs it on its own thread); only one can be queued,
+ * a second request meanwhile gets E_PENDING. Such a queued change counts as in flight here. The caller must hold
+ * a reference on the object.
+ *
+ * fork(): a child has a fresh registry of embedded objects, so opening a profile there gives a new object with a
+ * thread of its own. Objects and test pumps made before the fork are inert in the child: their threads do not
+ * exist there, so Release leaks instead of joining, mapioffline_pump_join returns at once (*elapsed_ns = 0) and
+ * leaks, SetCurrentState, Advise and this function return MAPI_E_CALL_FAILED, Unadvise S_OK. */
+HRESULT mapioffline_offline_wait_idle(IMAPIOfflineMgr *obj, int64_t timeout_ns);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif
