@@ -18,7 +18,7 @@ import mapioffline
 from mapioffline import NotifyKind, Sink, State, testing
 from mapioffline.testing import live_offline_objects
 
-from conftest import PythonSink, raw_advise, raw_unadvise, wait_not_pending
+from conftest import PythonSink, raw_advise, raw_unadvise
 
 
 def _rss_kb() -> int:
@@ -47,7 +47,7 @@ def test_blocking_foreign_sink_holds_only_its_own_change(offline: mapioffline.Of
             gate.set()
             kinds = [sub.sink.get(timeout=10).kind for _ in range(3)]
             assert kinds == [NotifyKind.STATECHANGE_START, NotifyKind.STATECHANGE, NotifyKind.STATECHANGE_DONE]
-            wait_not_pending(offline, State.OFFLINE)
+            assert offline.wait_idle(10)
             assert [r[0] for r in foreign.records] == [1, 2, 3]
             assert sub.sink.stats.dropped == 0
     finally:
@@ -74,7 +74,7 @@ def test_unadvise_waits_for_the_notify_in_flight(offline: mapioffline.OfflineObj
     gate.set()
     unadvise.join(10)
     assert done.is_set()
-    wait_not_pending(offline, State.OFFLINE)
+    assert offline.wait_idle(10)
     assert foreign.refs == 1  # released once, after its Notify returned
     assert len(foreign.records) == 1  # START only: nothing started after Unadvise returned
 
@@ -98,7 +98,7 @@ def test_unadvise_racing_notify_native_sinks(offline: mapioffline.OfflineObject)
         assert sink.stats.received == after_unadvise  # nothing arrived after Unadvise returned
         sub.close()
         target = State.ONLINE if target == State.OFFLINE else State.OFFLINE
-    wait_not_pending(offline, offline.state)
+    assert offline.wait_idle(10)
 
 
 def test_consumer_that_never_drains_stays_bounded() -> None:
@@ -151,9 +151,11 @@ def test_last_release_of_the_sink_from_inside_its_notify(offline: mapioffline.Of
 
 
 def test_last_release_of_the_object_from_inside_notify(profile: str) -> None:
-    """The last Python handle on an embedded object is closed from inside a callback, while a non-blocking change
-    is being delivered on the object's own thread: the object lives until that change has reached every sink, then
-    is destroyed on that thread; the live count returns to its baseline and nothing crashes."""
+    """The last Python handle on an embedded object is closed from inside a foreign sink's Notify(START), while a
+    non-blocking change is being delivered on the object's own thread: the last Release ends every registration
+    as Unadvise would (the rest of that change reaches nobody), the sink is released once, after its Notify
+    returned, and the object is deleted on that thread once the change is over; the live count returns to its
+    baseline and nothing crashes."""
     baseline = live_offline_objects()
     offline = mapioffline.open_offline(profile, backend="embedded")
     closed = threading.Event()
@@ -183,8 +185,8 @@ def test_last_release_of_the_object_from_inside_notify(profile: str) -> None:
             break
         threading.Event().wait(0.01)
     assert deadline_ok, "the object was never destroyed"
-    assert kinds == [1, 2, 3]  # the change completed for the sink before the object went
-    assert foreign.refs == 1  # the destroyed object released its registration
+    assert kinds == [1]  # STATECHANGE and DONE reached nobody: the registration ended with the last reference
+    assert foreign.refs == 1  # released exactly once
 
 
 _EXIT_SCRIPT = textwrap.dedent(
