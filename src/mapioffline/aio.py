@@ -39,7 +39,7 @@ class _Watcher:
         try:
             self.waiters.remove(waiter)
         except ValueError:
-            pass
+            return  # already woken by _readable, which stopped this watcher: a newer one may own the descriptor now
         if not self.waiters:
             self._stop()
 
