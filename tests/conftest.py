@@ -10,7 +10,6 @@ import ctypes
 import gc
 import itertools
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -21,9 +20,6 @@ import mapioffline
 from mapioffline import _core
 from mapioffline.testing import live_offline_objects, live_sinks
 
-# Async work (dispatcher threads, the embedded object's thread releasing a sink) may finish just after a test.
-_SETTLE_S = 5.0
-
 _profile_counter = itertools.count()
 
 
@@ -31,15 +27,15 @@ _profile_counter = itertools.count()
 def no_leaked_native_objects() -> Iterator[None]:
     """Every test must close what it opens: native sinks and embedded objects return to their count before it.
 
-    A full gc.collect() runs only when the counts differ (it is what makes a leaked handle in a reference cycle
-    warn and fail the test); collecting around every test would cost more than the tests themselves."""
+    No waiting: close() is synchronous (a subscription's close joins its dispatcher, an object's last release joins
+    its thread and releases every sink). A full gc.collect() runs only when the counts differ (it is what makes a
+    leaked handle in a reference cycle warn and fail the test); collecting around every test would cost more than
+    the tests themselves."""
     before = (live_sinks(), live_offline_objects())
     yield
-    deadline = time.monotonic() + _SETTLE_S
     after = (live_sinks(), live_offline_objects())
-    while after != before and time.monotonic() < deadline:
+    if after != before:
         gc.collect()
-        time.sleep(0.01)
         after = (live_sinks(), live_offline_objects())
     assert after[0] == before[0], f"live native sinks: {before[0]} before the test, {after[0]} after"
     assert after[1] == before[1], f"live embedded objects: {before[1]} before the test, {after[1]} after"

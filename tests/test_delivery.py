@@ -284,10 +284,13 @@ def test_threads_mixing_every_consumer_call_on_one_sink_see_each_record_once() -
 def test_a_shared_sink_streams_while_any_subscription_is_active(profile: str) -> None:
     with open_offline(profile + "-a") as a, open_offline(profile + "-b") as b, Sink(64) as sink:
         sub_a, sub_b = a.advise(sink, token=1), b.advise(sink, token=2)
+        sub_a.close()
+        # Empty, one subscription left: the stream goes on (an await times out rather than ending).
+        with pytest.raises(asyncio.TimeoutError):
+            asyncio.run(asyncio.wait_for(sink.aget(), 0.05))
         got: list[Notification] = []
         reader = threading.Thread(target=lambda: got.extend(sink))
         reader.start()
-        sub_a.close()
         b.set_state(State.OFFLINE)  # still delivered: b's subscription is active
         a.set_state(State.OFFLINE)  # not delivered: a's ended
         sub_b.close()
