@@ -18,7 +18,8 @@ sanitize = os.environ.get("MAPIOFFLINE_SANITIZE", "")
 if sanitize not in ("", "address", "thread"):
     sys.exit(f"MAPIOFFLINE_SANITIZE must be 'address' or 'thread', not {sanitize!r}")
 
-sources = ["src/mapioffline/_core.pyx"] + sorted(glob("ext/src/*.cpp"))
+# The bridge channel (ext/src/channel/) is one concept in several files: its own folder, built in the same way.
+sources = ["src/mapioffline/_core.pyx"] + sorted(glob("ext/src/*.cpp")) + sorted(glob("ext/src/channel/*.cpp"))
 compile_args: list[str] = []
 link_args: list[str] = []
 macros = [("MAPIOFFLINE_DEBUG", "1" if debug else "0")]

@@ -72,6 +72,21 @@ def test_info() -> None:
     assert "IID_IMAPIOfflineNotify         {0317BDE5-FC29-44CD-8DCD-36125A3BE9EC}" in out
     assert "embedded  available" in out
     assert "outlook   not" in out  # never available outside Outlook's process, with the reason
+    assert "outlook export n/a: no Outlook MAPI DLL" in out  # which HrOpenOfflineObj spelling: none loaded here
+
+
+@pytest.mark.parametrize(("name", "loaded", "expected"), [
+    ("HrOpenOfflineObj@20", True, "HrOpenOfflineObj@20 (found in the loaded Outlook MAPI DLL)"),
+    ("HrOpenOfflineObj", True, "HrOpenOfflineObj (found in the loaded Outlook MAPI DLL)"),
+    (None, True, "none: the loaded Outlook MAPI DLL exports neither"),
+    (None, False, "n/a: no Outlook MAPI DLL"),
+])
+def test_info_outlook_export_line(name: str | None, loaded: bool, expected: str) -> None:
+    # The states a Windows process can be in; only the last one occurs here (the loader's own answer for each
+    # spelling is tested natively, under Wine, by outlook_loader_test's loaded/alternate modes).
+    from mapioffline._demo import _outlook_export_line
+
+    assert _outlook_export_line(name, loaded).startswith(expected)
 
 
 @pytest.mark.parametrize("args", [["--help"], ["-h"], ["demo", "--help"], ["info", "--help"], ["bench", "--help"]])

@@ -75,10 +75,19 @@ int posix_memalign(void **out, size_t alignment, size_t n) {
 #define RAW_MALLOC(n) __libc_malloc(n)
 #define RAW_MEMALIGN(a, n) __libc_memalign((a), (n))
 #define RAW_FREE(p) __libc_free(p)
+#define RAW_ALIGNED_FREE(p) __libc_free(p)
+#elif defined(_WIN32)
+// The Windows CRTs have no aligned_alloc: _aligned_malloc's memory must go back through _aligned_free.
+#include <malloc.h>
+#define RAW_MALLOC(n) std::malloc(n)
+#define RAW_MEMALIGN(a, n) _aligned_malloc((n), (a))
+#define RAW_FREE(p) std::free(p)
+#define RAW_ALIGNED_FREE(p) _aligned_free(p)
 #else
 #define RAW_MALLOC(n) std::malloc(n)
 #define RAW_MEMALIGN(a, n) std::aligned_alloc((a), (((n) + (a) - 1) / (a)) * (a))
 #define RAW_FREE(p) std::free(p)
+#define RAW_ALIGNED_FREE(p) std::free(p)
 #endif
 
 namespace {
@@ -121,9 +130,9 @@ void operator delete(void *p, std::size_t) noexcept { RAW_FREE(p); }
 void operator delete[](void *p, std::size_t) noexcept { RAW_FREE(p); }
 void operator delete(void *p, const std::nothrow_t &) noexcept { RAW_FREE(p); }
 void operator delete[](void *p, const std::nothrow_t &) noexcept { RAW_FREE(p); }
-void operator delete(void *p, std::align_val_t) noexcept { RAW_FREE(p); }
-void operator delete[](void *p, std::align_val_t) noexcept { RAW_FREE(p); }
-void operator delete(void *p, std::size_t, std::align_val_t) noexcept { RAW_FREE(p); }
-void operator delete[](void *p, std::size_t, std::align_val_t) noexcept { RAW_FREE(p); }
-void operator delete(void *p, std::align_val_t, const std::nothrow_t &) noexcept { RAW_FREE(p); }
-void operator delete[](void *p, std::align_val_t, const std::nothrow_t &) noexcept { RAW_FREE(p); }
+void operator delete(void *p, std::align_val_t) noexcept { RAW_ALIGNED_FREE(p); }
+void operator delete[](void *p, std::align_val_t) noexcept { RAW_ALIGNED_FREE(p); }
+void operator delete(void *p, std::size_t, std::align_val_t) noexcept { RAW_ALIGNED_FREE(p); }
+void operator delete[](void *p, std::size_t, std::align_val_t) noexcept { RAW_ALIGNED_FREE(p); }
+void operator delete(void *p, std::align_val_t, const std::nothrow_t &) noexcept { RAW_ALIGNED_FREE(p); }
+void operator delete[](void *p, std::align_val_t, const std::nothrow_t &) noexcept { RAW_ALIGNED_FREE(p); }

@@ -10,8 +10,12 @@
 
 #include "clock.h"  // ext/src
 
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__) || defined(__i386__) || defined(_M_X64) || defined(_M_IX86)
+#if defined(_MSC_VER)
+#include <intrin.h>  // __rdtsc (MSVC has no x86intrin.h)
+#else
 #include <x86intrin.h>
+#endif
 #endif
 
 namespace mapioffline_bench {
@@ -22,6 +26,7 @@ void BM_MonotonicNs(benchmark::State &state) {
 }
 BENCHMARK(BM_MonotonicNs)->Name("steps/clock_monotonic");
 
+#if defined(__linux__)  // a Linux clock
 void BM_MonotonicCoarse(benchmark::State &state) {
   for (auto _ : state) {
     timespec ts;
@@ -30,8 +35,9 @@ void BM_MonotonicCoarse(benchmark::State &state) {
   }
 }
 BENCHMARK(BM_MonotonicCoarse)->Name("steps/clock_monotonic_coarse");
+#endif
 
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__) || defined(__i386__) || defined(_M_X64) || defined(_M_IX86)
 void BM_Rdtsc(benchmark::State &state) {
   for (auto _ : state) benchmark::DoNotOptimize(__rdtsc());
 }

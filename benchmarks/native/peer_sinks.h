@@ -17,8 +17,12 @@
 #include "queue_adapters.h"
 #include "ring.h"  // kCacheLine
 
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__) || defined(__i386__) || defined(_M_X64) || defined(_M_IX86)
+#if defined(_MSC_VER)
+#include <intrin.h>  // __rdtsc (MSVC has no x86intrin.h)
+#else
 #include <x86intrin.h>
+#endif
 #endif
 
 #if defined(__GNUC__)
@@ -42,7 +46,7 @@ struct DefaultSinkOpts {
 };
 
 inline uint64_t RawTicks() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__) || defined(__i386__) || defined(_M_X64) || defined(_M_IX86)
   return __rdtsc();
 #else
   return mapioffline::MonotonicNs();

@@ -19,7 +19,9 @@
 #include <mutex>
 
 #include <atomic_queue/atomic_queue.h>
+#if MAPIOFFLINE_HAVE_BOOST_LOCKFREE  // CMake leaves it out where Boost is not installed (Windows runners)
 #include <boost/lockfree/queue.hpp>
+#endif
 #include <concurrentqueue/concurrentqueue.h>
 
 #include "alloc_counter.h"
@@ -104,6 +106,7 @@ struct AtomicQueueQ {
   atomic_queue::AtomicQueueB2<MAPIOFFLINE_RECORD, std::allocator<MAPIOFFLINE_RECORD>, true, false, kSpsc> q;
 };
 
+#if MAPIOFFLINE_HAVE_BOOST_LOCKFREE
 // boost::lockfree::queue, fixed_sized: a Michael-Scott linked queue over a preallocated node pool addressed by
 // 16-bit indices (so capacity <= 65534). bounded_push never allocates; nodes are recycled through a lock-free
 // freelist. Capacity is exact (the constructor reserves capacity + 1 nodes, one being the dummy).
@@ -118,6 +121,7 @@ struct BoostLockfreeQueue {
   }
   boost::lockfree::queue<MAPIOFFLINE_RECORD, boost::lockfree::fixed_sized<true>> q;
 };
+#endif
 
 // The textbook baseline: std::mutex + std::deque, bounded by a size check. NOT allocation-free and NOT
 // non-blocking: std::deque allocates a 512-byte node every 16 records as its tail advances and frees them as its

@@ -80,7 +80,9 @@ const std::vector<Target> &Targets() {
       {"moodycamel", TargetKind::kPeer, false, &Make<PeerTarget<MoodycamelQueue>>},
       {"atomic_queue", TargetKind::kPeer, false, &Make<PeerTarget<AtomicQueueQ<false>>>},
       {"atomic_queue_spsc", TargetKind::kPeer, true, &Make<PeerTarget<AtomicQueueQ<true>>>},
+#if MAPIOFFLINE_HAVE_BOOST_LOCKFREE
       {"boost_lockfree", TargetKind::kPeer, false, &Make<PeerTarget<BoostLockfreeQueue>>},
+#endif
       {"mutex_deque", TargetKind::kPeer, false, &Make<PeerTarget<MutexDequeQueue>>},
       // Control: our ring inside the template sink. Should match "ours" closely; if not, the harness is unfair.
       {"x_our_ring", TargetKind::kAblation, false, &Make<PeerTarget<OurRingQueue>>},

@@ -11,11 +11,16 @@ using HrOpenOfflineObjFn = HRESULT(STDMETHODCALLTYPE *)(ULONG, const WCHAR *, co
                                                         IMAPIOfflineMgr **);
 using FGetComponentPathFn = BOOL(STDAPICALLTYPE *)(LPCSTR, LPSTR, LPSTR, DWORD, BOOL);
 
-// x86 exports carry stdcall's decoration (5 arguments x 4 bytes); x64 and ARM64 are undecorated.
+// The export's name, in the order tried. On x86 the stdcall-decorated name (5 arguments x 4 bytes) is what Outlook
+// exports and what the docs tell GetProcAddress to use. On x64 there is no stdcall decoration and MAPIStubLibrary
+// (MFCMAPI) resolves the plain name; but Microsoft's page and sample use "HrOpenOfflineObj@20" on every platform,
+// and a Microsoft x64 binary was seen asking for that spelling, so it is tried second rather than never: an x64
+// DLL that exports the decorated spelling verbatim is found too. Which one real x64 Outlook exports is not known
+// here (no Outlook); either way the right one is found, and mapioffline_outlook_export says which.
 #if defined(_M_IX86) || defined(__i386__)
-constexpr char kExportName[] = "HrOpenOfflineObj@20";
+constexpr const char *kExportNames[] = {"HrOpenOfflineObj@20", "HrOpenOfflineObj"};
 #else
-constexpr char kExportName[] = "HrOpenOfflineObj";
+constexpr const char *kExportNames[] = {"HrOpenOfflineObj", "HrOpenOfflineObj@20"};
 #endif
 
 constexpr wchar_t kMailClientKey[] = L"Software\\Clients\\Mail\\Microsoft Outlook";
@@ -88,9 +93,30 @@ HMODULE LoadFromComponentPath() {
   return result;
 }
 
+// The first of kExportNames that module exports, and its name (static storage) in *name; NULL when none.
+HrOpenOfflineObjFn FindExport(HMODULE module, const char **name) {
+  for (const char *candidate : kExportNames) {
+    auto fn = reinterpret_cast<HrOpenOfflineObjFn>(
+        reinterpret_cast<void (*)()>(GetProcAddress(module, candidate)));
+    if (fn) {
+      *name = candidate;
+      return fn;
+    }
+  }
+  *name = nullptr;
+  return nullptr;
+}
+
 }  // namespace
 
 extern "C" int mapioffline_outlook_loaded(void) { return FindLoadedModule() != nullptr ? 1 : 0; }
+
+extern "C" const char *mapioffline_outlook_export(void) {
+  HMODULE module = FindLoadedModule();
+  const char *name = nullptr;
+  if (module) FindExport(module, &name);
+  return name;
+}
 
 extern "C" HRESULT mapioffline_open_outlook(const WCHAR *profile, int allow_search, IMAPIOfflineMgr **out,
                                             const char **detail) {
@@ -110,10 +136,10 @@ extern "C" HRESULT mapioffline_open_outlook(const WCHAR *profile, int allow_sear
     *detail = "no Outlook MAPI DLL (olmapi32.dll or msmapi32.dll) is loaded or registered";
     return MAPI_E_CALL_FAILED;
   }
-  auto open = reinterpret_cast<HrOpenOfflineObjFn>(
-      reinterpret_cast<void (*)()>(GetProcAddress(module, kExportName)));
+  const char *export_name = nullptr;
+  HrOpenOfflineObjFn open = FindExport(module, &export_name);
   if (!open) {
-    *detail = "the Outlook MAPI DLL does not export HrOpenOfflineObj";
+    *detail = "the Outlook MAPI DLL does not export HrOpenOfflineObj (neither spelling)";
     return MAPI_E_CALL_FAILED;
   }
   // A module we loaded ourselves stays loaded: the returned object's code lives in it.
@@ -130,6 +156,7 @@ extern "C" HRESULT mapioffline_open_outlook(const WCHAR *profile, int allow_sear
 #else
 
 extern "C" int mapioffline_outlook_loaded(void) { return 0; }
+extern "C" const char *mapioffline_outlook_export(void) { return nullptr; }
 
 extern "C" HRESULT mapioffline_open_outlook(const WCHAR *, int, IMAPIOfflineMgr **out, const char **detail) {
   if (out) *out = nullptr;

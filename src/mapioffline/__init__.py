@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from mapioffline._version import __version__
-from mapioffline import _core
+from mapioffline import _bridge, _core
 from mapioffline._core import (
     MAX_SPIN_US,
     RECORD_FORMAT,
@@ -72,7 +72,7 @@ __all__ = [
     "NotFound",
 ]
 
-_BACKENDS = ("auto", "embedded", "outlook")
+_BACKENDS = ("auto", "embedded", "outlook", "bridge")
 
 
 def open_offline(profile: str = "mapioffline", *, backend: str = "auto") -> OfflineObject:
@@ -81,10 +81,14 @@ def open_offline(profile: str = "mapioffline", *, backend: str = "auto") -> Offl
     ``backend="embedded"``: the in-process embedded object (one per profile name, case-insensitive; a new one
     starts ONLINE). ``"outlook"``: Outlook's own object through HrOpenOfflineObj (Windows, inside Outlook's
     process; the profile name is required, e.g. ``Application.Session.CurrentProfileName``). ``"auto"``: Outlook's
-    when its MAPI DLL is already loaded in this process, else embedded.
+    when its MAPI DLL is already loaded in this process, else the bridge when a publisher for ``profile`` runs in
+    another process, else (on Windows) NotFound naming the add-in to install, never the simulator silently, and
+    elsewhere the embedded object. ``"bridge"``: follows the publisher of ``profile`` in another process of this
+    user (``python -m mapioffline bridge publish``, or the Outlook add-in); the object has the same API.
 
     Raises TypeError/ValueError for bad arguments, NotSupported for "outlook" off Windows, MapiError (NotFound
-    outside Outlook's process) when Outlook's object cannot be opened."""
+    outside Outlook's process) when Outlook's object cannot be opened, NotFound for "bridge" when no publisher runs
+    for ``profile``."""
     if not isinstance(profile, str):
         raise TypeError(f"profile must be a str, not {type(profile).__name__}")
     if not isinstance(backend, str):
@@ -97,12 +101,31 @@ def open_offline(profile: str = "mapioffline", *, backend: str = "auto") -> Offl
         if sys.platform != "win32":
             raise NotSupported("the Outlook backend exists only on Windows, inside Outlook's process")
         return _core._open_outlook(OfflineObject, profile, backend == "outlook")
+    if backend == "bridge":
+        return _bridge.open_bridge(profile)
+    if backend == "auto":
+        found = _bridge.open_bridge_if_running(profile)
+        if found is not None:
+            return found
+        if sys.platform == "win32":
+            raise NotFound(
+                f"Outlook's offline object is not in this process and no bridge publisher runs for profile "
+                f"{profile!r}: run `python -m mapioffline addin install` (then restart Outlook) so that Outlook "
+                f"publishes its state, or ask for backend=\"embedded\" to use the simulator"
+            )
     return _core._open_embedded(OfflineObject, profile)
 
 
 def available_backends() -> dict[str, str]:
     """Each backend with "available" or the reason it is not, for this process."""
     result = {"embedded": "available"}
+    if sys.platform.startswith("linux") or sys.platform == "win32":
+        result["bridge"] = (
+            "available: open_offline(profile, backend=\"bridge\") follows a publisher of that profile in another "
+            "process of this user (`python -m mapioffline bridge publish`, or the Outlook add-in on Windows)"
+        )
+    else:
+        result["bridge"] = "not available: the bridge channel exists on Linux and Windows"
     if sys.platform != "win32":
         result["outlook"] = "not available: Outlook's offline object exists only on Windows, inside Outlook"
     elif _core._outlook_loaded():

@@ -1,4 +1,4 @@
-"""Command line: ``python -m mapioffline {demo,info,bench}`` (also installed as ``mapioffline``)."""
+"""Command line: ``python -m mapioffline {demo,info,bench,bridge,state,watch,addin}`` (also installed as ``mapioffline``)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="The Outlook Offline State API from Python, with an embedded offline object for any OS. "
-        "A command-line process is never inside Outlook, so these commands use the embedded object.",
+        "A command-line process is never inside Outlook: demo, info and bench use the embedded object; bridge, "
+        "state and watch reach a publisher in another process (the Outlook add-in, or `bridge publish`).",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     demo = commands.add_parser(
@@ -44,12 +45,19 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
     bench.add_argument("--plot", metavar="FILE.png", help="draw the results (needs matplotlib: the 'bench' extra)")
     bench.add_argument("--quick", action="store_true", help="a shorter, noisier run (for smoke tests)")
+    from mapioffline._bridge_cli import add_commands
+
+    add_commands(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit status."""
     args = _parser().parse_args(argv)
+    if args.command in ("bridge", "state", "watch", "addin"):
+        from mapioffline._bridge_cli import run
+
+        return run(args)
     try:
         if args.command == "demo":
             from mapioffline._demo import run_demo

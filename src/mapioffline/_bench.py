@@ -23,9 +23,9 @@ from typing import Any
 
 import mapioffline
 from mapioffline import Sink, State, _core, open_offline
+from mapioffline import _ctypes_abi
+from mapioffline._ctypes_abi import ctypes_com_problem
 from mapioffline.testing import start_pump
-
-_NOTIFY_FN = ctypes.WINFUNCTYPE if sys.platform == "win32" else ctypes.CFUNCTYPE  # type: ignore[attr-defined]
 
 
 class _NotifyRecord(ctypes.Structure):
@@ -41,14 +41,16 @@ class _NotifyRecord(ctypes.Structure):
 
 class CtypesSink:
     """The baseline a Python user would write without us: an IMAPIOfflineNotify whose methods are ctypes
-    callbacks into Python, storing each record as a tuple. Every Notify needs the GIL."""
+    callbacks into Python, storing each record as a tuple. Every Notify needs the GIL. Raises
+    NotImplementedError where ctypes cannot make our calling convention (i386 Linux: see _ctypes_abi)."""
 
     def __init__(self) -> None:
+        method = _ctypes_abi.method_type()  # refuses before any callback exists that a native thread could call
         self.records: list[tuple[int, int, int, int, int]] = []
         self._refs = 1
-        qi_type = _NOTIFY_FN(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p))
-        ref_type = _NOTIFY_FN(ctypes.c_uint32, ctypes.c_void_p)
-        notify_type = _NOTIFY_FN(None, ctypes.c_void_p, ctypes.POINTER(_NotifyRecord))
+        qi_type = method(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p))
+        ref_type = method(ctypes.c_uint32, ctypes.c_void_p)
+        notify_type = method(None, ctypes.c_void_p, ctypes.POINTER(_NotifyRecord))
         self._callbacks = (qi_type(self._query_interface), ref_type(self._add_ref), ref_type(self._release),
                            notify_type(self._notify))
         self._vtable = (ctypes.c_void_p * 4)(*(ctypes.cast(cb, ctypes.c_void_p) for cb in self._callbacks))
@@ -340,12 +342,14 @@ def collect(quick: bool) -> dict[str, Any]:
     scale = 1 if not quick else 10
     n = 4_000_000 // scale
     samples = 400 // scale
-    r: dict[str, Any] = {"machine": machine(), "quick": quick}
+    # Where ctypes cannot make our calling convention (i386 Linux) its baselines are left out (None), with the reason.
+    no_ctypes = ctypes_com_problem()
+    r: dict[str, Any] = {"machine": machine(), "quick": quick, "ctypes_baseline_skipped": no_ctypes}
     r["delivery"] = {
         "ours_objects_1p": delivery_ours(n, 1),
         "ours_objects_2p": delivery_ours(n, 2),
         "ours_raw_1p": delivery_ours(n, 1, raw=True),
-        "ctypes_sink": delivery_ctypes(40_000 // scale),
+        "ctypes_sink": None if no_ctypes else delivery_ctypes(40_000 // scale),
         "simplequeue": delivery_simplequeue(n // 4),
     }
     r["drain_prefilled_ns"] = {"objects": drain_prefilled(), "raw": drain_prefilled(raw=True)}
@@ -353,7 +357,8 @@ def collect(quick: bool) -> dict[str, Any]:
     ctypes_n = 20_000 // scale
     r["notify_busy_ns"] = {
         "ours_idle": notify_cost_ours(notify_n, False), "ours_busy": notify_cost_ours(notify_n, True),
-        "ctypes_idle": notify_cost_ctypes(ctypes_n, False), "ctypes_busy": notify_cost_ctypes(ctypes_n // 4, True),
+        "ctypes_idle": None if no_ctypes else notify_cost_ctypes(ctypes_n, False),
+        "ctypes_busy": None if no_ctypes else notify_cost_ctypes(ctypes_n // 4, True),
     }
     r["latency"] = {
         "get": latency_get(samples), "get_spin": latency_get(samples, spin_us=3000),
@@ -364,28 +369,40 @@ def collect(quick: bool) -> dict[str, Any]:
     r["fan_out_us"] = {str(k): fan_out(k, 20 if k < 1000 else 10) for k in (1, 10, 100, 1000)}
     r["advise_cycle_us"] = advise_cycle(2000 // scale)
     r["idle_cpu_ms_per_s"] = idle_cpu(1.0 if not quick else 0.3)
+    if sys.platform.startswith("linux"):  # the bridge: publisher here, subscribers in helper processes
+        from mapioffline._bridge_bench import collect as bridge_collect
+
+        b = r["bridge"] = bridge_collect(quick)
+        r["latency"]["set_state_to_get_same_process"] = b["wakeup_in_process_get"]
+        r["latency"]["set_state_to_get_other_process"] = b["wakeup_cross_process_get"]
     return r
 
 
 def _table(r: dict[str, Any]) -> str:
     d, lat, nb = r["delivery"], r["latency"], r["notify_busy_ns"]
     ours = d["ours_objects_1p"]["per_s"]
+    ctypes_sink = d["ctypes_sink"]
+    vs_ctypes = f"{ours / ctypes_sink['per_s']:.0f}x ctypes sink, " if ctypes_sink else ""
     rows = [
         ("delivery into Notification objects, 1 producer", f"{ours / 1e6:.2f} M/s",
-         f"{ours / d['ctypes_sink']['per_s']:.0f}x ctypes sink, {ours / d['simplequeue']['per_s']:.1f}x SimpleQueue"),
+         f"{vs_ctypes}{ours / d['simplequeue']['per_s']:.1f}x SimpleQueue"),
         ("delivery into Notification objects, 2 producers", f"{d['ours_objects_2p']['per_s'] / 1e6:.2f} M/s",
          f"dropped {d['ours_objects_2p']['dropped']:,} of the burst"),
         ("delivery raw (drain_into), 1 producer", f"{d['ours_raw_1p']['per_s'] / 1e6:.2f} M/s",
          f"dropped {d['ours_raw_1p']['dropped']:,}"),
-        ("ctypes Python-callback sink", f"{d['ctypes_sink']['per_s'] / 1e6:.3f} M/s", "baseline"),
+        ("ctypes Python-callback sink",
+         f"{ctypes_sink['per_s'] / 1e6:.3f} M/s" if ctypes_sink else "n/a", "baseline" if ctypes_sink else
+         "skipped: no stdcall ctypes callbacks here (see mapioffline._ctypes_abi)"),
         ("queue.SimpleQueue, 2 Python threads", f"{d['simplequeue']['per_s'] / 1e6:.2f} M/s", "baseline"),
         ("drain pre-filled ring, objects", f"{r['drain_prefilled_ns']['objects']:.1f} ns/record", ""),
         ("drain pre-filled ring, raw", f"{r['drain_prefilled_ns']['raw']:.2f} ns/record", ""),
         ("Notify idle / while Python busy (ours)", f"{nb['ours_idle']:.1f} / {nb['ours_busy']:.1f} ns",
          f"{nb['ours_busy'] / nb['ours_idle']:.2f}x"),
-        ("Notify idle / while Python busy (ctypes)", f"{nb['ctypes_idle'] / 1000:.1f} / {nb['ctypes_busy'] / 1000:.1f} us",
-         f"{nb['ctypes_busy'] / nb['ctypes_idle']:.1f}x"),
     ]
+    if nb["ctypes_idle"] is not None:
+        rows.append(("Notify idle / while Python busy (ctypes)",
+                     f"{nb['ctypes_idle'] / 1000:.1f} / {nb['ctypes_busy'] / 1000:.1f} us",
+                     f"{nb['ctypes_busy'] / nb['ctypes_idle']:.1f}x"))
     cv = lat["condvar_native"]["p50_us"]
     for name in ("get", "get_spin", "aget", "callback", "simplequeue", "condvar_native"):
         p = lat[name]
@@ -396,6 +413,20 @@ def _table(r: dict[str, Any]) -> str:
     for k, value in r["fan_out_us"].items():
         rows.append((f"set_state(block=True), {k} sinks", f"{value:.1f} us/change", ""))
     rows.append(("advise + close cycle", f"{r['advise_cycle_us']:.1f} us", ""))
+    if "bridge" in r:
+        b = r["bridge"]
+        ratio = b["wakeup_cross_process_get"]["p50_us"] / b["wakeup_in_process_get"]["p50_us"]
+        rows.append(("bridge: cross-process / in-process wake-up p50", f"{ratio:.2f}x", "set_state -> get()"))
+        rows.append(("bridge: state read", f"{b['state']['bridge_state_ns']:.0f} ns/call",
+                     f"embedded {b['state']['embedded_state_ns']:.0f} ns"))
+        for key in ("publisher_cost_0_subscribers", "publisher_cost_1_subscriber",
+                    "publisher_cost_100_subscribers_1_never_reading"):
+            c = b[key]
+            rows.append((f"bridge: {key.replace('publisher_cost_', 'publisher, ').replace('_', ' ')}",
+                         f"{c['paced_cpu_ns']:.0f} ns CPU/notification", f"flood {c['flood_wall_ns']:.0f} ns wall"))
+        burst = b["burst_to_100_subscribers"]
+        rows.append(("bridge: burst to 100 subscribers", f"{burst['min_received']}..{burst['max_received']} of "
+                     f"{burst['burst']}", f"dropped {burst['dropped']} (ring {burst['ring']})"))
     rows.append(("idle consumer blocked in get()", f"{r['idle_cpu_ms_per_s']:.3f} ms CPU/s", ""))
     width = max(len(a) for a, _, _ in rows)
     lines = [f"{a:<{width}}  {b:<32} {c}" for a, b, c in rows]
@@ -413,10 +444,12 @@ def _plot(r: dict[str, Any], path: str) -> None:
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
     d = r["delivery"]
-    names = ["ours objects 1p", "ours objects 2p", "ours raw 1p", "ctypes sink", "SimpleQueue"]
-    values = [d[k]["per_s"] / 1e6 for k in ("ours_objects_1p", "ours_objects_2p", "ours_raw_1p", "ctypes_sink",
-                                           "simplequeue")]
-    left.barh(names, values, color=["C0", "C0", "C0", "C3", "C3"])
+    bars = [("ours objects 1p", "ours_objects_1p", "C0"), ("ours objects 2p", "ours_objects_2p", "C0"),
+            ("ours raw 1p", "ours_raw_1p", "C0"), ("ctypes sink", "ctypes_sink", "C3"),
+            ("SimpleQueue", "simplequeue", "C3")]
+    bars = [bar for bar in bars if d[bar[1]] is not None]  # the ctypes sink is absent on i386 Linux
+    left.barh([name for name, _, _ in bars], [d[key]["per_s"] / 1e6 for _, key, _ in bars],
+              color=[color for _, _, color in bars])
     left.set_xscale("log")
     left.set_xlabel("notifications into Python, M/s (log)")
     lat = r["latency"]

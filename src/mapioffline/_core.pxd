@@ -113,6 +113,7 @@ cdef extern from "mapioffline/mapioffline.h" nogil:
     HRESULT mapioffline_open_outlook(const WCHAR *pwszProfileNameIn, int allow_search,
                                      IMAPIOfflineMgr **ppOfflineObj, const char **detail)
     int mapioffline_outlook_loaded()
+    const char *mapioffline_outlook_export()
     HRESULT mapioffline_sink_create(ULONG capacity, IMAPIOfflineNotify **ppSink)
     int mapioffline_sink_try_pop(IMAPIOfflineNotify *sink, MAPIOFFLINE_NOTIFY *out, uint64_t *timestamp_ns)
     size_t mapioffline_sink_pop_batch(IMAPIOfflineNotify *sink, MAPIOFFLINE_RECORD *out, size_t max_records,
@@ -149,3 +150,35 @@ cdef extern from "mapioffline/mapioffline.h" nogil:
     uint64_t mapioffline_condvar_probe_wait(mapioffline_condvar_probe *probe)
     void mapioffline_condvar_probe_join(mapioffline_condvar_probe *probe)
     HRESULT mapioffline_offline_wait_idle(IMAPIOfflineMgr *obj, int64_t timeout_ns)
+
+# -- Bridge (mapioffline.h, "Bridge" section) ---------------------------------------------------------------------
+cdef extern from "mapioffline/mapioffline.h" nogil:
+    HRESULT MAPIOFFLINE_E_PUBLISHER_GONE
+    HRESULT MAPIOFFLINE_E_CHANNEL_CORRUPT
+    HRESULT MAPIOFFLINE_E_ACCESS_DENIED
+    unsigned int MAPIOFFLINE_BRIDGE_ALLOW_SET_STATE
+
+    ctypedef struct MAPIOFFLINE_BRIDGE_STATS:
+        uint64_t received
+        uint64_t dropped
+        uint32_t publisher_pid
+        uint32_t ring_capacity
+        uint32_t end_reason
+        uint32_t publisher_gone
+        uint32_t allow_set_state
+        uint32_t reserved
+
+    ctypedef struct mapioffline_bridge_publisher:
+        pass
+
+    HRESULT mapioffline_bridge_publish_start(IMAPIOfflineMgr *source, const WCHAR *profile, ULONG flags,
+                                             ULONG ring_capacity, mapioffline_bridge_publisher **out,
+                                             const char **detail)
+    void mapioffline_bridge_publish_stop(mapioffline_bridge_publisher *publisher)
+    IMAPIOfflineNotify *mapioffline_bridge_publisher_notify(mapioffline_bridge_publisher *publisher)
+    void mapioffline_bridge_publisher_counters(mapioffline_bridge_publisher *publisher, uint64_t *published,
+                                               uint64_t *notify_ns)
+    const char *mapioffline_bridge_publisher_region(mapioffline_bridge_publisher *publisher)
+    HRESULT mapioffline_open_bridge(const WCHAR *profile, IMAPIOfflineMgr **out, const char **detail)
+    int mapioffline_is_bridge(IUnknown *p)
+    HRESULT mapioffline_bridge_stats(IMAPIOfflineMgr *bridge, MAPIOFFLINE_BRIDGE_STATS *out)

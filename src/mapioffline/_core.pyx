@@ -711,7 +711,7 @@ cdef class OfflineObject(_Handle):
             hr = p.SetCurrentState(flags, MAPIOFFLINE_STATE_OFFLINE_MASK, target, NULL)
             p.Release()
         PyErr_CheckSignals()
-        _check(hr, "a state change is still in flight" if hr == E_PENDING else "SetCurrentState failed")
+        _check(hr, _set_state_failure(hr, self.backend, self.profile))
 
     def wait_idle(self, timeout=None):
         """Waits until no state change is in flight on the embedded object, nor queued after one (a set_state made
@@ -825,6 +825,12 @@ def _open_outlook(type cls, str profile, bint allow_search):
 
 def _outlook_loaded():
     return mapioffline_outlook_loaded() != 0
+
+
+def _outlook_export():
+    """The HrOpenOfflineObj spelling found in the loaded Outlook MAPI DLL, or None (none loaded, or off Windows)."""
+    cdef const char *name = mapioffline_outlook_export()
+    return None if name is NULL else name.decode("ascii")
 
 
 # -- testing support ---------------------------------------------------------------------------------------------
@@ -950,3 +956,171 @@ def _probe_condvar_latency(size_t samples):
         with nogil:
             mapioffline_condvar_probe_join(probe)
     return latencies
+
+
+# == Bridge: the channel to other processes (ext/src/channel/) =====================================================
+# Kept apart from the sink and object bindings above: the bridge object is an ordinary IMAPIOfflineMgr, so everything
+# above works on it unchanged; this section only opens it, publishes, and reads its counters.
+
+BRIDGE_PUBLISHER_GONE = <uint32_t>MAPIOFFLINE_E_PUBLISHER_GONE
+BRIDGE_CHANNEL_CORRUPT = <uint32_t>MAPIOFFLINE_E_CHANNEL_CORRUPT
+
+
+class BridgeStats(NamedTuple):
+    """Counters of a bridge object: records read from the channel, records lost to sequence gaps (the publisher
+    overwrote them before this subscriber read them), the publisher's pid, the ring's capacity, whether the
+    publisher is gone and whether it accepts set_state requests."""
+
+    received: int
+    dropped: int
+    publisher_pid: int
+    ring_capacity: int
+    publisher_gone: bool
+    allow_set_state: bool
+
+
+cdef str _set_state_failure(HRESULT hr, str backend, str profile):
+    """The message of a failed set_state: for the bridge, what a refused request means and how to allow it."""
+    if hr == E_PENDING:
+        return "a state change is still in flight"
+    if backend == "bridge" and hr == MAPI_E_NO_SUPPORT:
+        return (f"the bridge publisher of profile {profile!r} does not accept set_state requests (they are off by "
+                f"default: start it with `python -m mapioffline bridge publish --profile {profile} "
+                f"--allow-set-state`)")
+    if backend == "bridge" and hr == MAPIOFFLINE_E_PUBLISHER_GONE:
+        return f"the bridge publisher of profile {profile!r} is gone"
+    return "SetCurrentState failed"
+
+
+cdef str _detail_or(const char *detail, str fallback):
+    return detail.decode("utf-8", "replace") if detail is not NULL else fallback
+
+
+def _open_bridge_pointer(str profile):
+    """Opens a bridge object for ``profile``: (address, None) with one reference the caller adopts, or (None, the
+    exception) when it cannot be opened (NotFound when no publisher runs)."""
+    cdef bytes wide = _wide(profile)
+    cdef IMAPIOfflineMgr *p = NULL
+    cdef const char *detail = NULL
+    cdef const WCHAR *name = <const WCHAR *><const char *>wide
+    cdef HRESULT hr
+    with nogil:
+        hr = mapioffline_open_bridge(name, &p, &detail)
+    if hr < 0:
+        return None, exception_for(<uint32_t>hr, _detail_or(detail, "cannot open the bridge"))
+    return <uintptr_t>p, None
+
+
+def _adopt_bridge(type cls, address, str profile):
+    """Wraps the reference _open_bridge_pointer returned in a handle of class ``cls`` with backend "bridge"."""
+    return _adopt(cls, <IMAPIOfflineMgr *><uintptr_t>address, "bridge", profile)
+
+
+def _bridge_stats(address):
+    """BridgeStats of the bridge object at ``address`` (an OfflineObject's com_pointer)."""
+    cdef MAPIOFFLINE_BRIDGE_STATS s
+    _check(mapioffline_bridge_stats(<IMAPIOfflineMgr *><uintptr_t>address, &s), "not a bridge object")
+    return BridgeStats(s.received, s.dropped, s.publisher_pid, s.ring_capacity, s.publisher_gone != 0,
+                       s.allow_set_state != 0)
+
+
+cdef class BridgePublisher:
+    """Publishes an offline object's notifications into the channel of a profile, for subscribers in other
+    processes of this user. Made by mapioffline._bridge.publish(); stop() (or leaving the ``with`` block) ends every
+    subscriber's stream. Holds its own reference on the source object."""
+
+    cdef mapioffline_bridge_publisher *_p
+    cdef int _generation
+    cdef readonly str profile
+    cdef readonly bint allow_set_state
+
+    def __cinit__(self):
+        self._p = NULL
+        self._generation = _fork_generation
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("use mapioffline._bridge.publish()")
+
+    @staticmethod
+    def _start(OfflineObject source not None, str profile, bint allow_set_state, ring_capacity):
+        if isinstance(ring_capacity, bool) or not isinstance(ring_capacity, int):
+            raise TypeError(f"ring_capacity must be an int, not {type(ring_capacity).__name__}")
+        if ring_capacity != 0 and (ring_capacity < 2 or ring_capacity > (1 << 20) or
+                                   ring_capacity & (ring_capacity - 1)):
+            raise ValueError(f"ring_capacity must be a power of two between 2 and {1 << 20}, not {ring_capacity}")
+        cdef bytes wide = _wide(profile)
+        cdef const WCHAR *name = <const WCHAR *><const char *>wide
+        cdef ULONG flags = MAPIOFFLINE_BRIDGE_ALLOW_SET_STATE if allow_set_state else 0
+        cdef ULONG capacity = ring_capacity
+        cdef const char *detail = NULL
+        cdef mapioffline_bridge_publisher *p = NULL
+        cdef HRESULT hr
+        cdef IMAPIOfflineMgr *src = <IMAPIOfflineMgr *>source._pin()
+        with nogil:
+            hr = mapioffline_bridge_publish_start(src, name, flags, capacity, &p, &detail)
+            src.Release()
+        _check(hr, _detail_or(detail, f"cannot publish profile {profile!r}"))
+        cdef BridgePublisher self = BridgePublisher.__new__(BridgePublisher)
+        self._p = p
+        self.profile = profile
+        self.allow_set_state = allow_set_state
+        return self
+
+    @property
+    def region_name(self):
+        """The OS name of the channel's shared memory (on Linux, a file in /dev/shm)."""
+        if self._p is NULL:
+            raise ClosedError("the publisher is stopped")
+        return mapioffline_bridge_publisher_region(self._p).decode("utf-8")
+
+    @property
+    def counters(self):
+        """(notifications published, total ns spent publishing them inside Notify): the publisher's cost."""
+        cdef uint64_t published = 0, spent = 0
+        if self._p is NULL:
+            raise ClosedError("the publisher is stopped")
+        mapioffline_bridge_publisher_counters(self._p, &published, &spent)
+        return published, spent
+
+    @property
+    def _notify_pointer(self):
+        """Address of the publisher's own IMAPIOfflineNotify (for the test pump in benchmarks), valid until stop."""
+        if self._p is NULL:
+            raise ClosedError("the publisher is stopped")
+        return <uintptr_t>mapioffline_bridge_publisher_notify(self._p)
+
+    @property
+    def closed(self):
+        return self._p is NULL
+
+    def stop(self):
+        """Stops publishing: every subscriber's stream ends (PublisherGone). Idempotent."""
+        cdef mapioffline_bridge_publisher *p = self._p
+        self._p = NULL
+        if p is not NULL and self._generation == _fork_generation:
+            with nogil:  # unadvising waits for a Notify in progress, which may need the GIL
+                mapioffline_bridge_publish_stop(p)
+
+    close = stop
+
+    def __enter__(self):
+        if self._p is NULL:
+            raise ClosedError("the publisher is stopped")
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    def __del__(self):
+        if self._p is not NULL and self._generation == _fork_generation:
+            warnings.warn(f"unstopped {self!r}", ResourceWarning, source=self)
+            self.stop()
+
+    def __dealloc__(self):
+        if self._p is not NULL and self._generation == _fork_generation:
+            with nogil:
+                mapioffline_bridge_publish_stop(self._p)
+
+    def __repr__(self):
+        state = "stopped" if self._p is NULL else "publishing"
+        return f"<mapioffline.BridgePublisher {state} profile={self.profile!r}>"

@@ -109,4 +109,17 @@ def print_info() -> int:
     print("backends")
     for name, status in mapioffline.available_backends().items():
         print(f"   {name:<9} {status}")
+    print(f"outlook export {_outlook_export_line(_core._outlook_export(), _core._outlook_loaded())}")
     return 0
+
+
+def _outlook_export_line(name: str | None, loaded: bool) -> str:
+    """Which HrOpenOfflineObj spelling the loader resolves in the loaded Outlook DLL (x64 tries the plain name,
+    then the decorated one; x86 the other way round), or why there is none."""
+    if name is not None:
+        return f"{name} (found in the loaded Outlook MAPI DLL)"
+    if loaded:
+        return "none: the loaded Outlook MAPI DLL exports neither HrOpenOfflineObj nor HrOpenOfflineObj@20"
+    if sys.platform != "win32":
+        return "n/a: no Outlook MAPI DLL off Windows"
+    return "n/a: no Outlook MAPI DLL (olmapi32.dll/msmapi32.dll) is loaded in this process"

@@ -29,6 +29,9 @@ HRESULT_NAMES: dict[int, str] = {
     0x80040102: "MAPI_E_NO_SUPPORT",
     0x80040106: "MAPI_E_UNKNOWN_FLAGS",
     0x80004003: "E_POINTER",
+    0x80070005: "E_ACCESSDENIED",
+    0x80040A01: "MAPIOFFLINE_E_PUBLISHER_GONE",
+    0x80040A02: "MAPIOFFLINE_E_CHANNEL_CORRUPT",
     0x80004001: "E_NOTIMPL",
     0x8007000E: "E_OUTOFMEMORY",
 }
@@ -98,7 +101,8 @@ class StreamEnded(ClosedError):
 
 
 class PublisherGone(StreamEnded):
-    """The stream ended because the bridge publisher feeding it (another process) stopped or died."""
+    """The stream ended because the bridge publisher feeding it (another process) stopped or died. A bridge
+    object's ``state`` and ``set_state`` raise it too once its publisher is gone (MAPIOFFLINE_E_PUBLISHER_GONE)."""
 
 
 class NotSupported(MapiError, NotImplementedError):
@@ -123,6 +127,7 @@ _CLASSES: dict[int, type[MapiError]] = {
     0x80070057: InvalidArgument,
     0x80040106: InvalidArgument,
     0x8000000A: Pending,
+    0x80040A01: PublisherGone,
     0x80040102: NotSupported,
     0x80004001: NotSupported,
     0x80004002: NoInterface,

@@ -24,11 +24,18 @@
 /* Base COM types                                                                                                */
 /* ------------------------------------------------------------------------------------------------------------ */
 #if defined(_WIN32)
-#ifndef WIN32_LEAN_AND_MEAN
-#define WIN32_LEAN_AND_MEAN
-#endif
+/* The whole <windows.h>, configured only by the client's own macros: defining WIN32_LEAN_AND_MEAN or NOMINMAX here
+ * would turn a client's later #include <windows.h> into a no-op (include guards) that lacks shellapi, mmsystem,
+ * min/max... A client that wants a lean windows.h defines those macros itself before including us. */
 #include <windows.h>
 #include <unknwn.h>
+/* MAPI's own error values first (mingw-w64 and the Outlook MAPI headers ship mapicode.h), so that the fallbacks
+ * below are skipped instead of becoming macro redefinitions when the client includes mapicode.h / mapix.h later. */
+#if defined(__has_include)
+#if __has_include(<mapicode.h>)
+#include <mapicode.h>
+#endif
+#endif
 #define MAPIOFFLINE_HAVE_SYSTEM_COM 1
 #else
 #define MAPIOFFLINE_HAVE_SYSTEM_COM 0
@@ -41,12 +48,46 @@
 #endif
 #define STDAPICALLTYPE STDMETHODCALLTYPE
 
+/* Windows' sizes, not the host's: LONG and ULONG are 32-bit on Windows (LLP64) but long is 64-bit on LP64 Linux. */
 typedef uint32_t ULONG;
+typedef int32_t LONG;
 typedef int32_t HRESULT;
 #ifdef __cplusplus
 typedef char16_t WCHAR;
 #else
 typedef uint16_t WCHAR;
+#endif
+typedef WCHAR *LPWSTR;
+typedef const WCHAR *LPCWSTR;
+typedef void *LPVOID;
+
+/* The spellings COM code is written with (Microsoft's samples define their methods with STDMETHODIMP). Each is
+ * left alone when the client defined it first. */
+#ifndef EXTERN_C
+#ifdef __cplusplus
+#define EXTERN_C extern "C"
+#else
+#define EXTERN_C extern
+#endif
+#endif
+#ifndef STDMETHODIMP
+#define STDMETHODIMP HRESULT STDMETHODCALLTYPE
+#endif
+#ifndef STDMETHODIMP_
+#define STDMETHODIMP_(type) type STDMETHODCALLTYPE
+#endif
+#ifdef __cplusplus
+#ifndef STDMETHOD
+#define STDMETHOD(method) virtual HRESULT STDMETHODCALLTYPE method
+#endif
+#ifndef STDMETHOD_
+#define STDMETHOD_(type, method) virtual type STDMETHODCALLTYPE method
+#endif
+#endif
+/* selectany's ELF counterpart: identical definitions in several objects (a client's INITGUID translation units,
+ * our library) merge instead of clashing. */
+#ifndef DECLSPEC_SELECTANY
+#define DECLSPEC_SELECTANY __attribute__((weak))
 #endif
 
 typedef struct _GUID {
@@ -163,8 +204,22 @@ typedef enum MAPIOFFLINE_NOTIFY_TYPE MAPIOFFLINE_ENUM_BASE {
 } MAPIOFFLINE_NOTIFY_TYPE;
 
 /* ------------------------------------------------------------------------------------------------------------ */
-/* GUIDs: declared here, defined once in the library. IID_IUnknown comes from the system (-luuid) on Windows.    */
+/* GUIDs (spec §1). Declared here; the library defines each in its own translation unit and as selectany (weak
+ * off Windows), so a client that defines them itself, as Microsoft's samples do (INITGUID + DEFINE_GUID), links
+ * without "multiple definition": its definition wins, ours is either not pulled from the archive or merged.
+ * IID_IUnknown comes from the system (-luuid) on Windows. The values are spelled once, as DEFINE_GUID's
+ * argument list (MAPIOFFLINE_GUID_*), and as the string __declspec(uuid) needs (MAPIOFFLINE_UUID_*).         */
 /* ------------------------------------------------------------------------------------------------------------ */
+#define MAPIOFFLINE_GUID_IID_IUnknown 0x00000000, 0x0000, 0x0000, 0xC0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x46
+#define MAPIOFFLINE_GUID_IID_IMAPIOffline 0x000672B5, 0x0000, 0x0000, 0xC0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x46
+#define MAPIOFFLINE_GUID_IID_IMAPIOfflineMgr 0x42175607, 0xFF3E, 0x4790, 0xBC, 0x18, 0x66, 0xC8, 0x64, 0x3E, 0x64, 0x24
+#define MAPIOFFLINE_GUID_IID_IMAPIOfflineNotify \
+  0x0317BDE5, 0xFC29, 0x44CD, 0x8D, 0xCD, 0x36, 0x12, 0x5A, 0x3B, 0xE9, 0xEC
+#define MAPIOFFLINE_GUID_GUID_GlobalState 0xFBEFFD93, 0xB11F, 0x4094, 0x84, 0x2B, 0x96, 0xDC, 0xD3, 0x1E, 0x63, 0xD1
+#define MAPIOFFLINE_UUID_IID_IMAPIOffline "000672B5-0000-0000-C000-000000000046"
+#define MAPIOFFLINE_UUID_IID_IMAPIOfflineMgr "42175607-FF3E-4790-BC18-66C8643E6424"
+#define MAPIOFFLINE_UUID_IID_IMAPIOfflineNotify "0317BDE5-FC29-44CD-8DCD-36125A3BE9EC"
+
 #if !MAPIOFFLINE_HAVE_SYSTEM_COM
 MAPIOFFLINE_EXTERN_C const IID IID_IUnknown;
 #endif
@@ -327,6 +382,27 @@ MAPIOFFLINE_STATIC_ASSERT(sizeof(IMAPIOfflineMgrVtbl) == 16 * sizeof(void *), vt
 MAPIOFFLINE_STATIC_ASSERT(offsetof(IMAPIOfflineNotifyVtbl, Notify) == 3 * sizeof(void *), vtbl_notify);
 #endif
 
+/* __uuidof(IMAPIOfflineMgr) and IID_PPV_ARGS(&p): MSVC (and clang in MSVC mode) read __declspec(uuid) from a
+ * redeclaration; mingw-w64's g++ emulates __uuidof with a template that __CRT_UUID_DECL specialises. */
+#ifdef __cplusplus
+#if defined(_MSC_VER) || (defined(_WIN32) && defined(__clang__) && defined(USE___UUIDOF) && USE___UUIDOF)
+struct __declspec(uuid(MAPIOFFLINE_UUID_IID_IMAPIOffline)) IMAPIOffline;
+struct __declspec(uuid(MAPIOFFLINE_UUID_IID_IMAPIOfflineMgr)) IMAPIOfflineMgr;
+struct __declspec(uuid(MAPIOFFLINE_UUID_IID_IMAPIOfflineNotify)) IMAPIOfflineNotify;
+#elif defined(__CRT_UUID_DECL)
+#define MAPIOFFLINE_CRT_UUID_DECL(type, value) __CRT_UUID_DECL(type, value)  /* one more expansion splits value */
+MAPIOFFLINE_CRT_UUID_DECL(IMAPIOffline, MAPIOFFLINE_GUID_IID_IMAPIOffline)
+MAPIOFFLINE_CRT_UUID_DECL(IMAPIOfflineMgr, MAPIOFFLINE_GUID_IID_IMAPIOfflineMgr)
+MAPIOFFLINE_CRT_UUID_DECL(IMAPIOfflineNotify, MAPIOFFLINE_GUID_IID_IMAPIOfflineNotify)
+#undef MAPIOFFLINE_CRT_UUID_DECL
+#endif
+#endif
+
+/* HrOpenOfflineObj's type, exactly as Microsoft declares it (hropenofflineobj page): a client resolves the export
+ * with GetProcAddress into a HROPENOFFLINEOBJ*, and mapioffline_open_embedded is assignable to one. */
+typedef HRESULT(STDMETHODCALLTYPE HROPENOFFLINEOBJ)(ULONG ulReserved, LPCWSTR pwszProfileNameIn, const GUID *pGUID,
+                                                    const GUID *pReserved, IMAPIOfflineMgr **ppOfflineObj);
+
 /* ------------------------------------------------------------------------------------------------------------ */
 /* mapioffline C API                                                                                             */
 /* ------------------------------------------------------------------------------------------------------------ */
@@ -389,6 +465,10 @@ HRESULT mapioffline_open_outlook(const WCHAR *pwszProfileNameIn, int allow_searc
                                  const char **detail);
 /* 1 when an Outlook MAPI DLL (olmapi32.dll or msmapi32.dll) is loaded in this process. Always 0 off Windows. */
 int mapioffline_outlook_loaded(void);
+/* The export name mapioffline_open_outlook uses in the loaded Outlook MAPI DLL: "HrOpenOfflineObj" or
+ * "HrOpenOfflineObj@20" (x64 tries the plain name first, x86 the decorated one). NULL when no such DLL is loaded,
+ * when it exports neither spelling, and off Windows. Static storage. */
+const char *mapioffline_outlook_export(void);
 
 /* Creates a native sink with a ring of `capacity` (1..MAPIOFFLINE_SINK_MAX_CAPACITY, rounded up to a power of two >= 2)
  * records, refcount 1. E_INVALIDARG for a bad capacity or NULL ppSink, E_OUTOFMEMORY. Only sinks made here may be
@@ -500,8 +580,92 @@ void mapioffline_condvar_probe_join(mapioffline_condvar_probe *probe);
  * leaks, SetCurrentState, Advise and this function return MAPI_E_CALL_FAILED, Unadvise S_OK. */
 HRESULT mapioffline_offline_wait_idle(IMAPIOfflineMgr *obj, int64_t timeout_ns);
 
+/* ------------------------------------------------------------------------------------------------------------ */
+/* Bridge: Outlook's state for every process of the user, through a per-profile shared-memory channel          */
+/* (ext/src/channel/). A publisher forwards a source object's notifications into the channel; a subscriber in   */
+/* any process of the same user opens a "bridge object", an IMAPIOfflineMgr over the channel.                   */
+/* ------------------------------------------------------------------------------------------------------------ */
+
+/* HRESULTs of the bridge (FACILITY_ITF, codes of our own). */
+#define MAPIOFFLINE_E_PUBLISHER_GONE ((HRESULT)0x80040A01)  /* the channel's publisher stopped or died */
+#define MAPIOFFLINE_E_CHANNEL_CORRUPT ((HRESULT)0x80040A02) /* the region failed validation: refused, not followed */
+#define MAPIOFFLINE_E_ACCESS_DENIED ((HRESULT)0x80070005)   /* E_ACCESSDENIED: the channel is not this user's own */
+
+/* Flags of mapioffline_bridge_publish_start. */
+#define MAPIOFFLINE_BRIDGE_ALLOW_SET_STATE 0x1u /* subscribers may ask the publisher to SetCurrentState */
+
+/* Counters of a bridge object (mapioffline_bridge_stats). */
+typedef struct MAPIOFFLINE_BRIDGE_STATS {
+  uint64_t received;       /* records read from the channel */
+  uint64_t dropped;        /* records the publisher overwrote before this subscriber read them (sequence gaps) */
+  uint32_t publisher_pid;
+  uint32_t ring_capacity;
+  uint32_t end_reason;      /* MAPIOFFLINE_END_* once the streams were ended, else 0 */
+  uint32_t publisher_gone;  /* 1 once the publisher is known to have stopped or died */
+  uint32_t allow_set_state; /* 1 when the publisher accepts set_state requests */
+  uint32_t reserved;
+} MAPIOFFLINE_BRIDGE_STATS;
+
+typedef struct mapioffline_bridge_publisher mapioffline_bridge_publisher;
+
+/* Publishes `source` (which the publisher AddRefs and advises its own sink on) as the channel of `profile`,
+ * replacing a dead publisher's channel. flags: MAPIOFFLINE_BRIDGE_*; ring_capacity: records in the broadcast ring,
+ * a power of two in [2, 2^20], or 0 for the default (4096). MAPI_E_CALL_FAILED when a live publisher already
+ * publishes the profile; *detail (if not NULL) names the failing step as a static string. Linux and Windows;
+ * elsewhere MAPI_E_NO_SUPPORT. */
+HRESULT mapioffline_bridge_publish_start(IMAPIOfflineMgr *source, const WCHAR *profile, ULONG flags,
+                                         ULONG ring_capacity, mapioffline_bridge_publisher **out,
+                                         const char **detail);
+/* Unadvises, marks the channel stopped (every subscriber's stream ends), removes its name and frees `publisher`.
+ * Not from inside the source's Notify. */
+void mapioffline_bridge_publish_stop(mapioffline_bridge_publisher *publisher);
+/* The publisher's own IMAPIOfflineNotify (borrowed, valid until stop): what it advised on the source. A record
+ * Notify'd to it is published as if the source had sent it (benchmarks drive it with the test pump). */
+IMAPIOfflineNotify *mapioffline_bridge_publisher_notify(mapioffline_bridge_publisher *publisher);
+/* Notifications published so far, and the total time spent publishing them (ns, measured inside Notify): the
+ * publisher's cost as the source's thread pays it. Either pointer may be NULL. */
+void mapioffline_bridge_publisher_counters(mapioffline_bridge_publisher *publisher, uint64_t *published,
+                                           uint64_t *notify_ns);
+/* The OS name of the publisher's region (e.g. "/mapioffline-u1000-<hash>"), valid until stop. */
+const char *mapioffline_bridge_publisher_region(mapioffline_bridge_publisher *publisher);
+/* Opens a bridge object for `profile`: an IMAPIOfflineMgr over the channel. MAPI_E_NOT_FOUND when no live
+ * publisher publishes it; MAPIOFFLINE_E_CHANNEL_CORRUPT / MAPIOFFLINE_E_ACCESS_DENIED for a region that fails the
+ * checks. GetCurrentState returns MAPIOFFLINE_E_PUBLISHER_GONE once the publisher stopped or died; native sinks'
+ * streams then end with MAPIOFFLINE_END_PUBLISHER_GONE. */
+HRESULT mapioffline_open_bridge(const WCHAR *profile, IMAPIOfflineMgr **out, const char **detail);
+/* 1 when p is a bridge object made by mapioffline_open_bridge. */
+int mapioffline_is_bridge(IUnknown *p);
+/* E_INVALIDARG unless bridge is a bridge object. */
+HRESULT mapioffline_bridge_stats(IMAPIOfflineMgr *bridge, MAPIOFFLINE_BRIDGE_STATS *out);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif
 
+#ifdef __cplusplus
+/* Fails to compile if mapioffline_open_embedded ever stops matching Microsoft's HROPENOFFLINEOBJ. */
+static_assert(sizeof(static_cast<HROPENOFFLINEOBJ *>(&mapioffline_open_embedded)) == sizeof(void (*)()),
+              "mapioffline_open_embedded must be a HROPENOFFLINEOBJ");
+#endif
+
 #endif /* MAPIOFFLINE_MAPIOFFLINE_H */
+
+/* DEFINE_GUID off Windows, outside the include guard on purpose, like Windows' guiddef.h: it defines the GUID when
+ * INITGUID is defined where this header is included (again), and declares it otherwise. So both of Windows'
+ * patterns work: #define INITGUID before the first include, or #define INITGUID and include this header once
+ * more (in place of <initguid.h>). A DEFINE_GUID the client made itself is left alone. */
+#if !defined(_WIN32) && (!defined(DEFINE_GUID) || defined(MAPIOFFLINE_OWNS_DEFINE_GUID))
+#undef DEFINE_GUID
+#define MAPIOFFLINE_OWNS_DEFINE_GUID 1
+#ifdef INITGUID
+#ifdef __cplusplus /* extern "C" without braces: external linkage for a const object, and no "extern" warning */
+#define DEFINE_GUID(name, l, w1, w2, b1, b2, b3, b4, b5, b6, b7, b8) \
+  extern "C" const GUID DECLSPEC_SELECTANY name = {l, w1, w2, {b1, b2, b3, b4, b5, b6, b7, b8}}
+#else /* C: a file-scope const has external linkage already; `extern` with an initializer would warn */
+#define DEFINE_GUID(name, l, w1, w2, b1, b2, b3, b4, b5, b6, b7, b8) \
+  const GUID DECLSPEC_SELECTANY name = {l, w1, w2, {b1, b2, b3, b4, b5, b6, b7, b8}}
+#endif
+#else
+#define DEFINE_GUID(name, l, w1, w2, b1, b2, b3, b4, b5, b6, b7, b8) EXTERN_C const GUID name
+#endif
+#endif

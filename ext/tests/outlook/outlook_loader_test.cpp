@@ -4,6 +4,8 @@
 //   none      nothing loaded, no DllPathEx: open fails with MAPI_E_CALL_FAILED, "no DLL" detail
 //   loaded    the stand-in loaded by full path: found without search, then a full Advise / SetCurrentState(BLOCK) /
 //             Notify / Unadvise / Release cycle through the object the DLL returned
+//   alternate the stand-in exporting only the other spelling (x64: HrOpenOfflineObj@20, x86: HrOpenOfflineObj)
+//             loaded: found as the second name tried, then the same cycle
 //   noexport  an olmapi32.dll without HrOpenOfflineObj loaded: MAPI_E_CALL_FAILED, "does not export" detail
 //   registry  nothing loaded; allow_search finds the stand-in through DllPathEx (written by the CTest fixture),
 //             then the same cycle
@@ -32,6 +34,18 @@ std::wstring ExeDir() {
 
 std::wstring StandinPath() { return ExeDir() + L"\\olmapi32.dll"; }
 std::wstring NoExportPath() { return ExeDir() + L"\\noexport\\olmapi32.dll"; }
+std::wstring AlternatePath() { return ExeDir() + L"\\alt\\olmapi32.dll"; }
+
+// The spelling Outlook's DLL uses on this architecture (the stand-in's), and the other one (the alt stand-in's).
+#if defined(_M_IX86) || defined(__i386__)
+const char kPrimaryExport[] = "HrOpenOfflineObj@20";
+const char kOtherExport[] = "HrOpenOfflineObj";
+#else
+const char kPrimaryExport[] = "HrOpenOfflineObj";
+const char kOtherExport[] = "HrOpenOfflineObj@20";
+#endif
+
+bool Same(const char *a, const char *b) { return a && b && std::strcmp(a, b) == 0; }
 
 std::wstring ModulePath(HMODULE module) {
   wchar_t path[MAX_PATH * 2] = {};
@@ -179,12 +193,35 @@ void TestLoaded() {
   }
   CHECK(mapioffline_outlook_loaded() == 1);
   CHECK(GetProcAddress(dll, "mapioffline_open_embedded") == nullptr);  // exported under Outlook's name only
+  CHECK(GetProcAddress(dll, kOtherExport) == nullptr);
+  CHECK(Same(mapioffline_outlook_export(), kPrimaryExport));
   IMAPIOfflineMgr *mgr = nullptr;
   const char *detail = nullptr;
   CHECK_HR(mapioffline_open_outlook(kProfile, 0, &mgr, &detail), S_OK);
   CHECK(detail && detail[0] == '\0');
   RunCycle(mgr, dll);
   CHECK(mapioffline_outlook_loaded() == 1);
+}
+
+// A DLL with only the spelling the loader tries second: still found, and the name reported is that one.
+void TestAlternate() {
+  CHECK(mapioffline_outlook_loaded() == 0);
+  CHECK(mapioffline_outlook_export() == nullptr);
+  const std::wstring path = AlternatePath();
+  HMODULE dll = LoadLibraryW(path.c_str());
+  CHECK(dll != nullptr);
+  if (!dll) {
+    fprintf(stderr, "LoadLibraryW(%ls) failed: error %lu\n", path.c_str(), GetLastError());
+    return;
+  }
+  CHECK(GetProcAddress(dll, kPrimaryExport) == nullptr);  // really only the other spelling
+  CHECK(GetProcAddress(dll, kOtherExport) != nullptr);
+  CHECK(Same(mapioffline_outlook_export(), kOtherExport));
+  IMAPIOfflineMgr *mgr = nullptr;
+  const char *detail = nullptr;
+  CHECK_HR(mapioffline_open_outlook(kProfile, 0, &mgr, &detail), S_OK);
+  CHECK(detail && detail[0] == '\0');
+  RunCycle(mgr, dll);
 }
 
 void TestNoExport() {
@@ -204,6 +241,7 @@ void TestNoExport() {
     CHECK(mgr == nullptr);
     CHECK(Contains(detail, "does not export HrOpenOfflineObj"));
   }
+  CHECK(mapioffline_outlook_export() == nullptr);  // loaded, but neither spelling
 }
 
 void TestRegistry() {
@@ -222,6 +260,7 @@ void TestRegistry() {
   HMODULE dll = GetModuleHandleW(L"olmapi32.dll");
   CHECK(dll != nullptr);
   CHECK(SamePath(ModulePath(dll), StandinPath()));
+  CHECK(Same(mapioffline_outlook_export(), kPrimaryExport));
   RunCycle(mgr, dll);
   // Now loaded, it is found without search too.
   mgr = nullptr;
@@ -241,12 +280,14 @@ int main(int argc, char **argv) {
     TestNone();
   } else if (mode == "loaded") {
     TestLoaded();
+  } else if (mode == "alternate") {
+    TestAlternate();
   } else if (mode == "noexport") {
     TestNoExport();
   } else if (mode == "registry") {
     TestRegistry();
   } else {
-    fprintf(stderr, "usage: outlook_loader_test invalid|none|loaded|noexport|registry [label]\n");
+    fprintf(stderr, "usage: outlook_loader_test invalid|none|loaded|alternate|noexport|registry [label]\n");
     return 2;
   }
   return check_report(("outlook_loader_test[" + label + "]").c_str());

@@ -1,0 +1,12 @@
+"""The bridge benchmark on its own (it is also part of ``python -m mapioffline bench``):
+
+    python benchmarks/bridge_bench.py [--quick] [--json FILE]
+
+See mapioffline/_bridge_bench.py for what is measured and how."""
+
+import sys
+
+from mapioffline._bridge_bench import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,224 @@
+#include "addin.h"
+
+#include <atomic>
+#include <new>
+#include <string>
+
+#include "mapioffline/mapioffline.h"
+
+namespace mapioffline {
+namespace addin {
+
+const IID IID_IDTExtensibility2 = {0xB65AD801, 0xABAF, 0x11D0, {0xBB, 0x8B, 0x00, 0xA0, 0xC9, 0x0F, 0x27, 0x44}};
+const CLSID CLSID_OutlookAddin = {0x6D3E4F2A, 0x8B1C, 0x4E5D, {0x9A, 0x7F, 0x3C, 0x2B, 0x1D, 0x0E, 0x9F, 0x81}};
+const wchar_t kProgId[] = L"MapiOffline.OutlookAddin";
+
+LONG &ModuleLocks() noexcept {
+  static LONG locks = 0;
+  return locks;
+}
+
+HINSTANCE &ModuleInstance() noexcept {
+  static HINSTANCE instance = nullptr;
+  return instance;
+}
+
+namespace {
+
+void Log(const char *what, HRESULT hr, const char *detail) {
+  char text[256];
+  wsprintfA(text, "mapioffline add-in: %s (0x%08lX) %s\n", what, static_cast<unsigned long>(hr), detail ? detail : "");
+  OutputDebugStringA(text);
+}
+
+// One property of an IDispatch object, read late-bound (Outlook's object model has no header here).
+HRESULT GetProperty(IDispatch *object, const wchar_t *name, VARIANT *out) {
+  DISPID id = 0;
+  LPOLESTR names[1] = {const_cast<LPOLESTR>(name)};
+  HRESULT hr = object->GetIDsOfNames(IID_NULL, names, 1, LOCALE_USER_DEFAULT, &id);
+  if (FAILED(hr)) return hr;
+  DISPPARAMS none = {nullptr, nullptr, 0, 0};
+  VariantInit(out);
+  return object->Invoke(id, IID_NULL, LOCALE_USER_DEFAULT, DISPATCH_PROPERTYGET, &none, out, nullptr, nullptr);
+}
+
+// Application.Session.CurrentProfileName, on Outlook's thread (its object model is apartment-bound).
+HRESULT CurrentProfileName(IDispatch *application, std::wstring *profile) {
+  VARIANT session;
+  HRESULT hr = GetProperty(application, L"Session", &session);
+  if (FAILED(hr)) return hr;
+  if (session.vt != VT_DISPATCH || !session.pdispVal) {
+    VariantClear(&session);
+    return DISP_E_TYPEMISMATCH;
+  }
+  VARIANT name;
+  hr = GetProperty(session.pdispVal, L"CurrentProfileName", &name);
+  VariantClear(&session);
+  if (FAILED(hr)) return hr;
+  if (name.vt != VT_BSTR || !name.bstrVal) {
+    VariantClear(&name);
+    return DISP_E_TYPEMISMATCH;
+  }
+  profile->assign(name.bstrVal, SysStringLen(name.bstrVal));
+  VariantClear(&name);
+  return S_OK;
+}
+
+class OutlookAddin final : public IDTExtensibility2 {
+ public:
+  OutlookAddin() { InterlockedIncrement(&ModuleLocks()); }
+
+  HRESULT STDMETHODCALLTYPE QueryInterface(REFIID iid, void **out) override {
+    if (!out) return E_POINTER;
+    *out = nullptr;
+    if (!IsEqualGUID(iid, IID_IUnknown) && !IsEqualGUID(iid, IID_IDispatch) &&
+        !IsEqualGUID(iid, IID_IDTExtensibility2)) {
+      return E_NOINTERFACE;
+    }
+    *out = static_cast<IDTExtensibility2 *>(this);
+    AddRef();
+    return S_OK;
+  }
+  ULONG STDMETHODCALLTYPE AddRef() override { return refs_.fetch_add(1) + 1; }
+  ULONG STDMETHODCALLTYPE Release() override {
+    const ULONG n = refs_.fetch_sub(1) - 1;
+    if (n == 0) delete this;
+    return n;
+  }
+
+  // IDispatch: Outlook binds to IDTExtensibility2 through the vtable; late binding is not offered.
+  HRESULT STDMETHODCALLTYPE GetTypeInfoCount(UINT *count) override {
+    if (count) *count = 0;
+    return S_OK;
+  }
+  HRESULT STDMETHODCALLTYPE GetTypeInfo(UINT, LCID, ITypeInfo **info) override {
+    if (info) *info = nullptr;
+    return E_NOTIMPL;
+  }
+  HRESULT STDMETHODCALLTYPE GetIDsOfNames(REFIID, LPOLESTR *, UINT, LCID, DISPID *) override {
+    return DISP_E_UNKNOWNNAME;
+  }
+  HRESULT STDMETHODCALLTYPE Invoke(DISPID, REFIID, LCID, WORD, DISPPARAMS *, VARIANT *, EXCEPINFO *,
+                                   UINT *) override {
+    return DISP_E_MEMBERNOTFOUND;
+  }
+
+  // Runs on Outlook's thread at start-up: a few property reads, opening the offline object in-process and creating
+  // the channel (no waits, no network): well under Outlook's add-in start-up budget. Failures are logged
+  // (OutputDebugString) and reported as S_OK, so that Outlook does not disable the add-in for a missing profile.
+  HRESULT STDMETHODCALLTYPE OnConnection(IDispatch *application, int, IDispatch *, SAFEARRAY **) override {
+    if (publisher_ || !application) return S_OK;
+    std::wstring profile;
+    HRESULT hr = CurrentProfileName(application, &profile);
+    if (FAILED(hr) || profile.empty()) {
+      Log("cannot read Application.Session.CurrentProfileName", hr, nullptr);
+      return S_OK;
+    }
+    const WCHAR *name = reinterpret_cast<const WCHAR *>(profile.c_str());
+    const char *detail = nullptr;
+    hr = mapioffline_open_outlook(name, /*allow_search=*/0, &offline_, &detail);
+    if (FAILED(hr)) {
+      Log("cannot open Outlook's offline object", hr, detail);
+      return S_OK;
+    }
+    hr = mapioffline_bridge_publish_start(offline_, name, 0, 0, &publisher_, &detail);
+    if (FAILED(hr)) {
+      Log("cannot publish the offline state", hr, detail);
+      offline_->Release();
+      offline_ = nullptr;
+    }
+    return S_OK;
+  }
+
+  HRESULT STDMETHODCALLTYPE OnDisconnection(int, SAFEARRAY **) override {
+    Shutdown();
+    return S_OK;
+  }
+  HRESULT STDMETHODCALLTYPE OnAddInsUpdate(SAFEARRAY **) override { return S_OK; }
+  HRESULT STDMETHODCALLTYPE OnStartupComplete(SAFEARRAY **) override { return S_OK; }
+  HRESULT STDMETHODCALLTYPE OnBeginShutdown(SAFEARRAY **) override {
+    Shutdown();
+    return S_OK;
+  }
+
+ private:
+  ~OutlookAddin() {
+    Shutdown();
+    InterlockedDecrement(&ModuleLocks());
+  }
+
+  // Unadvises and unpublishes (subscribers' streams end), then releases Outlook's object. Idempotent.
+  void Shutdown() noexcept {
+    if (publisher_) {
+      mapioffline_bridge_publish_stop(publisher_);
+      publisher_ = nullptr;
+    }
+    if (offline_) {
+      offline_->Release();
+      offline_ = nullptr;
+    }
+  }
+
+  std::atomic<ULONG> refs_{1};
+  IMAPIOfflineMgr *offline_ = nullptr;
+  mapioffline_bridge_publisher *publisher_ = nullptr;
+};
+
+class ClassFactory final : public IClassFactory {
+ public:
+  HRESULT STDMETHODCALLTYPE QueryInterface(REFIID iid, void **out) override {
+    if (!out) return E_POINTER;
+    *out = nullptr;
+    if (!IsEqualGUID(iid, IID_IUnknown) && !IsEqualGUID(iid, IID_IClassFactory)) return E_NOINTERFACE;
+    *out = static_cast<IClassFactory *>(this);
+    AddRef();
+    return S_OK;
+  }
+  ULONG STDMETHODCALLTYPE AddRef() override { return 2; }  // a static object
+  ULONG STDMETHODCALLTYPE Release() override { return 1; }
+  HRESULT STDMETHODCALLTYPE CreateInstance(IUnknown *outer, REFIID iid, void **out) override {
+    if (!out) return E_POINTER;
+    *out = nullptr;
+    if (outer) return CLASS_E_NOAGGREGATION;
+    auto *addin = new (std::nothrow) OutlookAddin;
+    if (!addin) return E_OUTOFMEMORY;
+    const HRESULT hr = addin->QueryInterface(iid, out);
+    addin->Release();
+    return hr;
+  }
+  HRESULT STDMETHODCALLTYPE LockServer(BOOL lock) override {
+    if (lock) {
+      InterlockedIncrement(&ModuleLocks());
+    } else {
+      InterlockedDecrement(&ModuleLocks());
+    }
+    return S_OK;
+  }
+};
+
+ClassFactory g_factory;
+
+}  // namespace
+
+}  // namespace addin
+}  // namespace mapioffline
+
+using mapioffline::addin::ModuleInstance;
+using mapioffline::addin::ModuleLocks;
+
+extern "C" BOOL WINAPI DllMain(HINSTANCE instance, DWORD reason, LPVOID) {
+  if (reason == DLL_PROCESS_ATTACH) {
+    ModuleInstance() = instance;
+    DisableThreadLibraryCalls(instance);
+  }
+  return TRUE;
+}
+
+extern "C" HRESULT STDAPICALLTYPE DllGetClassObject(REFCLSID clsid, REFIID iid, void **out) {
+  if (!out) return E_POINTER;
+  *out = nullptr;
+  if (!IsEqualGUID(clsid, mapioffline::addin::CLSID_OutlookAddin)) return CLASS_E_CLASSNOTAVAILABLE;
+  return mapioffline::addin::g_factory.QueryInterface(iid, out);
+}
+
+extern "C" HRESULT STDAPICALLTYPE DllCanUnloadNow() { return ModuleLocks() == 0 ? S_OK : S_FALSE; }

@@ -1,0 +1,448 @@
+#include "channel/bridge_object.h"
+
+#include <chrono>
+#include <cstring>
+#include <new>
+
+#include "clock.h"
+#include "fork_generation.h"
+#include "profile_key.h"
+
+namespace mapioffline {
+namespace channel {
+
+// One Advise registration; the gate works as in the embedded object (offline_object.cpp): it counts Notify calls
+// in progress, and kInactive, set by Unadvise, stops new ones.
+struct BridgeObject::Registration {
+  static constexpr uint32_t kInactive = 0x80000000u;
+  ULONG token;
+  ULONG client_token;
+  IMAPIOfflineNotify *sink;  // the one reference Advise took
+  bool native;               // a mapioffline sink: it is told about gaps and about the publisher's end
+  std::atomic<uint32_t> gate{0};
+  bool release_after_call = false;  // Unadvise from inside its own Notify: the reader releases after the call
+};
+
+namespace {
+
+// What the reader thread is delivering: recognises Unadvise / SetCurrentState made from inside a Notify.
+struct Delivery {
+  const BridgeObject *object;
+  const void *registration;
+};
+thread_local Delivery *t_delivery = nullptr;
+
+constexpr size_t kReadBatch = 64;
+constexpr int64_t kRequestTimeoutNs = 30ll * 1000000000ll;  // a publisher that never answers is an error, not a hang
+
+std::atomic<const void *> g_bridge_vtable{nullptr};
+
+}  // namespace
+
+bool BridgeObject::Is(const void *p) noexcept {
+  const void *known = g_bridge_vtable.load(std::memory_order_relaxed);
+  return p && known && *static_cast<const void *const *>(p) == known;
+}
+
+HRESULT BridgeObject::Open(const WCHAR *profile, IMAPIOfflineMgr **out, const char **detail) noexcept {
+  static const char *unused;
+  if (!detail) detail = &unused;
+  *detail = nullptr;
+  if (!out) return E_INVALIDARG;
+  *out = nullptr;
+  if (!profile || !profile[0]) {
+    *detail = "the profile name must not be empty";
+    return E_INVALIDARG;
+  }
+  BridgeObject *self = nullptr;
+  std::u16string folded;
+  try {
+    folded = FoldProfileName(profile);
+    self = new BridgeObject;
+  } catch (const std::bad_alloc &) {
+    return E_OUTOFMEMORY;
+  }
+  g_bridge_vtable.store(*reinterpret_cast<const void *const *>(self), std::memory_order_relaxed);
+  HRESULT hr = Region::Open(folded, &self->region_, detail);
+  if (SUCCEEDED(hr)) {
+    hr = self->reader_.Attach(self->region_.base(), self->region_.size(), folded);
+    if (hr == MAPI_E_NOT_FOUND) *detail = "no live publisher for this profile (it is starting or has stopped)";
+    if (hr == MAPIOFFLINE_E_CHANNEL_CORRUPT) *detail = "the channel's region is not a valid channel";
+  }
+  if (SUCCEEDED(hr) && !self->watch_.Start(self->reader_.publisher_pid(), self->reader_.publisher_start())) {
+    hr = MAPI_E_NOT_FOUND;
+    *detail = "the channel's publisher is gone";
+  }
+  if (FAILED(hr)) {
+    delete self;
+    return hr;
+  }
+  self->delivered_upto_ = self->reader_.Cursor();
+  try {
+    self->watcher_thread_ = std::thread([self] { self->WatcherMain(); });
+    self->reader_thread_ = std::thread([self] { self->ReaderMain(); });
+  } catch (...) {
+    *detail = "cannot start the bridge's threads";
+    self->Destroy(false);
+    return E_OUTOFMEMORY;
+  }
+  *out = self;
+  return S_OK;
+}
+
+BridgeObject::BridgeObject() : fork_generation_(ForkGeneration()) {}
+
+BridgeObject::~BridgeObject() = default;
+
+HRESULT BridgeObject::QueryInterface(REFIID iid, void **out) noexcept {
+  if (!out) return E_POINTER;
+  *out = nullptr;
+  if (!IsEqualGUID(iid, IID_IUnknown) && !IsEqualGUID(iid, IID_IMAPIOffline) &&
+      !IsEqualGUID(iid, IID_IMAPIOfflineMgr)) {
+    return E_NOINTERFACE;
+  }
+  *out = static_cast<IMAPIOfflineMgr *>(this);
+  AddRef();
+  return S_OK;
+}
+
+ULONG BridgeObject::AddRef() noexcept { return refs_.fetch_add(1, std::memory_order_relaxed) + 1; }
+
+ULONG BridgeObject::Release() noexcept {
+  const ULONG n = refs_.fetch_sub(1, std::memory_order_acq_rel) - 1;
+  if (n == 0) Destroy(OnReaderThread());
+  return n;
+}
+
+bool BridgeObject::OnReaderThread() const noexcept {
+  return reader_thread_.joinable() && reader_thread_.get_id() == std::this_thread::get_id();
+}
+
+// The last reference is gone. On the reader thread (a sink's Notify released it) the reader is detached and
+// returns without touching us: ReaderMain holds a reference across every delivery and checks for this.
+void BridgeObject::Destroy(bool on_reader) noexcept {
+  // In a fork child our threads do not exist and their locks may be held forever: leak, as the embedded object
+  // does (fork_generation.h).
+  if (fork_generation_ != ForkGeneration()) return;
+  stop_.store(true, std::memory_order_release);
+  watch_.Cancel();
+  WakeReader();
+  if (watcher_thread_.joinable()) watcher_thread_.join();
+  if (reader_thread_.joinable()) {
+    if (on_reader) {
+      reader_thread_.detach();
+    } else {
+      reader_thread_.join();
+    }
+  }
+  std::map<ULONG, std::shared_ptr<Registration>> registrations;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    registrations.swap(registrations_);
+  }
+  for (auto &entry : registrations) entry.second->sink->Release();
+  delete this;
+}
+
+// Moves the shared wake word on and wakes every sleeper on it, so our reader (wherever it is in its sleep
+// protocol) looks again. Other subscribers of the channel wake spuriously and sleep again: this is rare (close,
+// publisher death).
+void BridgeObject::WakeReader() noexcept {
+  if (!reader_.header()) return;
+  Header *h = reader_.header();
+  h->wake_word.fetch_add(1, std::memory_order_release);
+  region_.Wake(&h->wake_word, -1);
+}
+
+void BridgeObject::WatcherMain() noexcept {
+  if (!watch_.WaitForDeath()) return;  // cancelled: we are closing
+  MarkPublisherGone();
+}
+
+// The publisher died (watcher), stopped or left a corrupt region (reader): everyone waiting for it looks again.
+void BridgeObject::MarkPublisherGone() noexcept {
+  publisher_gone_.store(true, std::memory_order_release);
+  WakeReader();
+  // Requesters sleep on their slots: wake them all, they check publisher_gone_.
+  Header *h = reader_.header();
+  for (uint32_t i = 0; i < kRequestSlots; ++i) region_.Wake(&h->slots[i].state, -1);
+  std::lock_guard<std::mutex> lock(mutex_);
+  cv_.notify_all();
+}
+
+// Sleeps until the head may have moved, we are closing, or the publisher is gone. The subscriber half of the wake
+// protocol described at Writer::WakeSubscribers; the sleepers / forwarded words are the region's (untrusted: a bad
+// value there costs wake-ups, never correctness, since every wake is followed by a fresh look at the head).
+bool BridgeObject::SleepUntilPublished() noexcept {
+  Header *h = reader_.header();
+  const uint32_t seen = h->wake_word.load(std::memory_order_acquire);
+  h->sleepers.fetch_add(1, std::memory_order_relaxed);
+  h->armed.store(1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with the publisher's fence
+  const bool idle = !reader_.Pending() && !stop_.load(std::memory_order_acquire) &&
+                    !publisher_gone_.load(std::memory_order_acquire) && reader_.Status() == kStatusLive;
+  if (idle) region_.Wait(&h->wake_word, seen, -1);
+  h->sleepers.fetch_sub(1, std::memory_order_relaxed);
+  // The publisher woke at most two of us: a woken subscriber that finds others still counted asleep and the new
+  // value not yet passed on wakes them all. The wake comes before the mark, so a subscriber killed in between
+  // leaves the value unmarked for the next one rather than the sleepers asleep.
+  const uint32_t now = h->wake_word.load(std::memory_order_acquire);
+  if (now != seen && h->sleepers.load(std::memory_order_relaxed) != 0 &&
+      h->forwarded.load(std::memory_order_acquire) != now) {
+    region_.Wake(&h->wake_word, -1);
+    h->forwarded.store(now, std::memory_order_release);
+  }
+  return idle;
+}
+
+void BridgeObject::ReaderMain() noexcept {
+  MAPIOFFLINE_RECORD records[kReadBatch];
+  for (;;) {
+    uint64_t dropped = 0;
+    const long n = reader_.Read(records, kReadBatch, &dropped);
+    if (stop_.load(std::memory_order_acquire)) return;
+    if (n < 0) {
+      MarkPublisherGone();
+      EndStreams(MAPIOFFLINE_END_FAILED);
+      return;
+    }
+    if (n > 0 || dropped > 0) {
+      // Our own reference across the calls out: a sink may release the last one from inside Notify.
+      AddRef();
+      Deliver(records, static_cast<size_t>(n), dropped);
+      if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        Destroy(/*on_reader=*/true);
+        return;
+      }
+      continue;
+    }
+    // Nothing left to read: only now does a stop or a death end the streams, so nothing published is lost.
+    if (publisher_gone_.load(std::memory_order_acquire) || reader_.Status() != kStatusLive) {
+      MarkPublisherGone();  // a stop leaves the process alive: the watcher would not say it
+      EndStreams(MAPIOFFLINE_END_PUBLISHER_GONE);
+      return;
+    }
+    SleepUntilPublished();
+  }
+}
+
+BridgeObject::RegistrationList BridgeObject::Snapshot() noexcept {
+  RegistrationList list;
+  std::lock_guard<std::mutex> lock(mutex_);
+  try {
+    list.reserve(registrations_.size());
+    for (auto &entry : registrations_) list.push_back(entry.second);
+  } catch (const std::bad_alloc &) {
+    list.clear();
+  }
+  return list;
+}
+
+void BridgeObject::Deliver(const MAPIOFFLINE_RECORD *records, size_t n, uint64_t dropped) noexcept {
+  received_.fetch_add(n, std::memory_order_relaxed);
+  dropped_.fetch_add(dropped, std::memory_order_relaxed);
+  const RegistrationList list = Snapshot();
+  Delivery delivery{this, nullptr};
+  Delivery *outer = t_delivery;
+  t_delivery = &delivery;
+  for (const auto &registration : list) {
+    Registration &r = *registration;
+    if (r.gate.fetch_add(1, std::memory_order_acquire) & Registration::kInactive) {
+      r.gate.fetch_sub(1, std::memory_order_release);
+      continue;
+    }
+    delivery.registration = &r;
+    // A gap first, so that the sink reports it in dropped_before of the next record it receives.
+    if (dropped > 0 && r.native) mapioffline_sink_note_dropped(r.sink, dropped);
+    for (size_t i = 0; i < n && !r.release_after_call; ++i) {
+      MAPIOFFLINE_NOTIFY record = records[i].notify;
+      record.ulClientToken = r.client_token;
+      r.sink->Notify(&record);
+    }
+    delivery.registration = nullptr;
+    if (r.release_after_call) {
+      r.release_after_call = false;
+      r.sink->Release();
+    }
+    if (r.gate.fetch_sub(1, std::memory_order_release) == (Registration::kInactive | 1)) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      cv_.notify_all();
+    }
+  }
+  t_delivery = outer;
+  std::lock_guard<std::mutex> lock(mutex_);
+  delivered_upto_ = reader_.Cursor();
+  cv_.notify_all();
+}
+
+void BridgeObject::EndStreams(ULONG reason) noexcept {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    end_reason_.store(reason, std::memory_order_release);
+    cv_.notify_all();
+  }
+  for (const auto &registration : Snapshot()) {
+    if (registration->native) mapioffline_sink_fail(registration->sink, reason);
+  }
+}
+
+HRESULT BridgeObject::GetCapabilities(ULONG *capabilities) noexcept {
+  if (!capabilities) return E_INVALIDARG;
+  *capabilities = reader_.capabilities();
+  return S_OK;
+}
+
+HRESULT BridgeObject::GetCurrentState(ULONG *state) noexcept {
+  if (!state) return E_INVALIDARG;
+  // A dead publisher's last state would be a lie: say it is gone instead.
+  // The status too, not only our flag: a stop is visible here before the reader thread has woken up to it.
+  if (publisher_gone_.load(std::memory_order_acquire) || reader_.Status() != kStatusLive) {
+    return MAPIOFFLINE_E_PUBLISHER_GONE;
+  }
+  *state = reader_.State();
+  return S_OK;
+}
+
+HRESULT BridgeObject::Advise(ULONG flags, MAPIOFFLINE_ADVISEINFO *info, ULONG *token) noexcept {
+  if (token) *token = 0;
+  if (fork_generation_ != ForkGeneration()) return MAPI_E_CALL_FAILED;  // no reader thread in a fork child
+  if (flags != MAPIOFFLINE_ADVISE_DEFAULT || !info || !token) return E_INVALIDARG;
+  if (info->ulSize < sizeof(MAPIOFFLINE_ADVISEINFO) || info->CallbackType != MAPIOFFLINE_CALLBACK_TYPE_NOTIFY ||
+      !info->pCallback || info->ulAdviseTypes != MAPIOFFLINE_ADVISE_TYPE_STATECHANGE ||
+      (info->ulStateMask & MAPIOFFLINE_STATE_OFFLINE_MASK) != MAPIOFFLINE_STATE_OFFLINE_MASK) {
+    return E_INVALIDARG;
+  }
+  if (end_reason_.load(std::memory_order_acquire) != 0) return MAPIOFFLINE_E_PUBLISHER_GONE;
+  void *notify = nullptr;
+  if (FAILED(info->pCallback->QueryInterface(IID_IMAPIOfflineNotify, &notify)) || !notify) return E_NOINTERFACE;
+  auto *sink = static_cast<IMAPIOfflineNotify *>(notify);
+  try {
+    auto registration = std::make_shared<Registration>();
+    registration->client_token = info->ulClientToken;
+    registration->sink = sink;
+    registration->native = mapioffline_is_native_sink(reinterpret_cast<IUnknown *>(sink)) != 0;
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (end_reason_.load(std::memory_order_acquire) != 0) {  // ended while we got here: EndStreams missed it
+      sink->Release();
+      return MAPIOFFLINE_E_PUBLISHER_GONE;
+    }
+    if (next_token_ == 0) {
+      sink->Release();
+      return MAPI_E_CALL_FAILED;
+    }
+    registration->token = next_token_++;
+    registrations_.emplace(registration->token, registration);
+    *token = registration->token;
+    return S_OK;
+  } catch (const std::bad_alloc &) {
+    sink->Release();
+    return E_OUTOFMEMORY;
+  }
+}
+
+HRESULT BridgeObject::Unadvise(ULONG /*flags: ignored, always S_OK (spec §7.9)*/, ULONG token) noexcept {
+  std::shared_ptr<Registration> registration;
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    auto it = registrations_.find(token);
+    if (it == registrations_.end()) return S_OK;
+    registration = std::move(it->second);
+    registrations_.erase(it);
+    registration->gate.fetch_or(Registration::kInactive, std::memory_order_acq_rel);
+    const bool own = t_delivery && t_delivery->object == this && t_delivery->registration == registration.get();
+    cv_.wait(lock, [&] {
+      return (registration->gate.load(std::memory_order_acquire) & ~Registration::kInactive) <= (own ? 1u : 0u);
+    });
+    if (own) {
+      registration->release_after_call = true;
+      return S_OK;
+    }
+  }
+  registration->sink->Release();
+  return S_OK;
+}
+
+HRESULT BridgeObject::SetCurrentState(ULONG flags, ULONG mask, ULONG state, void *reserved) noexcept {
+  // The embedded object's argument rules first (spec §7.6), so errors do not depend on the publisher.
+  if (flags & ~MAPIOFFLINE_FLAG_BLOCK) return MAPI_E_UNKNOWN_FLAGS;
+  if (mask != MAPIOFFLINE_STATE_OFFLINE_MASK || reserved != nullptr) return E_INVALIDARG;
+  if (state != MAPIOFFLINE_STATE_ONLINE && state != MAPIOFFLINE_STATE_OFFLINE) return E_INVALIDARG;
+  if (fork_generation_ != ForkGeneration()) return MAPI_E_CALL_FAILED;
+  if (publisher_gone_.load(std::memory_order_acquire)) return MAPIOFFLINE_E_PUBLISHER_GONE;
+  if (!reader_.allow_set_state()) return MAPI_E_NO_SUPPORT;
+  const bool block = (flags & MAPIOFFLINE_FLAG_BLOCK) != 0;
+  // Blocking from inside our own Notify would wait for the reader thread, which is us.
+  if (block && t_delivery && t_delivery->object == this) return E_PENDING;
+  uint64_t head_after = 0;
+  const HRESULT hr = Request(flags, state, &head_after);
+  if (FAILED(hr) || !block) return hr;
+  // As the embedded object: a blocking change returns once DONE reached our sinks.
+  std::unique_lock<std::mutex> lock(mutex_);
+  cv_.wait_for(lock, std::chrono::nanoseconds(kRequestTimeoutNs), [&] {
+    return delivered_upto_ >= head_after || end_reason_.load(std::memory_order_acquire) != 0 ||
+           publisher_gone_.load(std::memory_order_acquire);
+  });
+  return hr;
+}
+
+// One request through a slot of the region: claim, fill, ring the publisher's doorbell, sleep on the slot.
+HRESULT BridgeObject::Request(ULONG flags, ULONG state, uint64_t *head_after) noexcept {
+  Header *h = reader_.header();
+  RequestSlot *slot = nullptr;
+  const uint32_t me = SelfPid();
+  for (int pass = 0; pass < 2 && !slot; ++pass) {
+    for (uint32_t i = 0; i < kRequestSlots && !slot; ++i) {
+      uint32_t expected = kSlotFree;
+      if (h->slots[i].state.compare_exchange_strong(expected, kSlotClaimed, std::memory_order_acq_rel)) {
+        slot = &h->slots[i];
+      } else if (pass == 1 && expected != kSlotRunning && !ProcessAlive(h->slots[i].requester_pid, 0) &&
+                 h->slots[i].requester_pid != me) {
+        // Second pass: a slot whose requester died is taken over (start time 0: any process of that pid is
+        // "alive", so only a pid with no process at all is reclaimed).
+        if (h->slots[i].state.compare_exchange_strong(expected, kSlotClaimed, std::memory_order_acq_rel)) {
+          slot = &h->slots[i];
+        }
+      }
+    }
+  }
+  if (!slot) return E_PENDING;  // every slot busy: retryable
+  slot->requester_pid = me;
+  slot->flags = flags;
+  slot->target = state;
+  slot->hr = 0;
+  slot->head_after = 0;
+  slot->state.store(kSlotReady, std::memory_order_release);
+  h->request_word.fetch_add(1, std::memory_order_release);
+  region_.Wake(&h->request_word, 1);
+  const uint64_t start = MonotonicNs();
+  for (;;) {
+    const uint32_t s = slot->state.load(std::memory_order_acquire);
+    if (s == kSlotDone) break;
+    if (publisher_gone_.load(std::memory_order_acquire)) return MAPIOFFLINE_E_PUBLISHER_GONE;
+    if (s != kSlotReady && s != kSlotRunning) return MAPIOFFLINE_E_CHANNEL_CORRUPT;  // someone else wrote it
+    const int64_t left = kRequestTimeoutNs - static_cast<int64_t>(MonotonicNs() - start);
+    if (left <= 0) return MAPI_E_CALL_FAILED;
+    region_.Wait(&slot->state, s, left);
+  }
+  const HRESULT hr = slot->hr;
+  // The publisher published the change before answering, so an honest head_after is at most the head; a larger
+  // one (corrupt region) must not keep a blocking caller waiting for records that never come.
+  const uint64_t head = h->head.load(std::memory_order_acquire);
+  *head_after = slot->head_after < head ? slot->head_after : head;
+  slot->state.store(kSlotFree, std::memory_order_release);
+  return hr;
+}
+
+void BridgeObject::Stats(MAPIOFFLINE_BRIDGE_STATS *out) const noexcept {
+  out->received = received_.load(std::memory_order_relaxed);
+  out->dropped = dropped_.load(std::memory_order_relaxed);
+  out->publisher_pid = reader_.publisher_pid();
+  out->ring_capacity = reader_.capacity();
+  out->end_reason = end_reason_.load(std::memory_order_acquire);
+  out->publisher_gone = publisher_gone_.load(std::memory_order_acquire) ? 1 : 0;
+  out->allow_set_state = reader_.allow_set_state() ? 1 : 0;
+  out->reserved = 0;
+}
+
+}  // namespace channel
+}  // namespace mapioffline

@@ -1,0 +1,94 @@
+// The subscribing end of a bridge: an IMAPIOfflineMgr over a profile's channel, so that every consumer of the
+// embedded object (the Python OfflineObject and all its delivery modes) works unchanged in another process.
+//
+// GetCurrentState / GetCapabilities read the region (a few ns). Advise / Unadvise follow the embedded object's
+// rules (argument checks, tokens, the gate that lets Unadvise wait for a Notify in progress, Unadvise from inside
+// Notify). One reader thread per object waits on the channel and calls Notify on the advised sinks; a watcher
+// thread sleeps on the publisher's process and wakes the reader when it dies. On a sequence gap the reader tells
+// native sinks how many notifications were lost (note_dropped); when the publisher stops or dies it ends their
+// streams (fail with MAPIOFFLINE_END_PUBLISHER_GONE) once everything published before has been delivered.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "channel/os.h"
+#include "channel/reader.h"
+#include "mapioffline/mapioffline.h"
+
+namespace mapioffline {
+namespace channel {
+
+class BridgeObject final : public IMAPIOfflineMgr {
+ public:
+  // MAPI_E_NOT_FOUND when no live publisher publishes `profile`; *detail (static) says why on failure.
+  static HRESULT Open(const WCHAR *profile, IMAPIOfflineMgr **out, const char **detail) noexcept;
+
+  HRESULT STDMETHODCALLTYPE QueryInterface(REFIID iid, void **out) noexcept override;
+  ULONG STDMETHODCALLTYPE AddRef() noexcept override;
+  ULONG STDMETHODCALLTYPE Release() noexcept override;
+  // Forwarded to the publisher when it allows requests (MAPI_E_NO_SUPPORT otherwise); with FLAG_BLOCK returns
+  // once the change's DONE has reached this object's sinks, as the embedded object does.
+  HRESULT STDMETHODCALLTYPE SetCurrentState(ULONG flags, ULONG mask, ULONG state, void *reserved) noexcept override;
+  HRESULT STDMETHODCALLTYPE GetCapabilities(ULONG *capabilities) noexcept override;
+  HRESULT STDMETHODCALLTYPE GetCurrentState(ULONG *state) noexcept override;
+  HRESULT STDMETHODCALLTYPE Advise(ULONG flags, MAPIOFFLINE_ADVISEINFO *info, ULONG *token) noexcept override;
+  HRESULT STDMETHODCALLTYPE Unadvise(ULONG flags, ULONG token) noexcept override;
+  HRESULT STDMETHODCALLTYPE Placeholder1() noexcept override { return MAPI_E_NO_SUPPORT; }
+  HRESULT STDMETHODCALLTYPE Placeholder2() noexcept override { return MAPI_E_NO_SUPPORT; }
+  HRESULT STDMETHODCALLTYPE Placeholder3() noexcept override { return MAPI_E_NO_SUPPORT; }
+  HRESULT STDMETHODCALLTYPE Placeholder4() noexcept override { return MAPI_E_NO_SUPPORT; }
+  HRESULT STDMETHODCALLTYPE Placeholder5() noexcept override { return MAPI_E_NO_SUPPORT; }
+  HRESULT STDMETHODCALLTYPE Placeholder6() noexcept override { return MAPI_E_NO_SUPPORT; }
+  HRESULT STDMETHODCALLTYPE Placeholder7() noexcept override { return MAPI_E_NO_SUPPORT; }
+  HRESULT STDMETHODCALLTYPE Placeholder8() noexcept override { return MAPI_E_NO_SUPPORT; }
+
+  void Stats(MAPIOFFLINE_BRIDGE_STATS *out) const noexcept;
+  // 1 when p is a BridgeObject (checked by its vtable).
+  static bool Is(const void *p) noexcept;
+
+ private:
+  struct Registration;
+  using RegistrationList = std::vector<std::shared_ptr<Registration>>;
+
+  BridgeObject();
+  ~BridgeObject();
+  void Destroy(bool on_reader) noexcept;
+  void ReaderMain() noexcept;
+  void WatcherMain() noexcept;
+  void MarkPublisherGone() noexcept;
+  bool SleepUntilPublished() noexcept;
+  void Deliver(const MAPIOFFLINE_RECORD *records, size_t n, uint64_t dropped) noexcept;
+  void EndStreams(ULONG reason) noexcept;
+  RegistrationList Snapshot() noexcept;
+  void WakeReader() noexcept;
+  HRESULT Request(ULONG flags, ULONG state, uint64_t *head_after) noexcept;
+  bool OnReaderThread() const noexcept;
+
+  std::atomic<ULONG> refs_{1};
+  const uint32_t fork_generation_;  // made in this generation: in a fork child our threads do not exist
+  Region region_;
+  Reader reader_;
+  PublisherWatch watch_;
+  std::thread reader_thread_;
+  std::thread watcher_thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> publisher_gone_{false};  // set by the watcher (death) or the reader (stopped, corrupt)
+  std::atomic<ULONG> end_reason_{0};         // MAPIOFFLINE_END_* once the reader ended the streams
+  std::atomic<uint64_t> received_{0};
+  std::atomic<uint64_t> dropped_{0};
+
+  mutable std::mutex mutex_;  // guards everything below; never held while calling a sink
+  std::condition_variable cv_;
+  std::map<ULONG, std::shared_ptr<Registration>> registrations_;
+  ULONG next_token_ = 1;
+  uint64_t delivered_upto_ = 0;  // the reader's cursor after its last delivery (a blocking SetCurrentState waits)
+};
+
+}  // namespace channel
+}  // namespace mapioffline

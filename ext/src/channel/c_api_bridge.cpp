@@ -1,0 +1,76 @@
+// The extern "C" API of the bridge (declared in mapioffline.h, "Bridge" section).
+#include "channel/bridge_object.h"
+#include "channel/publisher.h"
+#include "mapioffline/mapioffline.h"
+
+using mapioffline::channel::BridgeObject;
+using mapioffline::channel::Publisher;
+
+#if defined(__linux__) || defined(_WIN32)
+#define MAPIOFFLINE_HAVE_BRIDGE 1
+#else
+#define MAPIOFFLINE_HAVE_BRIDGE 0
+#endif
+
+// The opaque handle is the Publisher itself.
+struct mapioffline_bridge_publisher {};
+
+extern "C" {
+
+HRESULT mapioffline_bridge_publish_start(IMAPIOfflineMgr *source, const WCHAR *profile, ULONG flags,
+                                         ULONG ring_capacity, mapioffline_bridge_publisher **out,
+                                         const char **detail) {
+  if (detail) *detail = nullptr;
+  if (!out) return E_INVALIDARG;
+  *out = nullptr;
+#if MAPIOFFLINE_HAVE_BRIDGE
+  Publisher *publisher = nullptr;
+  const HRESULT hr = Publisher::Start(source, profile, flags, ring_capacity, &publisher, detail);
+  if (SUCCEEDED(hr)) *out = reinterpret_cast<mapioffline_bridge_publisher *>(publisher);
+  return hr;
+#else
+  (void)source, (void)profile, (void)flags, (void)ring_capacity;
+  if (detail) *detail = "the bridge exists on Linux and Windows only";
+  return MAPI_E_NO_SUPPORT;
+#endif
+}
+
+void mapioffline_bridge_publish_stop(mapioffline_bridge_publisher *publisher) {
+  if (publisher) reinterpret_cast<Publisher *>(publisher)->Stop();
+}
+
+IMAPIOfflineNotify *mapioffline_bridge_publisher_notify(mapioffline_bridge_publisher *publisher) {
+  return publisher ? static_cast<IMAPIOfflineNotify *>(reinterpret_cast<Publisher *>(publisher)) : nullptr;
+}
+
+void mapioffline_bridge_publisher_counters(mapioffline_bridge_publisher *publisher, uint64_t *published,
+                                           uint64_t *notify_ns) {
+  auto *p = reinterpret_cast<Publisher *>(publisher);
+  if (published) *published = p ? p->published() : 0;
+  if (notify_ns) *notify_ns = p ? p->notify_ns() : 0;
+}
+
+const char *mapioffline_bridge_publisher_region(mapioffline_bridge_publisher *publisher) {
+  return publisher ? reinterpret_cast<Publisher *>(publisher)->region().name().c_str() : "";
+}
+
+HRESULT mapioffline_open_bridge(const WCHAR *profile, IMAPIOfflineMgr **out, const char **detail) {
+#if MAPIOFFLINE_HAVE_BRIDGE
+  return BridgeObject::Open(profile, out, detail);
+#else
+  if (out) *out = nullptr;
+  if (detail) *detail = "the bridge exists on Linux and Windows only";
+  (void)profile;
+  return MAPI_E_NO_SUPPORT;
+#endif
+}
+
+int mapioffline_is_bridge(IUnknown *p) { return BridgeObject::Is(p) ? 1 : 0; }
+
+HRESULT mapioffline_bridge_stats(IMAPIOfflineMgr *bridge, MAPIOFFLINE_BRIDGE_STATS *out) {
+  if (!out || !BridgeObject::Is(bridge)) return E_INVALIDARG;
+  static_cast<BridgeObject *>(bridge)->Stats(out);
+  return S_OK;
+}
+
+}  // extern "C"

@@ -1,0 +1,88 @@
+// The thin OS layer of the bridge channel: naming, creating and mapping the shared region, sleeping and waking on
+// one of its words across processes, and watching the publisher process for its death.
+//
+// Linux (os_linux.cpp): POSIX shared memory (shm_open, mode 0600, the uid in the name), shared futexes on the
+// region's words, pidfd_open + poll for the publisher's death. Windows (os_windows.cpp): a file mapping in the Local\ namespace
+// with a DACL for the user's SID, named semaphores for the words, the publisher's process handle for its death.
+// Elsewhere every call fails with MAPI_E_NO_SUPPORT.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "mapioffline/mapioffline.h"
+
+namespace mapioffline {
+namespace channel {
+
+struct Header;
+
+// A mapped region. Move-only; unmaps (and closes its handles) when destroyed. Unlinking is explicit.
+class Region {
+ public:
+  Region() = default;
+  ~Region();
+  Region(Region &&other) noexcept;
+  Region &operator=(Region &&other) noexcept;
+  Region(const Region &) = delete;
+  Region &operator=(const Region &) = delete;
+
+  // Publisher: creates the region for `folded` (a folded profile name) with `size` bytes, zero-filled, accessible to
+  // this user only. If a region exists whose publisher is dead (or that is not a valid region of ours), it is
+  // replaced; if its publisher lives, MAPI_E_CALL_FAILED with *detail saying so.
+  static HRESULT Create(const std::u16string &folded, uint64_t size, Region *out, const char **detail) noexcept;
+  // Subscriber: maps the existing region read-write (subscribers write the wake and request words). Checks the
+  // owner and permissions and the size bounds; the content is validated by the reader. MAPI_E_NOT_FOUND if none.
+  static HRESULT Open(const std::u16string &folded, Region *out, const char **detail) noexcept;
+  // Publisher: removes the name if it still refers to this region (a replacement may own the name by now).
+  void Unlink() noexcept;
+
+  void *base() const noexcept { return base_; }
+  uint64_t size() const noexcept { return size_; }
+  bool valid() const noexcept { return base_ != nullptr; }
+  // The OS name (for tests and diagnostics), UTF-8.
+  const std::string &name() const noexcept { return name_; }
+
+  // Sleeps while *word == expected, at most timeout_ns (negative: no limit); may return early. `word` must lie in
+  // this region. Wake wakes up to `count` sleepers of `word` in every process (count < 0: all).
+  void Wait(std::atomic<uint32_t> *word, uint32_t expected, int64_t timeout_ns) const noexcept;
+  void Wake(std::atomic<uint32_t> *word, int count) const noexcept;
+
+ private:
+  void Reset() noexcept;
+  void *base_ = nullptr;
+  uint64_t size_ = 0;
+  std::string name_;
+  intptr_t handle_ = -1;       // Linux: the shm descriptor; Windows: the mapping HANDLE
+  intptr_t aux_[16] = {};       // Windows: named semaphores per wake word; unused on Linux
+  uint64_t identity_[2] = {};  // Linux: device and inode, to unlink only our own region
+};
+
+// This process's identity as written into Header::publisher_pid / publisher_start.
+uint32_t SelfPid() noexcept;
+uint64_t SelfStartTime() noexcept;
+// True while the process (pid, start) runs; a process of that pid with another start time (pid reuse) counts as
+// gone. start 0 accepts any process of that pid.
+bool ProcessAlive(uint32_t pid, uint64_t start) noexcept;
+
+// Watches one publisher process from a subscriber, without polling.
+class PublisherWatch {
+ public:
+  PublisherWatch() = default;
+  ~PublisherWatch();
+  PublisherWatch(const PublisherWatch &) = delete;
+  PublisherWatch &operator=(const PublisherWatch &) = delete;
+  // False when the process is already gone (or cannot be watched: then it is treated as gone, never as alive).
+  bool Start(uint32_t pid, uint64_t start) noexcept;
+  // Blocks until the process has died (true) or Cancel() was called (false). One thread at a time.
+  bool WaitForDeath() noexcept;
+  // Any thread: makes a WaitForDeath in progress (or the next one) return false.
+  void Cancel() noexcept;
+
+ private:
+  intptr_t process_ = -1;  // Linux: pidfd; Windows: process HANDLE
+  intptr_t cancel_ = -1;   // Linux: eventfd; Windows: event HANDLE
+};
+
+}  // namespace channel
+}  // namespace mapioffline

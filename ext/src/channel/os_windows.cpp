@@ -1,0 +1,388 @@
+// The bridge channel's OS layer on Windows: named file mappings in the session's Local\ namespace with a DACL
+// that admits only the user's SID, named semaphores for the words sleepers wait on, the publisher's process handle
+// for its death.
+//
+// A named mapping lives while any handle to it is open, so a dead publisher's subscribers would keep its name
+// alive: a small per-profile "directory" mapping (fixed name) says which generation of the channel is current, and
+// a new publisher creates the next generation ("...-g<N>") instead of reusing the name.
+//
+// Words: WaitOnAddress does not cross processes, so each word subscribers or the publisher sleep on (wake_word,
+// request_word, each request slot's state) has a named semaphore. Wait checks the word first, then waits for a
+// token; Wake releases tokens. A token released before the waiter waits stays in the semaphore, so no wake-up is
+// lost (the futex's atomic compare is replaced by counting); a token nobody needed makes one later wait return
+// early, and every caller looks again after a wait.
+//
+// Liveness: the subscriber opens the publisher's process (SYNCHRONIZE) and checks its creation time against the
+// one in the region (a reused pid is not the publisher); a watcher thread waits on the process handle, which is
+// signalled when the process ends, however it ends.
+#if defined(_WIN32)
+#include <windows.h>
+#include <aclapi.h>
+#include <sddl.h>
+
+#include <cstdio>
+#include <string>
+
+#include "channel/layout.h"
+#include "channel/os.h"
+#include "channel/region_name.h"
+
+namespace mapioffline {
+namespace channel {
+
+namespace {
+
+constexpr int kWordCount = 2 + static_cast<int>(kRequestSlots);  // wake_word, request_word, slots
+constexpr int kDirectoryHandle = 12;                            // aux_ index of the directory mapping
+constexpr int kDirectoryView = 13;                              // aux_ index of its view
+constexpr int kGeneration = 14;                                 // aux_ index: the generation this region is
+constexpr uint32_t kDirectoryMagic = 0x52444F4Du;               // "MODR"
+constexpr LONG kMaxTokens = 0x7FFFFFFF;
+
+// The per-profile directory: which generation of the channel is current, and who publishes it.
+struct Directory {
+  uint32_t magic;
+  std::atomic<uint32_t> generation;
+  uint32_t publisher_pid;
+  uint32_t reserved;
+  uint64_t publisher_start;
+};
+
+// A SID of this process's token as a string ("S-1-5-21-..."): the user (TokenUser) or the default owner of the
+// objects it creates (TokenOwner: the user, or Administrators for an elevated process). Empty if unreadable.
+std::wstring TokenSid(TOKEN_INFORMATION_CLASS which) {
+  HANDLE token = nullptr;
+  if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token)) return L"";
+  DWORD size = 0;
+  GetTokenInformation(token, which, nullptr, 0, &size);
+  std::wstring result;
+  if (size > 0) {
+    std::string buffer(size, '\0');
+    if (GetTokenInformation(token, which, &buffer[0], size, &size)) {
+      PSID sid = which == TokenUser ? reinterpret_cast<TOKEN_USER *>(&buffer[0])->User.Sid
+                                    : reinterpret_cast<TOKEN_OWNER *>(&buffer[0])->Owner;
+      LPWSTR text = nullptr;
+      if (ConvertSidToStringSidW(sid, &text)) {
+        result = text;
+        LocalFree(text);
+      }
+    }
+  }
+  CloseHandle(token);
+  return result;
+}
+
+std::wstring UserSid() { return TokenSid(TokenUser); }
+
+// A security descriptor whose DACL grants everything to the user and nothing to anyone else (protected: no
+// inherited entries). LocalFree it.
+PSECURITY_DESCRIPTOR OwnerOnly(const std::wstring &sid) {
+  PSECURITY_DESCRIPTOR sd = nullptr;
+  const std::wstring sddl = L"D:P(A;;GA;;;" + sid + L")";
+  if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl.c_str(), SDDL_REVISION_1, &sd, nullptr)) {
+    return nullptr;
+  }
+  return sd;
+}
+
+// True when the kernel object's owner is this user (a squatter's object would have another owner).
+bool OwnedByUser(HANDLE object) {
+  PSID owner = nullptr;
+  PSECURITY_DESCRIPTOR sd = nullptr;
+  if (GetSecurityInfo(object, SE_KERNEL_OBJECT, OWNER_SECURITY_INFORMATION, &owner, nullptr, nullptr, nullptr,
+                      &sd) != ERROR_SUCCESS) {
+    return false;
+  }
+  bool mine = false;
+  LPWSTR text = nullptr;
+  if (owner && ConvertSidToStringSidW(owner, &text)) {
+    // Our own objects are owned by our token's default owner: the user, or Administrators when elevated (as
+    // under Wine). Anyone else's object is refused.
+    mine = UserSid() == text || TokenSid(TokenOwner) == text;
+    LocalFree(text);
+  }
+  LocalFree(sd);
+  return mine;
+}
+
+std::wstring Widen(const std::string &s) { return std::wstring(s.begin(), s.end()); }
+
+std::string BaseName(const std::u16string &folded, const std::wstring &sid) {
+  return "Local\\mapioffline-" + std::string(sid.begin(), sid.end()) + "-" + ProfileHash(folded);
+}
+
+std::string ChannelName(const std::string &base, uint32_t generation) {
+  return base + "-g" + std::to_string(generation);
+}
+
+uint64_t FileTimeOf(HANDLE process) {
+  FILETIME created, exited, kernel, user;
+  if (!GetProcessTimes(process, &created, &exited, &kernel, &user)) return 0;
+  return (static_cast<uint64_t>(created.dwHighDateTime) << 32) | created.dwLowDateTime;
+}
+
+}  // namespace
+
+uint32_t SelfPid() noexcept { return static_cast<uint32_t>(GetCurrentProcessId()); }
+
+uint64_t SelfStartTime() noexcept { return FileTimeOf(GetCurrentProcess()); }
+
+bool ProcessAlive(uint32_t pid, uint64_t start) noexcept {
+  if (pid == 0) return false;
+  HANDLE process = OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid);
+  if (!process) return false;
+  const bool running = WaitForSingleObject(process, 0) == WAIT_TIMEOUT;
+  const bool same = start == 0 || FileTimeOf(process) == start;
+  CloseHandle(process);
+  return running && same;
+}
+
+Region::~Region() { Reset(); }
+
+Region::Region(Region &&other) noexcept { *this = std::move(other); }
+
+Region &Region::operator=(Region &&other) noexcept {
+  if (this != &other) {
+    Reset();
+    base_ = other.base_;
+    size_ = other.size_;
+    name_ = std::move(other.name_);
+    handle_ = other.handle_;
+    for (int i = 0; i < 16; ++i) {
+      aux_[i] = other.aux_[i];
+      other.aux_[i] = 0;
+    }
+    other.base_ = nullptr;
+    other.size_ = 0;
+    other.handle_ = -1;
+  }
+  return *this;
+}
+
+void Region::Reset() noexcept {
+  if (base_) UnmapViewOfFile(base_);
+  if (handle_ != -1 && handle_ != 0) CloseHandle(reinterpret_cast<HANDLE>(handle_));
+  for (int i = 0; i < kWordCount; ++i) {
+    if (aux_[i]) CloseHandle(reinterpret_cast<HANDLE>(aux_[i]));
+    aux_[i] = 0;
+  }
+  if (aux_[kDirectoryView]) UnmapViewOfFile(reinterpret_cast<void *>(aux_[kDirectoryView]));
+  if (aux_[kDirectoryHandle]) CloseHandle(reinterpret_cast<HANDLE>(aux_[kDirectoryHandle]));
+  aux_[kDirectoryView] = aux_[kDirectoryHandle] = 0;
+  base_ = nullptr;
+  size_ = 0;
+  handle_ = -1;
+}
+
+HRESULT Region::Create(const std::u16string &folded, uint64_t size, Region *out, const char **detail) noexcept {
+  try {
+    const std::wstring sid = UserSid();
+    PSECURITY_DESCRIPTOR sd = sid.empty() ? nullptr : OwnerOnly(sid);
+    if (!sd) {
+      *detail = "cannot build the channel's security descriptor";
+      return MAPI_E_CALL_FAILED;
+    }
+    SECURITY_ATTRIBUTES sa = {sizeof sa, sd, FALSE};
+    const std::string base = BaseName(folded, sid);
+    Region region;
+    HRESULT hr = S_OK;
+    // The directory: created if new, else reused (its previous publisher must be gone).
+    HANDLE dir = CreateFileMappingW(INVALID_HANDLE_VALUE, &sa, PAGE_READWRITE, 0, sizeof(Directory),
+                                    Widen(base).c_str());
+    const bool existed = dir && GetLastError() == ERROR_ALREADY_EXISTS;
+    Directory *d = dir ? static_cast<Directory *>(MapViewOfFile(dir, FILE_MAP_ALL_ACCESS, 0, 0, sizeof(Directory)))
+                       : nullptr;
+    region.aux_[kDirectoryHandle] = reinterpret_cast<intptr_t>(dir);
+    region.aux_[kDirectoryView] = reinterpret_cast<intptr_t>(d);
+    if (!d || (existed && !OwnedByUser(dir))) {
+      *detail = d ? "the channel's directory belongs to another user" : "cannot create the channel's directory";
+      hr = d ? MAPIOFFLINE_E_ACCESS_DENIED : MAPI_E_CALL_FAILED;
+    } else if (existed && d->magic == kDirectoryMagic && ProcessAlive(d->publisher_pid, d->publisher_start)) {
+      *detail = "a live publisher already publishes this profile";
+      hr = MAPI_E_CALL_FAILED;
+    }
+    uint32_t generation = existed && d && d->magic == kDirectoryMagic ? d->generation.load() : 0;
+    for (int attempt = 0; SUCCEEDED(hr) && attempt < 64; ++attempt) {
+      ++generation;  // a name some old subscriber still holds cannot be reused: take the next one
+      const std::string name = ChannelName(base, generation);
+      HANDLE mapping = CreateFileMappingW(INVALID_HANDLE_VALUE, &sa, PAGE_READWRITE, static_cast<DWORD>(size >> 32),
+                                         static_cast<DWORD>(size), Widen(name).c_str());
+      if (mapping && GetLastError() == ERROR_ALREADY_EXISTS) {
+        CloseHandle(mapping);
+        continue;
+      }
+      if (!mapping) break;
+      void *view = MapViewOfFile(mapping, FILE_MAP_ALL_ACCESS, 0, 0, static_cast<SIZE_T>(size));
+      if (!view) {
+        CloseHandle(mapping);
+        break;
+      }
+      region.base_ = view;  // fresh pagefile-backed sections are zero-filled
+      region.size_ = size;
+      region.name_ = name;
+      region.handle_ = reinterpret_cast<intptr_t>(mapping);
+      for (int i = 0; i < kWordCount; ++i) {
+        const std::string word = name + "-w" + std::to_string(i);
+        region.aux_[i] = reinterpret_cast<intptr_t>(CreateSemaphoreW(&sa, 0, kMaxTokens, Widen(word).c_str()));
+        if (!region.aux_[i]) hr = MAPI_E_CALL_FAILED;
+      }
+      break;
+    }
+    LocalFree(sd);
+    if (SUCCEEDED(hr) && !region.base_) {
+      *detail = "cannot create the channel's shared memory";
+      hr = MAPI_E_CALL_FAILED;
+    }
+    if (FAILED(hr)) return hr;
+    d->magic = kDirectoryMagic;
+    d->publisher_pid = SelfPid();
+    d->publisher_start = SelfStartTime();
+    d->generation.store(generation, std::memory_order_release);
+    region.aux_[kGeneration] = static_cast<intptr_t>(generation);
+    *out = std::move(region);
+    return S_OK;
+  } catch (...) {
+    return E_OUTOFMEMORY;
+  }
+}
+
+HRESULT Region::Open(const std::u16string &folded, Region *out, const char **detail) noexcept {
+  try {
+    const std::wstring sid = UserSid();
+    const std::string base = BaseName(folded, sid);
+    HANDLE dir = OpenFileMappingW(FILE_MAP_READ | READ_CONTROL, FALSE, Widen(base).c_str());  // READ_CONTROL: owner check
+    if (!dir) {
+      const bool denied = GetLastError() == ERROR_ACCESS_DENIED;
+      *detail = denied ? "the channel is not accessible to this user" : "no publisher for this profile";
+      return denied ? MAPIOFFLINE_E_ACCESS_DENIED : MAPI_E_NOT_FOUND;
+    }
+    Region region;
+    region.aux_[kDirectoryHandle] = reinterpret_cast<intptr_t>(dir);
+    auto *d = static_cast<const Directory *>(MapViewOfFile(dir, FILE_MAP_READ, 0, 0, sizeof(Directory)));
+    region.aux_[kDirectoryView] = reinterpret_cast<intptr_t>(d);
+    if (!d || !OwnedByUser(dir)) {
+      *detail = "the channel's directory is not this user's own: refusing it";
+      return MAPIOFFLINE_E_ACCESS_DENIED;
+    }
+    if (d->magic != kDirectoryMagic) {
+      *detail = "the publisher is still starting";
+      return MAPI_E_NOT_FOUND;
+    }
+    const std::string name = ChannelName(base, d->generation.load(std::memory_order_acquire));
+    HANDLE mapping = OpenFileMappingW(FILE_MAP_READ | FILE_MAP_WRITE | READ_CONTROL, FALSE, Widen(name).c_str());
+    if (!mapping) {
+      *detail = "no publisher for this profile (its channel is gone)";
+      return MAPI_E_NOT_FOUND;
+    }
+    region.handle_ = reinterpret_cast<intptr_t>(mapping);
+    if (!OwnedByUser(mapping)) {
+      *detail = "the channel is not this user's own: refusing it";
+      return MAPIOFFLINE_E_ACCESS_DENIED;
+    }
+    void *view = MapViewOfFile(mapping, FILE_MAP_READ | FILE_MAP_WRITE, 0, 0, 0);
+    if (!view) {
+      *detail = "cannot map the channel";
+      return E_OUTOFMEMORY;
+    }
+    region.base_ = view;
+    MEMORY_BASIC_INFORMATION info;
+    region.size_ = VirtualQuery(view, &info, sizeof info) ? static_cast<uint64_t>(info.RegionSize) : 0;
+    region.name_ = name;
+    if (region.size_ < sizeof(Header)) {
+      *detail = "the channel's size is out of bounds";
+      return MAPIOFFLINE_E_CHANNEL_CORRUPT;
+    }
+    for (int i = 0; i < kWordCount; ++i) {
+      const std::string word = name + "-w" + std::to_string(i);
+      region.aux_[i] = reinterpret_cast<intptr_t>(
+          OpenSemaphoreW(SEMAPHORE_MODIFY_STATE | SYNCHRONIZE, FALSE, Widen(word).c_str()));
+      if (!region.aux_[i]) {
+        *detail = "the channel's wake-up objects are missing";
+        return MAPI_E_NOT_FOUND;
+      }
+    }
+    *out = std::move(region);
+    return S_OK;
+  } catch (...) {
+    return E_OUTOFMEMORY;
+  }
+}
+
+// Names go away with their last handle, and a new publisher moves the directory on to a new generation; what is
+// left to do is to stop naming ourselves as the live publisher, so that this process may publish again.
+void Region::Unlink() noexcept {
+  auto *d = reinterpret_cast<Directory *>(aux_[kDirectoryView]);
+  if (d && d->generation.load(std::memory_order_acquire) == static_cast<uint32_t>(aux_[kGeneration]) &&
+      d->publisher_pid == SelfPid()) {
+    d->publisher_pid = 0;
+  }
+}
+
+namespace {
+
+// The semaphore of a word of the region, or -1 for an address that is not one of our words.
+int WordIndex(const void *base, const std::atomic<uint32_t> *word) {
+  const auto *h = static_cast<const Header *>(base);
+  if (!h) return -1;
+  if (word == &h->wake_word) return 0;
+  if (word == &h->request_word) return 1;
+  for (uint32_t i = 0; i < kRequestSlots; ++i) {
+    if (word == &h->slots[i].state) return 2 + static_cast<int>(i);
+  }
+  return -1;
+}
+
+}  // namespace
+
+void Region::Wait(std::atomic<uint32_t> *word, uint32_t expected, int64_t timeout_ns) const noexcept {
+  const int index = WordIndex(base_, word);
+  if (index < 0 || word->load(std::memory_order_acquire) != expected) return;
+  DWORD ms = INFINITE;
+  if (timeout_ns >= 0) {
+    const int64_t rounded_up = (timeout_ns + 999999) / 1000000;
+    ms = rounded_up >= static_cast<int64_t>(INFINITE) ? INFINITE - 1 : static_cast<DWORD>(rounded_up);
+  }
+  WaitForSingleObject(reinterpret_cast<HANDLE>(aux_[index]), ms);
+}
+
+void Region::Wake(std::atomic<uint32_t> *word, int count) const noexcept {
+  const int index = WordIndex(base_, word);
+  if (index < 0) return;
+  LONG tokens = count;
+  if (count < 0) {
+    // "Everyone": as many tokens as subscribers are counted asleep (a value from the region: clamped).
+    const uint32_t sleepers = index == 0 ? static_cast<const Header *>(base_)->sleepers.load() : 1;
+    tokens = static_cast<LONG>(sleepers < 1 ? 1 : (sleepers > 4096 ? 4096 : sleepers));
+  }
+  ReleaseSemaphore(reinterpret_cast<HANDLE>(aux_[index]), tokens, nullptr);
+}
+
+PublisherWatch::~PublisherWatch() {
+  if (process_ != -1 && process_ != 0) CloseHandle(reinterpret_cast<HANDLE>(process_));
+  if (cancel_ != -1 && cancel_ != 0) CloseHandle(reinterpret_cast<HANDLE>(cancel_));
+}
+
+bool PublisherWatch::Start(uint32_t pid, uint64_t start) noexcept {
+  HANDLE cancel = CreateEventW(nullptr, TRUE, FALSE, nullptr);
+  cancel_ = cancel ? reinterpret_cast<intptr_t>(cancel) : -1;
+  HANDLE process = pid ? OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid) : nullptr;
+  process_ = process ? reinterpret_cast<intptr_t>(process) : -1;
+  if (!cancel || !process) return false;
+  // The handle pins the process object: if its creation time matches and it still runs, it is the publisher.
+  return WaitForSingleObject(process, 0) == WAIT_TIMEOUT && FileTimeOf(process) == start;
+}
+
+bool PublisherWatch::WaitForDeath() noexcept {
+  if (process_ == -1 || cancel_ == -1) return true;
+  HANDLE handles[2] = {reinterpret_cast<HANDLE>(process_), reinterpret_cast<HANDLE>(cancel_)};
+  const DWORD r = WaitForMultipleObjects(2, handles, FALSE, INFINITE);
+  return r != WAIT_OBJECT_0 + 1;
+}
+
+void PublisherWatch::Cancel() noexcept {
+  if (cancel_ != -1) SetEvent(reinterpret_cast<HANDLE>(cancel_));
+}
+
+}  // namespace channel
+}  // namespace mapioffline
+#endif  // _WIN32

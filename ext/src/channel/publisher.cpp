@@ -1,0 +1,184 @@
+#include "channel/publisher.h"
+
+#include <cstring>
+#include <new>
+
+#include "clock.h"
+#include "fork_generation.h"
+#include "profile_key.h"
+
+namespace mapioffline {
+namespace channel {
+
+HRESULT Publisher::Start(IMAPIOfflineMgr *source, const WCHAR *profile, ULONG flags, ULONG capacity, Publisher **out,
+                         const char **detail) noexcept {
+  static const char *unused;
+  if (!detail) detail = &unused;
+  *detail = nullptr;
+  if (!out) return E_INVALIDARG;
+  *out = nullptr;
+  if (!source || !profile || !profile[0]) {
+    *detail = "a source object and a non-empty profile name are required";
+    return E_INVALIDARG;
+  }
+  if (flags & ~MAPIOFFLINE_BRIDGE_ALLOW_SET_STATE) return MAPI_E_UNKNOWN_FLAGS;
+  if (capacity == 0) capacity = kDefaultRingCapacity;
+  if (capacity < kMinRingCapacity || capacity > kMaxRingCapacity || (capacity & (capacity - 1)) != 0) {
+    *detail = "the ring capacity must be a power of two between 2 and 2^20";
+    return E_INVALIDARG;
+  }
+  std::u16string folded;
+  Publisher *self = nullptr;
+  try {
+    folded = FoldProfileName(profile);
+    if (folded.size() > kMaxProfileUnits) {
+      *detail = "the profile name is longer than 256 UTF-16 code units";
+      return E_INVALIDARG;
+    }
+    self = new Publisher;
+    self->fork_generation_ = ForkGeneration();
+  } catch (const std::bad_alloc &) {
+    return E_OUTOFMEMORY;
+  }
+  ULONG capabilities = 0;
+  HRESULT hr = source->GetCapabilities(&capabilities);
+  if (FAILED(hr)) {
+    *detail = "the source's GetCapabilities failed";
+    self->Release();
+    return hr;
+  }
+  hr = Region::Create(folded, RegionSize(capacity), &self->region_, detail);
+  if (FAILED(hr)) {
+    self->Release();
+    return hr;
+  }
+  const uint32_t channel_flags = (flags & MAPIOFFLINE_BRIDGE_ALLOW_SET_STATE) ? kFlagAllowSetState : 0;
+  const Identity identity{capacity, capabilities, channel_flags, SelfPid(), SelfStartTime()};
+  try {
+    self->writer_.reset(new Writer(self->region_.base(), &self->region_, identity, folded));
+  } catch (const std::bad_alloc &) {
+    self->region_.Unlink();
+    self->Release();
+    return E_OUTOFMEMORY;
+  }
+  // Advise before reading the state, so that no change falls between the two; a DONE that arrives meanwhile wins
+  // over the value read (SetStateIfUnchanged).
+  ULONG first = 0;
+  source->GetCurrentState(&first);
+  self->writer_->Go(first);
+  MAPIOFFLINE_ADVISEINFO info;
+  std::memset(&info, 0, sizeof info);
+  info.ulSize = sizeof info;
+  info.CallbackType = MAPIOFFLINE_CALLBACK_TYPE_NOTIFY;
+  info.pCallback = static_cast<IUnknown *>(static_cast<IMAPIOfflineNotify *>(self));
+  info.ulAdviseTypes = MAPIOFFLINE_ADVISE_TYPE_STATECHANGE;
+  info.ulStateMask = MAPIOFFLINE_STATE_ALL;
+  hr = source->Advise(MAPIOFFLINE_ADVISE_DEFAULT, &info, &self->advise_token_);
+  if (FAILED(hr)) {
+    *detail = "the source's Advise failed";
+    self->writer_->Stop();
+    self->region_.Unlink();
+    self->Release();
+    return hr;
+  }
+  if (SUCCEEDED(source->GetCurrentState(&first))) self->writer_->SetStateIfUnchanged(first);
+  source->AddRef();
+  self->source_ = source;
+  if (channel_flags & kFlagAllowSetState) {
+    try {
+      self->requests_ = std::thread([self] { self->RequestMain(); });
+    } catch (...) {
+      *detail = "cannot start the request thread";
+      self->Stop();
+      return E_OUTOFMEMORY;
+    }
+  }
+  *out = self;
+  return S_OK;
+}
+
+Publisher::~Publisher() = default;
+
+void Publisher::Stop() noexcept {
+  // A fork child's copy: the channel is still the parent's, which goes on publishing; touch nothing.
+  if (fork_generation_ != ForkGeneration()) return;
+  if (source_) {
+    source_->Unadvise(MAPIOFFLINE_UNADVISE_DEFAULT, advise_token_);  // waits for a Notify in progress
+  }
+  if (requests_.joinable()) {
+    stopping_.store(true, std::memory_order_release);
+    Header *h = writer_->header();
+    h->request_word.fetch_add(1, std::memory_order_release);
+    region_.Wake(&h->request_word, -1);
+    requests_.join();
+  }
+  if (writer_) writer_->Stop();
+  region_.Unlink();
+  if (source_) {
+    source_->Release();
+    source_ = nullptr;
+  }
+  Release();
+}
+
+HRESULT Publisher::QueryInterface(REFIID iid, void **out) noexcept {
+  if (!out) return E_POINTER;
+  *out = nullptr;
+  if (!IsEqualGUID(iid, IID_IUnknown) && !IsEqualGUID(iid, IID_IMAPIOfflineNotify)) return E_NOINTERFACE;
+  *out = static_cast<IMAPIOfflineNotify *>(this);
+  AddRef();
+  return S_OK;
+}
+
+ULONG Publisher::AddRef() noexcept { return refs_.fetch_add(1, std::memory_order_relaxed) + 1; }
+
+ULONG Publisher::Release() noexcept {
+  const ULONG n = refs_.fetch_sub(1, std::memory_order_acq_rel) - 1;
+  if (n == 0) delete this;
+  return n;
+}
+
+void Publisher::Notify(const MAPIOFFLINE_NOTIFY *record) noexcept {
+  if (!record || record->ulSize < sizeof(MAPIOFFLINE_NOTIFY)) return;  // what a sink would count as invalid
+  MAPIOFFLINE_RECORD r;
+  std::memcpy(&r.notify, record, sizeof r.notify);
+  r.notify.ulSize = sizeof r.notify;  // a longer record from a newer Outlook is cut to the fields we carry
+  const uint64_t start = MonotonicNs();  // CLOCK_MONOTONIC / QPC: one clock for every process of the machine
+  r.timestamp_ns = start;
+  writer_->Publish(r);
+  // Relaxed counters: only this publisher writes them (its Notify calls are ordered by the writer's lock anyway).
+  published_.fetch_add(1, std::memory_order_relaxed);
+  notify_ns_.fetch_add(MonotonicNs() - start, std::memory_order_relaxed);
+}
+
+// The request thread: sleeps on request_word, answers every ready slot, sleeps again. SetCurrentState runs here,
+// on the publisher's own thread; a blocking change returns once DONE has been published, so the head recorded in
+// the answer covers it.
+void Publisher::RequestMain() noexcept {
+  Header *h = writer_->header();
+  while (!stopping_.load(std::memory_order_acquire)) {
+    const uint32_t seen = h->request_word.load(std::memory_order_acquire);
+    AnswerRequests();
+    if (stopping_.load(std::memory_order_acquire)) break;
+    region_.Wait(&h->request_word, seen, -1);
+  }
+}
+
+void Publisher::AnswerRequests() noexcept {
+  Header *h = writer_->header();
+  for (uint32_t i = 0; i < kRequestSlots; ++i) {
+    RequestSlot &slot = h->slots[i];
+    uint32_t expected = kSlotReady;
+    if (!slot.state.compare_exchange_strong(expected, kSlotRunning, std::memory_order_acq_rel)) continue;
+    // The slot's fields come from a subscriber: SetCurrentState checks them like any caller's arguments.
+    const ULONG flags = slot.flags, target = slot.target;
+    const HRESULT hr = source_->SetCurrentState(flags, MAPIOFFLINE_STATE_OFFLINE_MASK, target, nullptr);
+    slot.hr = hr;
+    slot.head_after = writer_->Head();
+    slot.state.store(kSlotDone, std::memory_order_release);
+    region_.Wake(&slot.state, -1);
+  }
+}
+
+}  // namespace channel
+}  // namespace mapioffline

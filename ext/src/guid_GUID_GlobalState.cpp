@@ -1,0 +1,4 @@
+// GUID_GlobalState alone in its translation unit (see guid_definition.h for why).
+#include "guid_definition.h"
+
+MAPIOFFLINE_LIBRARY_GUID(GUID_GlobalState);

@@ -1,0 +1,4 @@
+// IID_IMAPIOfflineMgr alone in its translation unit (see guid_definition.h for why).
+#include "guid_definition.h"
+
+MAPIOFFLINE_LIBRARY_GUID(IID_IMAPIOfflineMgr);

@@ -1,0 +1,273 @@
+// Native tests of the bridge channel in one process: a publisher over the embedded object and bridge objects
+// reading its region (the same code paths as across processes; the Python suite runs them across processes).
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "channel/layout.h"
+#include "channel/reader.h"
+#include "channel/writer.h"
+#include "check.h"
+#include "mapioffline/mapioffline.h"
+
+namespace {
+
+std::u16string Wide(const char *s) {
+  std::u16string w;
+  for (; *s; ++s) w.push_back(static_cast<char16_t>(*s));
+  return w;
+}
+
+IMAPIOfflineMgr *OpenEmbedded(const std::u16string &profile) {
+  IMAPIOfflineMgr *p = nullptr;
+  CHECK_HR(mapioffline_open_embedded(0, reinterpret_cast<const WCHAR *>(profile.c_str()), &GUID_GlobalState,
+                                     nullptr, &p),
+           S_OK);
+  return p;
+}
+
+ULONG AdviseSink(IMAPIOfflineMgr *obj, IMAPIOfflineNotify *sink, ULONG client_token) {
+  MAPIOFFLINE_ADVISEINFO info;
+  std::memset(&info, 0, sizeof info);
+  info.ulSize = sizeof info;
+  info.ulClientToken = client_token;
+  info.CallbackType = MAPIOFFLINE_CALLBACK_TYPE_NOTIFY;
+  info.pCallback = sink;
+  info.ulAdviseTypes = MAPIOFFLINE_ADVISE_TYPE_STATECHANGE;
+  info.ulStateMask = MAPIOFFLINE_STATE_ALL;
+  ULONG token = 0;
+  CHECK_HR(obj->Advise(0, &info, &token), S_OK);
+  return token;
+}
+
+// Pops everything up to `want` records, waiting for each (bounded by a 5 s timeout per wait: a missing record
+// fails the test instead of hanging it).
+std::vector<MAPIOFFLINE_RECORD> PopAll(IMAPIOfflineNotify *sink, size_t want, std::vector<uint64_t> *gaps) {
+  std::vector<MAPIOFFLINE_RECORD> out;
+  while (out.size() < want) {
+    MAPIOFFLINE_RECORD r;
+    uint64_t gap = 0;
+    if (mapioffline_sink_pop_records(sink, &r, 1, &gap) == 1) {
+      out.push_back(r);
+      if (gaps) gaps->push_back(gap);
+      continue;
+    }
+    const int w = mapioffline_sink_wait(sink, 5000000000ll, 0);
+    if (w == MAPIOFFLINE_WAIT_TIMEOUT || w == MAPIOFFLINE_WAIT_ENDED || w == MAPIOFFLINE_WAIT_CLOSED) break;
+  }
+  return out;
+}
+
+void TestNotFound() {
+  const std::u16string profile = Wide("channel-test-none");
+  IMAPIOfflineMgr *bridge = nullptr;
+  const char *detail = nullptr;
+  CHECK_HR(mapioffline_open_bridge(reinterpret_cast<const WCHAR *>(profile.c_str()), &bridge, &detail),
+           MAPI_E_NOT_FOUND);
+  CHECK(bridge == nullptr);
+  CHECK(detail != nullptr);
+}
+
+void TestPublishAndFollow() {
+  const std::u16string profile = Wide("Channel-Test-A");
+  const std::u16string other_case = Wide("CHANNEL-test-a");
+  IMAPIOfflineMgr *source = OpenEmbedded(profile);
+  mapioffline_bridge_publisher *pub = nullptr;
+  CHECK_HR(mapioffline_bridge_publish_start(source, reinterpret_cast<const WCHAR *>(profile.c_str()),
+                                            MAPIOFFLINE_BRIDGE_ALLOW_SET_STATE, 8, &pub, nullptr),
+           S_OK);
+  // A second publisher for the same (case-folded) profile is refused while the first lives.
+  mapioffline_bridge_publisher *second = nullptr;
+  CHECK_HR(mapioffline_bridge_publish_start(source, reinterpret_cast<const WCHAR *>(other_case.c_str()), 0, 0,
+                                            &second, nullptr),
+           MAPI_E_CALL_FAILED);
+
+  IMAPIOfflineMgr *bridge = nullptr;
+  CHECK_HR(mapioffline_open_bridge(reinterpret_cast<const WCHAR *>(other_case.c_str()), &bridge, nullptr), S_OK);
+  if (!bridge) {
+    mapioffline_bridge_publish_stop(pub);
+    source->Release();
+    return;
+  }
+  CHECK(mapioffline_is_bridge(reinterpret_cast<IUnknown *>(bridge)) == 1);
+  CHECK(mapioffline_is_bridge(reinterpret_cast<IUnknown *>(source)) == 0);
+  ULONG state = 0, caps = 0;
+  CHECK_HR(bridge->GetCurrentState(&state), S_OK);
+  CHECK(state == MAPIOFFLINE_STATE_ONLINE);
+  CHECK_HR(bridge->GetCapabilities(&caps), S_OK);
+  CHECK(caps == (MAPIOFFLINE_CAPABILITY_OFFLINE | MAPIOFFLINE_CAPABILITY_ONLINE));
+
+  IMAPIOfflineNotify *sink = nullptr;
+  CHECK_HR(mapioffline_sink_create(64, &sink), S_OK);
+  mapioffline_sink_attach(sink);
+  AdviseSink(bridge, sink, 77);
+
+  // A change made on the source arrives through the channel, in order, with our client token.
+  CHECK_HR(source->SetCurrentState(MAPIOFFLINE_FLAG_BLOCK, MAPIOFFLINE_STATE_OFFLINE_MASK, MAPIOFFLINE_STATE_OFFLINE,
+                                   nullptr),
+           S_OK);
+  std::vector<MAPIOFFLINE_RECORD> got = PopAll(sink, 3, nullptr);
+  CHECK(got.size() == 3);
+  if (got.size() == 3) {
+    CHECK(got[0].notify.NotifyType == MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_START);
+    CHECK(got[2].notify.NotifyType == MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_DONE);
+    CHECK(got[2].notify.ulClientToken == 77);
+    CHECK(got[2].notify.Info.StateChange.ulStateNew == MAPIOFFLINE_STATE_OFFLINE);
+    CHECK(got[2].timestamp_ns > 0);
+  }
+  CHECK_HR(bridge->GetCurrentState(&state), S_OK);
+  CHECK(state == MAPIOFFLINE_STATE_OFFLINE);
+
+  // A request through the channel: blocking, so the DONE has reached our sink when it returns.
+  CHECK_HR(bridge->SetCurrentState(MAPIOFFLINE_FLAG_BLOCK, MAPIOFFLINE_STATE_OFFLINE_MASK, MAPIOFFLINE_STATE_ONLINE,
+                                   nullptr),
+           S_OK);
+  MAPIOFFLINE_RECORD batch[8];
+  CHECK(mapioffline_sink_pop_records(sink, batch, 8, nullptr) == 3);
+  CHECK_HR(source->GetCurrentState(&state), S_OK);
+  CHECK(state == MAPIOFFLINE_STATE_ONLINE);
+  // Argument errors are the embedded object's, without a round trip.
+  CHECK_HR(bridge->SetCurrentState(0x4, MAPIOFFLINE_STATE_OFFLINE_MASK, MAPIOFFLINE_STATE_ONLINE, nullptr),
+           MAPI_E_UNKNOWN_FLAGS);
+  CHECK_HR(bridge->SetCurrentState(0, MAPIOFFLINE_STATE_OFFLINE_MASK, 7, nullptr), E_INVALIDARG);
+
+  MAPIOFFLINE_BRIDGE_STATS stats;
+  CHECK_HR(mapioffline_bridge_stats(bridge, &stats), S_OK);
+  CHECK(stats.ring_capacity == 8);
+  CHECK(stats.allow_set_state == 1);
+  CHECK(stats.received == 6);
+
+  // Stop: the stream ends after everything published before was delivered.
+  mapioffline_bridge_publish_stop(pub);
+  CHECK(PopAll(sink, 1, nullptr).empty());
+  CHECK(mapioffline_sink_end_reason(sink) == MAPIOFFLINE_END_PUBLISHER_GONE);
+  CHECK_HR(bridge->GetCurrentState(&state), MAPIOFFLINE_E_PUBLISHER_GONE);
+  IMAPIOfflineNotify *late = nullptr;
+  CHECK_HR(mapioffline_sink_create(4, &late), S_OK);
+  MAPIOFFLINE_ADVISEINFO info;
+  std::memset(&info, 0, sizeof info);
+  info.ulSize = sizeof info;
+  info.pCallback = late;
+  info.ulAdviseTypes = MAPIOFFLINE_ADVISE_TYPE_STATECHANGE;
+  info.ulStateMask = MAPIOFFLINE_STATE_ALL;
+  ULONG token = 0;
+  CHECK_HR(bridge->Advise(0, &info, &token), MAPIOFFLINE_E_PUBLISHER_GONE);
+  late->Release();
+  IMAPIOfflineMgr *after_stop = nullptr;
+  CHECK_HR(mapioffline_open_bridge(reinterpret_cast<const WCHAR *>(profile.c_str()), &after_stop, nullptr),
+           MAPI_E_NOT_FOUND);
+  bridge->Release();
+  sink->Release();
+  source->Release();
+}
+
+
+using mapioffline::channel::Identity;
+using mapioffline::channel::Reader;
+using mapioffline::channel::Writer;
+namespace ch = mapioffline::channel;
+
+// A region image in plain memory, written by the real Writer.
+struct Image {
+  explicit Image(uint32_t capacity) : bytes(ch::RegionSize(capacity) + 64) {
+    base = reinterpret_cast<void *>((reinterpret_cast<uintptr_t>(bytes.data()) + 63) & ~uintptr_t(63));
+  }
+  std::vector<unsigned char> bytes;
+  void *base;
+  ch::Header *header() { return static_cast<ch::Header *>(base); }
+};
+
+MAPIOFFLINE_RECORD Record(ULONG i) {
+  MAPIOFFLINE_RECORD r;
+  std::memset(&r, 0, sizeof r);
+  r.notify.ulSize = sizeof r.notify;
+  r.notify.NotifyType = MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE;
+  r.notify.Info.StateChange.ulMask = MAPIOFFLINE_STATE_OFFLINE_MASK;
+  r.notify.Info.StateChange.ulStateOld = i;  // a sequence number the test checks
+  r.timestamp_ns = i;
+  return r;
+}
+
+void TestReaderGapsAndOrder() {
+  const std::u16string folded = Wide("gap");
+  Image image(8);
+  Writer writer(image.base, nullptr, Identity{8, 3, 0, 1, 1}, folded);
+  writer.Go(MAPIOFFLINE_STATE_ONLINE);
+  Reader reader;
+  CHECK_HR(reader.Attach(image.base, ch::RegionSize(8), folded), S_OK);
+  CHECK_HR(Reader().Attach(image.base, ch::RegionSize(8), Wide("gaq")), MAPIOFFLINE_E_CHANNEL_CORRUPT);
+  for (ULONG i = 0; i < 5; ++i) writer.Publish(Record(i));
+  MAPIOFFLINE_RECORD out[16];
+  uint64_t dropped = 0;
+  CHECK(reader.Read(out, 16, &dropped) == 5);
+  CHECK(dropped == 0);
+  CHECK(out[4].notify.Info.StateChange.ulStateOld == 4);
+  // 20 more into a ring of 8: the reader lost 12 and reads the last 8, in order.
+  for (ULONG i = 5; i < 25; ++i) writer.Publish(Record(i));
+  CHECK(reader.Read(out, 16, &dropped) == 8);
+  CHECK(dropped == 12);
+  CHECK(out[0].notify.Info.StateChange.ulStateOld == 17);
+  CHECK(out[7].notify.Info.StateChange.ulStateOld == 24);
+  dropped = 0;
+  CHECK(reader.Read(out, 16, &dropped) == 0);
+  CHECK(dropped == 0);
+}
+
+void TestReaderRefusesCorruption() {
+  const std::u16string folded = Wide("bad");
+  Image image(8);
+  Writer writer(image.base, nullptr, Identity{8, 3, 0, 1, 1}, folded);
+  writer.Go(MAPIOFFLINE_STATE_ONLINE);
+  struct Case {
+    const char *name;
+    void (*spoil)(ch::Header *);
+  } cases[] = {
+      {"magic", [](ch::Header *h) { h->magic ^= 1; }},
+      {"version", [](ch::Header *h) { h->version = 2; }},
+      {"capacity not a power of two", [](ch::Header *h) { h->ring_capacity = 6; }},
+      {"capacity beyond the region", [](ch::Header *h) { h->ring_capacity = 1u << 20; }},
+      {"region size", [](ch::Header *h) { h->region_size += 64; }},
+      {"cell size", [](ch::Header *h) { h->cell_size = 32; }},
+      {"profile length", [](ch::Header *h) { h->profile_units = 100000; }},
+      {"status", [](ch::Header *h) { h->status.store(77); }},
+  };
+  for (const Case &c : cases) {
+    Image copy(8);
+    std::memcpy(copy.base, image.base, ch::RegionSize(8));
+    c.spoil(copy.header());
+    Reader reader;
+    const HRESULT hr = reader.Attach(copy.base, ch::RegionSize(8), folded);
+    if (hr != MAPIOFFLINE_E_CHANNEL_CORRUPT) fprintf(stderr, "case '%s' not refused\n", c.name);
+    CHECK_HR(hr, MAPIOFFLINE_E_CHANNEL_CORRUPT);
+  }
+  // After attach: a head that claims unwritten records, or goes back, ends the reader with an error.
+  Reader reader;
+  CHECK_HR(reader.Attach(image.base, ch::RegionSize(8), folded), S_OK);
+  image.header()->head.store(3);
+  MAPIOFFLINE_RECORD out[4];
+  uint64_t dropped = 0;
+  CHECK(reader.Read(out, 4, &dropped) == -1);
+  CHECK(reader.Read(out, 4, &dropped) == -1);  // stays failed
+  Reader back;
+  writer.Publish(Record(0));
+  writer.Publish(Record(1));
+  CHECK_HR(back.Attach(image.base, ch::RegionSize(8), folded), S_OK);
+  image.header()->head.store(1);
+  CHECK(back.Read(out, 4, &dropped) == -1);
+  // A stopped publisher is not found, not corrupt.
+  writer.Stop();
+  CHECK_HR(Reader().Attach(image.base, ch::RegionSize(8), folded), MAPI_E_NOT_FOUND);
+}
+
+}  // namespace
+
+int main() {
+#if defined(__linux__) || defined(_WIN32)
+  // The OS layers (Linux: shared memory, futexes, pidfd; Windows: named mappings, semaphores, process handles).
+  TestNotFound();
+  TestPublishAndFollow();
+#endif
+  TestReaderGapsAndOrder();
+  TestReaderRefusesCorruption();
+  return check_report("test_channel");
+}

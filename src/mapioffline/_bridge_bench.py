@@ -1,0 +1,253 @@
+"""Bridge benchmark: the cross-process channel against the in-process path, in one run (Linux). Part of
+``python -m mapioffline bench`` (the "bridge" section and the bridge bars of its plot); also on its own:
+
+    python benchmarks/bridge_bench.py [--quick] [--json FILE]
+
+Measures
+  1. wake-up p50/p99: a state change made on the publisher's embedded object (non-blocking) until a subscriber in
+     another process returns from get(), against the same change reaching get() in the publisher's own process;
+  2. reading the state through the bridge (OfflineObject.state, and the same on the embedded object);
+  3. the publisher's cost per notification with 0, 1 and 100 subscribers attached (one of the 100 stopped with
+     SIGSTOP, so it never reads): CPU time of the publishing thread per notification for paced blocking changes,
+     and wall time inside Notify for a flood from the native pump;
+  4. 100 subscribers each receiving every notification of a burst that fits the ring (counts and drops).
+Each subscriber is a bridge object (own reader thread, own cursor); the 100 are spread over 4 helper processes.
+Pacing between wake-up samples uses short sleeps so that the consumer is asleep when measured (as _bench does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+__all__ = ["collect", "main"]
+
+import mapioffline
+from mapioffline import _bridge, _core
+from mapioffline.testing import start_pump
+
+PROFILE = f"mapioffline-bridge-bench-{os.getpid()}"
+
+
+def percentiles(samples: list[int]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {"p50_us": ordered[len(ordered) // 2] / 1000,
+            "p99_us": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] / 1000, "samples": len(ordered)}
+
+
+# -- helper processes ---------------------------------------------------------------------------------------------
+
+def helper_wakeup(profile: str, samples: int) -> None:
+    """Subscriber for (1): prints the now_ns() at which get() returned each change's first notification."""
+    with mapioffline.open_offline(profile, backend="bridge") as obj, obj.advise(capacity=4096) as sub:
+        print("ready", flush=True)
+        for _ in range(samples):
+            first = sub.sink.get(timeout=30)
+            t = _core.now_ns()
+            sub.sink.get(timeout=30)
+            sub.sink.get(timeout=30)
+            print(t, flush=True)
+            assert first.kind == mapioffline.NotifyKind.STATECHANGE_START
+
+
+def helper_hold(profile: str, count: int, expect: int) -> None:
+    """Subscribers for (3)/(4): `count` bridge objects with one sink each; after "check" on stdin, waits for
+    `expect` records on every sink and prints the received/dropped totals."""
+    objects = [mapioffline.open_offline(profile, backend="bridge") for _ in range(count)]
+    subs = [obj.advise(capacity=1 << 14) for obj in objects]
+    print("ready", flush=True)
+    for line in sys.stdin:
+        if line.strip() != "check" or expect == 0:
+            break
+        got, dropped = [], 0
+        for sub in subs:
+            n = 0
+            while n < expect:
+                batch = sub.sink.drain()
+                if not batch:
+                    batch = [sub.sink.get(timeout=30)]
+                n += len(batch)
+                dropped += sum(x.dropped_before for x in batch)
+            got.append(n)
+        print(json.dumps({"min": min(got), "max": max(got), "dropped": dropped}), flush=True)
+    for sub in subs:
+        sub.close()
+    for obj in objects:
+        obj.close()
+
+
+def spawn(*args: str) -> subprocess.Popen[str]:
+    p = subprocess.Popen([sys.executable, "-m", "mapioffline._bridge_bench", *args], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    assert p.stdout is not None
+    if p.stdout.readline().strip() != "ready":
+        raise RuntimeError(f"helper {args} did not start")
+    return p
+
+
+# -- measurements -------------------------------------------------------------------------------------------------
+
+def wakeup_in_process(source: Any, samples: int) -> dict[str, float]:
+    latencies: list[int] = []
+    with source.advise(capacity=4096) as sub:
+        for i in range(samples):
+            time.sleep(0.0005)
+            t0 = _core.now_ns()
+            source.set_state(mapioffline.State.OFFLINE if i % 2 == 0 else mapioffline.State.ONLINE, block=False)
+            sub.sink.get(timeout=30)
+            latencies.append(_core.now_ns() - t0)
+            sub.sink.get(timeout=30)
+            sub.sink.get(timeout=30)
+            wait_idle(source)
+    return percentiles(latencies)
+
+
+def wait_idle(source: Any) -> None:
+    """Until the non-blocking change is over (its DONE reached every sink): a blocking no-op change returns then."""
+    while True:
+        try:
+            source.set_state(source.state, block=True)
+            return
+        except mapioffline.Pending:
+            time.sleep(0.0001)
+
+
+def wakeup_cross_process(source: Any, samples: int) -> dict[str, float]:
+    helper = spawn("wakeup", PROFILE, str(samples))
+    assert helper.stdout is not None
+    latencies: list[int] = []
+    try:
+        for i in range(samples):
+            time.sleep(0.0005)
+            t0 = _core.now_ns()
+            source.set_state(mapioffline.State.OFFLINE if i % 2 == 0 else mapioffline.State.ONLINE, block=False)
+            t1 = int(helper.stdout.readline())  # the helper's get() returned at t1 (same CLOCK_MONOTONIC)
+            latencies.append(t1 - t0)
+            wait_idle(source)
+    finally:
+        helper.wait(30)
+    return percentiles(latencies)
+
+
+def state_reads(calls: int) -> dict[str, float]:
+    with mapioffline.open_offline(PROFILE, backend="bridge") as bridge:
+        source = mapioffline.open_offline(PROFILE, backend="embedded")
+        try:
+            result = {}
+            for name, obj in (("bridge_state_ns", bridge), ("embedded_state_ns", source)):
+                t = time.perf_counter_ns()
+                for _ in range(calls):
+                    obj.state
+                result[name] = (time.perf_counter_ns() - t) / calls
+            return result
+        finally:
+            source.close()
+
+
+def publisher_cost(publisher: _bridge.BridgePublisher, count: int) -> float:
+    """Mean wall ns the publisher spends inside Notify (its own counters) over `count` notifications from the
+    native pump, back to back. Wall time: on an oversubscribed machine it includes being preempted by the
+    subscribers it wakes."""
+    published0, spent0 = publisher.counters
+    start_pump(publisher._notify_pointer, count).join()
+    published1, spent1 = publisher.counters
+    return (spent1 - spent0) / (published1 - published0)
+
+
+def change_cpu_cost(source: Any, changes: int) -> float:
+    """CPU ns (thread_time) of the publishing thread per notification: blocking changes on the source deliver on
+    the caller's thread, so this is what the source's thread pays for the embedded object plus the publisher,
+    whatever the scheduler does to the wall clock. Paced so that subscribers are asleep each time."""
+    spent = 0
+    for i in range(changes):
+        time.sleep(0.0003)
+        target = mapioffline.State.OFFLINE if source.state == mapioffline.State.ONLINE else mapioffline.State.ONLINE
+        t = time.thread_time_ns()
+        source.set_state(target, block=True)
+        spent += time.thread_time_ns() - t
+    return spent / (3 * changes)
+
+
+def costs(publisher: _bridge.BridgePublisher, source: Any, quick: bool) -> dict[str, float]:
+    return {"flood_wall_ns": publisher_cost(publisher, 20_000 if quick else 200_000),
+            "paced_cpu_ns": change_cpu_cost(source, 200 if quick else 1000)}
+
+
+def collect(quick: bool) -> dict[str, Any]:
+    """Every bridge measurement, once: a publisher in this process, subscribers in helper processes."""
+    samples = 100 if quick else 1000
+    burst = 3000  # fits the default ring of 4096
+    results: dict[str, Any] = {}
+    source = mapioffline.open_offline(PROFILE, backend="embedded")
+    with _bridge.publish(PROFILE, source) as publisher:
+        results["wakeup_in_process_get"] = wakeup_in_process(source, samples)
+        results["wakeup_cross_process_get"] = wakeup_cross_process(source, samples)
+        results["state"] = state_reads(200_000 // (10 if quick else 1))
+
+        pointer = publisher._notify_pointer
+        results["publisher_cost_0_subscribers"] = costs(publisher, source, quick)
+        one = spawn("hold", PROFILE, "1", "0")
+        results["publisher_cost_1_subscriber"] = costs(publisher, source, quick)
+        one.communicate("quit\n", timeout=60)
+
+        # 100 subscribers: one alone in a stopped process (it never reads), 99 in three processes.
+        never = spawn("hold", PROFILE, "1", "0")
+        others = [spawn("hold", PROFILE, "33", "0") for _ in range(3)]
+        os.kill(never.pid, signal.SIGSTOP)
+        os.waitpid(never.pid, os.WUNTRACED)
+        results["publisher_cost_100_subscribers_1_never_reading"] = costs(publisher, source, quick)
+        os.kill(never.pid, signal.SIGCONT)
+        for h in [never, *others]:
+            h.communicate("quit\n", timeout=120)
+
+        holders = [spawn("hold", PROFILE, "25", str(burst)) for _ in range(4)]
+        start_pump(pointer, burst).join()
+        reports = []
+        for h in holders:
+            assert h.stdin is not None and h.stdout is not None
+            h.stdin.write("check\n")
+            h.stdin.flush()
+            reports.append(json.loads(h.stdout.readline()))
+        for h in holders:
+            h.communicate("quit\n", timeout=120)
+        results["burst_to_100_subscribers"] = {
+            "burst": burst, "ring": publisher_ring(), "min_received": min(r["min"] for r in reports),
+            "max_received": max(r["max"] for r in reports), "dropped": sum(r["dropped"] for r in reports),
+        }
+    source.close()
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    results = {"machine": {"python": platform.python_version(), "platform": platform.platform(),
+                           "cpus": os.cpu_count()}, **collect(args.quick)}
+    print(json.dumps(results, indent=2))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    return 0
+
+
+def publisher_ring() -> int:
+    with mapioffline.open_offline(PROFILE, backend="bridge") as obj:
+        return _bridge.stats(obj).ring_capacity
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "wakeup":
+        helper_wakeup(sys.argv[2], int(sys.argv[3]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "hold":
+        helper_hold(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    else:
+        sys.exit(main())

@@ -1,0 +1,156 @@
+"""The Outlook add-in (ext/addin) under Wine, hosted by a fake Outlook (ext/tests/addin/fake_outlook_host.cpp):
+the host registers the add-in with its DllRegisterServer, creates it by ProgID, hands it a fake Application whose
+Session.CurrentProfileName answers, with the stand-in olmapi32.dll loaded, then changes the state; a second Wine
+process (the C99 subscriber of ext/tests/bridge) sees the state and every notification; shutting the host down, or
+killing it, ends the subscriber's stream. The i686 add-in is built and its exports checked.
+Missing tools skip, unless MAPIOFFLINE_REQUIRE_ALL_TARGETS=1 (set by .ci/run): then they fail."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+from wine_session import wine_session
+
+EXT = Path(__file__).resolve().parent.parent / "ext"
+MINGW64 = ["-DCMAKE_SYSTEM_NAME=Windows", "-DCMAKE_C_COMPILER=x86_64-w64-mingw32-gcc-posix",
+           "-DCMAKE_CXX_COMPILER=x86_64-w64-mingw32-g++-posix"]
+MINGW32 = ["-DCMAKE_SYSTEM_NAME=Windows", "-DCMAKE_C_COMPILER=i686-w64-mingw32-gcc-posix",
+           "-DCMAKE_CXX_COMPILER=i686-w64-mingw32-g++-posix"]
+LINE_TIMEOUT_S = 60.0
+ADDIN_KEY = r"HKCU\Software\Microsoft\Office\Outlook\Addins\MapiOffline.OutlookAddin"
+
+
+def _require(tools: list[str]) -> None:
+    for tool in tools:
+        if shutil.which(tool) is None:
+            if os.environ.get("MAPIOFFLINE_REQUIRE_ALL_TARGETS") == "1":
+                pytest.fail(f"{tool} not found (MAPIOFFLINE_REQUIRE_ALL_TARGETS=1)")
+            pytest.skip(f"{tool} not found")
+
+
+def _build(build: Path, cmake_args: list[str], targets: list[str]) -> None:
+    for cmd in (["cmake", "-S", str(EXT), "-B", str(build), "-DBUILD_TESTING=ON", *cmake_args],
+                ["cmake", "--build", str(build), "-j", "2", "--target", *targets]):
+        result = subprocess.run(["nice", *cmd], capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def _windows_path(path: Path) -> str:
+    return "Z:" + str(path).replace("/", "\\")
+
+
+class Program:
+    def __init__(self, cmd: list[str], env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL, text=True, bufsize=1)
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for text in self.process.stdout:
+            self.lines.put(text.strip())
+        self.lines.put(None)
+
+    def line(self) -> str:
+        text = self.lines.get(timeout=LINE_TIMEOUT_S)
+        assert text is not None, f"{self.process.args} exited early"
+        return text
+
+    def send(self, command: str) -> str:
+        assert self.process.stdin is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        return self.line()
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(LINE_TIMEOUT_S)
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream:
+                stream.close()
+
+
+@pytest.fixture(scope="module")
+def wine_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    _require(["cmake", "x86_64-w64-mingw32-g++-posix", "wine"])
+    build = tmp_path_factory.mktemp("addin-x64")
+    _build(build, MINGW64, ["mapioffline_addin", "fake_outlook_host", "olmapi32_standin", "bridge_subscriber_peer"])
+    env = {**os.environ, "WINEDEBUG": "-all", "WINEPREFIX": str(tmp_path_factory.mktemp("wine") / "prefix")}
+    return build, env
+
+
+def _start_host(build: Path, env: dict[str, str], profile: str) -> Program:
+    host = Program(["wine", str(build / "tests" / "addin" / "fake_outlook_host.exe"),
+                    _windows_path(build / "addin" / "mapioffline_addin.dll"),
+                    _windows_path(build / "tests" / "outlook" / "olmapi32.dll"), profile], env)
+    created = host.line()
+    # "com" on Windows; Wine's HKEY_CLASSES_ROOT does not merge the user's classes, so the host resolves the
+    # ProgID through the HKCU keys the add-in registered.
+    assert created in ("created com", "created hkcu"), created
+    connected = host.line()
+    assert re.fullmatch(r"connected \d+", connected), connected
+    assert int(connected.split()[1]) < 100_000  # OnConnection well under Outlook's 100 ms budget... and then some
+    assert host.line() == "ready"
+    return host
+
+
+def _reg_query(env: dict[str, str], key: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["wine", "reg", "query", key], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_addin_publishes_outlook_state_to_another_process(wine_build: tuple[Path, dict[str, str]]) -> None:
+    build, env = wine_build
+    subscriber_exe = str(build / "tests" / "bridge" / "bridge_subscriber_peer.exe")
+    with wine_session(env):
+        profile = f"Outlook-{uuid.uuid4().hex[:8]}"
+        host = _start_host(build, env, profile)
+        subscriber = Program(["wine", subscriber_exe, profile], env)
+        try:
+            assert "LoadBehavior" in _reg_query(env, ADDIN_KEY).stdout  # registered per user while it runs
+            assert subscriber.line() == "subscribed 2"  # the state Outlook's object reports: ONLINE
+            assert host.send("offline") == "ok 00000000"
+            assert [subscriber.line() for _ in range(3)] == ["1 2 1 0", "2 2 1 0", "3 2 1 0"]
+            assert host.send("online") == "ok 00000000"
+            assert [subscriber.line() for _ in range(3)] == ["1 1 2 0", "2 1 2 0", "3 1 2 0"]
+            # Outlook shuts down: OnBeginShutdown/OnDisconnection unpublish; the subscriber's stream ends.
+            assert host.send("shutdown") == "bye"
+            assert subscriber.line() == "end 2"
+            assert host.process.wait(LINE_TIMEOUT_S) == 0
+            assert _reg_query(env, ADDIN_KEY).returncode != 0  # DllUnregisterServer removed the keys
+        finally:
+            host.close()
+            subscriber.close()
+
+        # Outlook killed: no clean-up runs in it; the subscriber sees the process die.
+        profile = f"Outlook-{uuid.uuid4().hex[:8]}"
+        host = _start_host(build, env, profile)
+        subscriber = Program(["wine", subscriber_exe, profile], env)
+        try:
+            assert subscriber.line() == "subscribed 2"
+            host.process.send_signal(signal.SIGKILL)
+            assert subscriber.line() == "end 2"
+        finally:
+            host.close()
+            subscriber.close()
+
+
+def test_addin_builds_for_x86_with_undecorated_com_exports(tmp_path: Path) -> None:
+    _require(["cmake", "i686-w64-mingw32-g++-posix", "i686-w64-mingw32-objdump"])
+    _build(tmp_path / "build", MINGW32, ["mapioffline_addin"])
+    dll = tmp_path / "build" / "addin" / "mapioffline_addin.dll"
+    dump = subprocess.run(["i686-w64-mingw32-objdump", "-p", str(dll)], capture_output=True, text=True).stdout
+    for name in ("DllGetClassObject", "DllCanUnloadNow", "DllRegisterServer", "DllUnregisterServer"):
+        assert re.search(rf"\] {name}$", dump, re.M), name  # regsvr32 and COM look these names up exactly
+    imported = set(re.findall(r"DLL Name: (\S+)", dump))
+    assert not any(re.match(r"lib(stdc\+\+|gcc|winpthread)", d, re.I) for d in imported), imported

@@ -1,0 +1,363 @@
+"""The bridge across processes (Linux): a publisher process, subscriber processes in every delivery mode, publisher
+death and replacement, a subscriber that falls behind, requests allowed and refused, file permissions.
+
+Processes synchronise through their pipes (each step prints a line) and waitpid, never through sleeps."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import mapioffline
+from mapioffline import _bridge
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the Linux channel")
+
+PEER = str(Path(__file__).with_name("bridge_peer.py"))
+START, CHANGE, DONE = 1, 2, 3
+OFFLINE, ONLINE = 1, 2
+# A line a peer owes us must come within this bound, or the test fails instead of hanging.
+LINE_TIMEOUT_S = 20.0
+
+
+class Peer:
+    """A bridge_peer.py process with line-by-line access to its stdout."""
+
+    def __init__(self, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, PEER, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, bufsize=1,
+        )
+        # A thread hands each stdout line over through a queue: a blocking get with a bound, no polling (select on
+        # a buffered pipe would miss lines already buffered).
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.finished: tuple[int, str] | None = None
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for text in self.process.stdout:
+            self.lines.put(text.rstrip("\n"))
+        self.lines.put(None)
+
+    def line(self) -> str:
+        try:
+            text = self.lines.get(timeout=LINE_TIMEOUT_S)
+        except queue.Empty:
+            raise AssertionError(f"peer {self.process.args[2:]} said nothing for {LINE_TIMEOUT_S} s") from None
+        if text is None:
+            self.process.wait(LINE_TIMEOUT_S)
+            assert self.process.stderr is not None
+            raise AssertionError(f"peer {self.process.args[2:]} exited: {self.process.stderr.read()}")
+        return text
+
+    def json(self) -> Any:
+        return json.loads(self.line())
+
+    def send(self, command: str) -> str:
+        assert self.process.stdin is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        return self.line()
+
+    def finish(self) -> tuple[int, str]:
+        """Closes stdin, waits for the exit; (status, stderr). Idempotent."""
+        if self.finished is not None:
+            return self.finished
+        try:
+            if self.process.stdin:
+                self.process.stdin.close()
+        except BrokenPipeError:
+            pass
+        rc = self.process.wait(LINE_TIMEOUT_S)
+        self.reader.join(LINE_TIMEOUT_S)
+        assert self.process.stderr is not None
+        err = self.process.stderr.read()
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream:
+                stream.close()
+        self.finished = (rc, err)
+        return rc, err
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.finish()
+
+
+@pytest.fixture
+def peers() -> Iterator[list[Peer]]:
+    """Peers a test started. Publishers still running are stopped cleanly (stdin closed: they stop and remove
+    their region) before the rest are killed, so tests leave no region behind."""
+    made: list[Peer] = []
+    yield made
+    for peer in made:
+        if peer.process.args[2] == "publisher" and peer.process.poll() is None:
+            try:
+                peer.finish()
+            except subprocess.TimeoutExpired:
+                pass
+    for peer in made:
+        peer.kill()
+
+
+def start_publisher(peers: list[Peer], profile: str, *options: str) -> tuple[Peer, str]:
+    publisher = Peer("publisher", profile, *options)
+    peers.append(publisher)
+    ready = publisher.line()
+    assert ready.startswith("ready /mapioffline-u"), ready
+    return publisher, ready.split()[1]
+
+
+def start_subscriber(peers: list[Peer], profile: str, mode: str) -> Peer:
+    subscriber = Peer("subscriber", profile, mode)
+    peers.append(subscriber)
+    assert subscriber.line() == "subscribed"
+    return subscriber
+
+
+def change(old: int, new: int) -> list[tuple[int, int, int]]:
+    return [(START, old, new), (CHANGE, old, new), (DONE, old, new)]
+
+
+def received(peer: Peer, count: int) -> list[dict[str, Any]]:
+    return [peer.json() for _ in range(count)]
+
+
+def test_no_publisher_is_not_found_with_what_to_run(profile: str) -> None:
+    with pytest.raises(mapioffline.NotFound, match=r"bridge publish --profile"):
+        mapioffline.open_offline(profile, backend="bridge")
+    # "auto" falls back to the embedded object off Windows when no publisher runs.
+    with mapioffline.open_offline(profile) as obj:
+        assert obj.backend == "embedded"
+
+
+def test_auto_and_bridge_follow_a_publisher_in_this_process(profile: str) -> None:
+    with _bridge.publish(profile) as publisher, mapioffline.open_offline(profile) as obj:
+        assert obj.backend == "bridge"
+        assert obj.state == mapioffline.State.ONLINE
+        assert obj.capabilities == mapioffline.Capability.OFFLINE | mapioffline.Capability.ONLINE
+        assert not publisher.closed
+    with pytest.raises(mapioffline.NotFound):
+        mapioffline.open_offline(profile, backend="bridge")
+
+
+def test_every_delivery_mode_across_processes(profile: str, peers: list[Peer]) -> None:
+    publisher, _ = start_publisher(peers, profile)
+    modes = ["get", "drain", "raw", "callback", "iterate", "asyncio"]
+    subscribers = [start_subscriber(peers, profile, mode) for mode in modes]
+    assert publisher.send("set OFFLINE") == "ok"
+    assert publisher.send("set ONLINE") == "ok"
+    expected = change(ONLINE, OFFLINE) + change(OFFLINE, ONLINE)
+    for mode, subscriber in zip(modes, subscribers):
+        got = received(subscriber, 6)
+        assert [(r["kind"], r["old"], r["new"]) for r in got] == expected, mode
+        assert all(r["token"] == 5 and r["dropped_before"] == 0 for r in got), mode
+        stamps = [r["timestamp_ns"] for r in got]
+        assert stamps == sorted(stamps) and stamps[0] > 0, mode
+    # A clean stop ends every stream: the blocking modes raise PublisherGone, iterations stop.
+    assert publisher.send("stop") == "stopped"
+    for mode, subscriber in zip(modes, subscribers):
+        if mode == "callback":
+            subscriber.send("quit")
+        else:
+            end = subscriber.json()
+            if mode in ("get", "drain", "raw"):
+                assert end == {"end": "PublisherGone"}, mode
+            else:
+                assert end == {"end": "iteration", "publisher_gone": True}, mode
+        rc, err = subscriber.finish()
+        assert rc == 0 and err == "", (mode, err)
+
+
+def test_publisher_death_ends_streams_within_a_second_and_a_new_publisher_replaces_it(
+    profile: str, peers: list[Peer]
+) -> None:
+    publisher, region = start_publisher(peers, profile)
+    subscriber = start_subscriber(peers, profile, "get")
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "mapioffline", "watch", "--profile", profile, "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert watch.stdout is not None
+        assert json.loads(watch.stdout.readline())["event"] == "subscribed"
+        assert publisher.send("set OFFLINE") == "ok"
+        assert [r["new"] for r in received(subscriber, 3)] == [OFFLINE] * 3
+        for _ in range(3):
+            assert json.loads(watch.stdout.readline())["event"] == "notification"
+        killed_at = time.monotonic()
+        publisher.process.send_signal(signal.SIGKILL)
+        publisher.process.wait()
+        assert subscriber.json() == {"end": "PublisherGone"}
+        assert watch.wait(LINE_TIMEOUT_S) == 4
+        elapsed = time.monotonic() - killed_at
+        assert json.loads(watch.stdout.readline()) == {"event": "publisher_gone", "profile": profile}
+        assert elapsed < 1.0, f"death noticed after {elapsed:.3f} s"
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+        watch.communicate()
+    # The dead publisher's region is still there (SIGKILL ran no clean-up); a new publisher replaces it.
+    assert Path("/dev/shm" + region).exists()
+    with pytest.raises(mapioffline.NotFound):
+        mapioffline.open_offline(profile, backend="bridge")
+    replacement, region2 = start_publisher(peers, profile)
+    assert region2 == region
+    follower = start_subscriber(peers, profile, "get")
+    assert replacement.send("set OFFLINE") == "ok"
+    assert [r["kind"] for r in received(follower, 3)] == [START, CHANGE, DONE]
+
+
+def test_a_second_live_publisher_is_refused(profile: str, peers: list[Peer]) -> None:
+    start_publisher(peers, profile)
+    with pytest.raises(mapioffline.MapiError, match="already publishes"):
+        _bridge.publish(profile.upper())  # profile names compare case-insensitively
+
+
+def test_a_subscriber_that_falls_behind_reports_the_gap(profile: str, peers: list[Peer]) -> None:
+    publisher, _ = start_publisher(peers, profile, "--ring", "16")
+    subscriber = start_subscriber(peers, profile, "get")
+    os.kill(subscriber.process.pid, signal.SIGSTOP)
+    _, status = os.waitpid(subscriber.process.pid, os.WUNTRACED)  # returns once it is stopped
+    assert os.WIFSTOPPED(status)
+    assert publisher.send("burst 20") == "ok"  # 60 notifications into a ring of 16
+    os.kill(subscriber.process.pid, signal.SIGCONT)
+    assert publisher.send("stop") == "stopped"
+    lines = []
+    while True:
+        item = subscriber.json()
+        if "end" in item:
+            break
+        lines.append(item)
+    assert item == {"end": "PublisherGone"}
+    gap = sum(r["dropped_before"] for r in lines)
+    assert len(lines) == 16, lines  # the ring's last 16 records, in order
+    assert gap == 60 - 16
+    assert lines[0]["dropped_before"] == gap  # the whole gap is reported before the first record after it
+    assert lines[-1]["kind"] == DONE
+    with mapioffline.open_offline(profile, backend="embedded") as source:
+        pass  # (the publisher's embedded object lives in its own process: nothing to compare here)
+
+
+def test_set_state_requests_allowed(profile: str, peers: list[Peer]) -> None:
+    publisher, _ = start_publisher(peers, profile, "--allow-set-state")
+    subscriber = start_subscriber(peers, profile, "get")
+    requester = Peer("request", profile, "OFFLINE")
+    peers.append(requester)
+    assert requester.json() == {"ok": OFFLINE}  # blocking: the state is OFFLINE when set_state returns
+    assert [(r["kind"], r["new"]) for r in received(subscriber, 3)] == [(START, OFFLINE), (CHANGE, OFFLINE),
+                                                                        (DONE, OFFLINE)]
+    with mapioffline.open_offline(profile, backend="bridge") as obj:
+        assert obj.state == mapioffline.State.OFFLINE
+        assert _bridge.stats(obj).allow_set_state
+        with pytest.raises(ValueError):
+            obj.set_state(7)
+
+
+def test_set_state_requests_refused_by_default(profile: str, peers: list[Peer]) -> None:
+    start_publisher(peers, profile)
+    requester = Peer("request", profile, "OFFLINE")
+    peers.append(requester)
+    answer = requester.json()
+    assert answer["error"] == "NotSupported"
+    assert "--allow-set-state" in answer["message"]
+    with mapioffline.open_offline(profile, backend="bridge") as obj:
+        assert obj.state == mapioffline.State.ONLINE
+
+
+def test_region_is_the_users_own(profile: str, peers: list[Peer]) -> None:
+    _, region = start_publisher(peers, profile)
+    assert region.startswith(f"/mapioffline-u{os.getuid()}-")
+    info = os.stat("/dev/shm" + region)
+    assert stat.S_IMODE(info.st_mode) == 0o600
+    assert info.st_uid == os.getuid()
+
+
+def _squat(path: Path, mode: int, content: bytes) -> None:
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode)
+    try:
+        os.fchmod(fd, mode)
+        os.write(fd, content)
+    finally:
+        os.close(fd)
+
+
+def test_regions_open_to_others_or_corrupt_are_refused(profile: str) -> None:
+    with _bridge.publish(profile) as publisher:
+        path = Path("/dev/shm" + publisher.region_name)
+    assert not path.exists()  # a clean stop removes the name
+    header = bytearray(4096)
+    header[68:72] = (1).to_bytes(4, "little")  # status "live", but no magic
+    _squat(path, 0o644, bytes(header))
+    try:
+        with pytest.raises(mapioffline.MapiError, match="mode 0600") as info:
+            mapioffline.open_offline(profile, backend="bridge")
+        assert info.value.hresult == 0x80070005
+        os.chmod(path, 0o600)
+        with pytest.raises(mapioffline.MapiError) as info:
+            mapioffline.open_offline(profile, backend="bridge")
+        assert info.value.hresult == 0x80040A02
+        # A publisher replaces a region that is not a live channel.
+        with _bridge.publish(profile), mapioffline.open_offline(profile, backend="bridge") as obj:
+            assert obj.state == mapioffline.State.ONLINE
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def test_cli_publish_state_and_sigterm(profile: str) -> None:
+    publisher = subprocess.Popen(
+        [sys.executable, "-m", "mapioffline", "bridge", "publish", "--profile", profile, "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert publisher.stdout is not None
+        ready = json.loads(publisher.stdout.readline())
+        assert ready["event"] == "publishing" and ready["allow_set_state"] is False
+        state = subprocess.run(
+            [sys.executable, "-m", "mapioffline", "state", "--profile", profile, "--json"],
+            capture_output=True, text=True, timeout=LINE_TIMEOUT_S,
+        )
+        assert state.returncode == 0, state.stderr
+        assert json.loads(state.stdout)["state"] == "ONLINE"
+        publisher.send_signal(signal.SIGTERM)
+        assert publisher.wait(LINE_TIMEOUT_S) == 0
+    finally:
+        if publisher.poll() is None:
+            publisher.kill()
+        publisher.communicate()
+    missing = subprocess.run(
+        [sys.executable, "-m", "mapioffline", "state", "--profile", profile],
+        capture_output=True, text=True, timeout=LINE_TIMEOUT_S,
+    )
+    assert missing.returncode == 3
+    assert "bridge publish --profile" in missing.stderr
+
+
+def test_auto_on_windows_never_falls_back_to_the_simulator(profile: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Outlook's DLL is not in this process and no publisher runs: on Windows, "auto" must say what to install.
+    monkeypatch.setattr(sys, "platform", "win32")
+    with pytest.raises(mapioffline.NotFound, match=r"python -m mapioffline addin install"):
+        mapioffline.open_offline(profile)
+    monkeypatch.undo()
+    with _bridge.publish(profile):
+        monkeypatch.setattr(sys, "platform", "win32")
+        with mapioffline.open_offline(profile) as obj:  # a running publisher is found there too
+            assert obj.backend == "bridge"
+
+
+def test_available_backends_lists_the_bridge() -> None:
+    assert mapioffline.available_backends()["bridge"].startswith("available")
