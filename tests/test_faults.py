@@ -166,11 +166,16 @@ def test_last_release_of_the_object_from_inside_notify(profile: str) -> None:
     foreign = PythonSink()
     original_notify = foreign._notify
 
+    returned = threading.Event()
+
     def notify(this: int, record: object) -> None:  # on the object's worker thread
         original_notify(this, record)
         kinds.append(foreign.records[-1][0])
         if len(kinds) == 1:
-            offline.close()  # the last external reference; the change's own reference keeps it alive
+            # set_state() pins the object while it runs: wait until it has returned, so that this close() drops
+            # the very last reference (otherwise the pin's release would be the last one, a moment later).
+            assert returned.wait(10)
+            offline.close()
             closed.set()
 
     foreign._callbacks = (foreign._callbacks[0], foreign._callbacks[1], foreign._callbacks[2],
@@ -179,6 +184,7 @@ def test_last_release_of_the_object_from_inside_notify(profile: str) -> None:
     hr, _ = raw_advise(offline.com_pointer, foreign.com_pointer)
     assert hr == 0
     offline.set_state(State.OFFLINE, block=False)
+    returned.set()
     assert closed.wait(10)
     deadline_ok = False
     for _ in range(1000):  # bounded: the worker finishes DONE and drops the last reference
