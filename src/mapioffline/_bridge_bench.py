@@ -105,18 +105,8 @@ def wakeup_in_process(source: Any, samples: int) -> dict[str, float]:
             latencies.append(_core.now_ns() - t0)
             sub.sink.get(timeout=30)
             sub.sink.get(timeout=30)
-            wait_idle(source)
+            source.wait_idle()  # the non-blocking change is over (its DONE reached every sink)
     return percentiles(latencies)
-
-
-def wait_idle(source: Any) -> None:
-    """Until the non-blocking change is over (its DONE reached every sink): a blocking no-op change returns then."""
-    while True:
-        try:
-            source.set_state(source.state, block=True)
-            return
-        except mapioffline.Pending:
-            time.sleep(0.0001)
 
 
 def wakeup_cross_process(source: Any, samples: int) -> dict[str, float]:
@@ -130,9 +120,9 @@ def wakeup_cross_process(source: Any, samples: int) -> dict[str, float]:
             source.set_state(mapioffline.State.OFFLINE if i % 2 == 0 else mapioffline.State.ONLINE, block=False)
             t1 = int(helper.stdout.readline())  # the helper's get() returned at t1 (same CLOCK_MONOTONIC)
             latencies.append(t1 - t0)
-            wait_idle(source)
+            source.wait_idle()  # the non-blocking change is over (its DONE reached every sink)
     finally:
-        helper.wait(30)
+        helper.communicate(timeout=30)  # waits, and closes its pipes
     return percentiles(latencies)
 
 
