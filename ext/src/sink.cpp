@@ -124,7 +124,9 @@ size_t Sink::PopBatch(MAPIOFFLINE_RECORD *out, size_t max_records, uint64_t *dro
 void Sink::RearmPollHandle() noexcept {
   if (need_wake_.load(std::memory_order_relaxed) & kWakeFd) return;  // still clear: no producer signalled since
   poll_handle_.clear();
-  need_wake_.fetch_or(kWakeFd, std::memory_order_relaxed);
+  // release: a producer that takes this bit (WakeConsumers' acq_rel exchange) and calls poll_handle_.signal() must
+  // see the descriptor that FileNo's open() made just before; relaxed left that a data race (TSan, Python suite).
+  need_wake_.fetch_or(kWakeFd, std::memory_order_release);
   std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with Notify's fence
   if (ring_.has_pending() || closed() || EndReason() != MAPIOFFLINE_END_NONE) {
     // A record slipped in before the producer could see the bit; if no producer took the bit, signal ourselves.
@@ -134,14 +136,22 @@ void Sink::RearmPollHandle() noexcept {
 
 // The conditions that end a wait, in the order a consumer must see them: records first (they are delivered even
 // after the stream ended), then close, the stream's end, an interrupt.
+// The stream conditions are read BEFORE the ring (acquire loads): each is stored after the records that precede
+// it were published (a feed detaches only once its Notify calls have returned), so a consumer that sees the end
+// also sees those records. Reading the ring first let a record and the end both land between the two reads, and
+// ENDED/CLOSED came back with that record pending (found by ext/src/sink_protocol_model.py, mutant
+// "wait-checks-ring-first").
 bool Sink::ConsumerShouldReturn(uint32_t seen_interrupts, int *result) const noexcept {
+  const bool is_closed = closed();
+  const bool has_ended = EndReason() != MAPIOFFLINE_END_NONE;
+  const bool interrupted = interrupts() != seen_interrupts;
   if (ring_.has_pending()) {
     *result = MAPIOFFLINE_WAIT_READY;
-  } else if (closed()) {
+  } else if (is_closed) {
     *result = MAPIOFFLINE_WAIT_CLOSED;
-  } else if (EndReason() != MAPIOFFLINE_END_NONE) {
+  } else if (has_ended) {
     *result = MAPIOFFLINE_WAIT_ENDED;
-  } else if (interrupts() != seen_interrupts) {
+  } else if (interrupted) {
     *result = MAPIOFFLINE_WAIT_INTERRUPTED;
   } else {
     return false;

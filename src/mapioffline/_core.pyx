@@ -485,10 +485,13 @@ cdef class Sink(_Handle):
         cdef int result
         while True:
             p = self._sink()
+            # The end is read before the pop: it is stored after the records that precede it were published, so
+            # an empty pop after it means nothing more is coming. Popping first let the last records and the end
+            # land between the two, and StreamEnded came with records pending (sink_protocol_model.py).
+            error = _end_error(p)
             n = self._pop_one(p)
             if n is not None:
                 return n
-            error = _end_error(p)
             if error is not None:
                 raise error
             if not stop_on_interrupt:
@@ -640,11 +643,10 @@ cdef class Sink(_Handle):
     def _try_get(self):
         """Non-blocking: a Notification, None when empty, or the end-of-stream error when empty and over."""
         cdef IMAPIOfflineNotify *p = self._sink()
+        error = _end_error(p)  # before the pop, as in _next
         n = self._pop_one(p)
-        if n is None:
-            error = _end_error(p)
-            if error is not None:
-                raise error
+        if n is None and error is not None:
+            raise error
         return n
 
     def _watch(self):

@@ -29,6 +29,7 @@ class _Watcher:
         self.fd = fd
         self.pin = pin  # a native reference: the descriptor stays open while registered, even if the sink closes
         self.waiters: list[asyncio.Future[None]] = []
+        self.stopped = False
 
     def add(self, waiter: asyncio.Future[None]) -> None:
         if not self.waiters:
@@ -51,6 +52,12 @@ class _Watcher:
                 waiter.set_result(None)
 
     def _stop(self) -> None:
+        # Once only: a task woken by _readable (which stopped us) discards its waiter afterwards, when a newer
+        # watcher may own the same descriptor on this loop; a second remove_reader would unregister that one and
+        # lose every later wake-up (test_delivery's many-tasks test failed 2 runs in 3 so).
+        if self.stopped:
+            return
+        self.stopped = True
         try:
             self.loop.remove_reader(self.fd)
         except NotImplementedError:  # the loop never had it (Proactor)
