@@ -503,3 +503,43 @@ def test_last_state_after_a_done_with_state_zero_is_unknown_not_none() -> None:
         pump(sink.com_pointer, 1, kind=NotifyKind.STATECHANGE_DONE, new_state=0)
         assert sink.last_state is State.UNKNOWN
         assert sink.raw_last_state == 0 and type(sink.raw_last_state) is int
+
+
+# -- handing a sink from one callback subscription to the next (review findings) -----------------------------
+
+
+def test_a_new_callback_subscription_never_feeds_the_previous_callback(offline: OfflineObject) -> None:
+    first: list[Notification] = []
+    second: list[Notification] = []
+    with Sink(64) as sink:
+        sub1 = offline.advise(sink, token=1, callback=first.append)
+        offline.set_state(State.OFFLINE)
+        sub1.unadvise()  # its dispatcher may still be handing over what is left
+        sub2 = offline.advise(sink, token=2, callback=second.append)
+        offline.set_state(State.ONLINE)
+        sub2.close()
+        sub1.close()
+    assert [(n.client_token, n.kind) for n in first] == [(1, k) for k in _KINDS]
+    assert [(n.client_token, n.kind) for n in second] == [(2, k) for k in _KINDS]
+
+
+def test_re_advising_a_sink_from_inside_its_retired_callback_is_a_clear_error() -> None:
+    result = run_python("""
+        import mapioffline
+        from mapioffline import NotifyKind, State
+        outcome = []
+        with mapioffline.open_offline("readvise-inside") as obj, mapioffline.Sink(16) as sink:
+            def callback(n):
+                if n.kind is NotifyKind.STATECHANGE_START:
+                    sub.unadvise()
+                    try:
+                        obj.advise(sink, callback=print)
+                    except ValueError as error:
+                        outcome.append("from inside the previous one's callback" in str(error))
+            sub = obj.advise(sink, callback=callback)
+            obj.set_state(State.OFFLINE)
+            sub.close()
+        print(outcome)
+    """, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[True]"

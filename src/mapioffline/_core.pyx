@@ -125,7 +125,8 @@ cdef bytes _wide(str text):
 
 
 class SinkStats(NamedTuple):
-    """Counters of a Sink. received: every well-formed Notify (dropped ones included); delivered: handed to a
+    """Counters of a Sink. received: every well-formed Notify (dropped ones included, and for a bridge the
+    notifications lost upstream); delivered: handed to a
     consumer; dropped: refused by the full ring or a closed sink (and, for a bridge, lost upstream); invalid: NULL
     or short records; dropped_reported: the drops already reported in some record's ``dropped_before`` (the rest
     belong to records still to come). ``pending`` (derived): records in the ring no consumer has taken."""
@@ -294,9 +295,6 @@ cdef class _Handle:
         """Runs once, at close(), while the reference is still held (the Sink closes its consumer side here)."""
         pass
 
-    cdef bint _keeps_reference_when_closed(self) noexcept:
-        return False
-
     cdef void _release(self) noexcept:
         cdef IUnknown *p = self._p
         self._p = NULL
@@ -317,8 +315,7 @@ cdef class _Handle:
         if self._generation != _fork_generation:
             return
         self._before_release()
-        if not self._keeps_reference_when_closed():
-            self._release()
+        self._release()
 
     def __enter__(self):
         self._unknown()
@@ -337,30 +334,39 @@ cdef class _Handle:
 
 
 cdef class _Pin(_Handle):
-    """One extra reference on a native object, released by close() or when collected."""
+    """One extra reference on a native object, released by close() (collected open, it warns and is released).""" 
 
     cdef str _what(self):
         return "native reference"
 
 
-cdef object _end_error(IMAPIOfflineNotify *p):
-    """The exception that ends a consumer's wait on an empty sink, or None while its stream goes on."""
+cdef int _end_code(IMAPIOfflineNotify *p) noexcept nogil:
+    """How a consumer's wait on an empty sink ends, read without running any Python code (so no other thread can
+    close the sink in the middle): 0 while the stream goes on, -1 closed, else a MAPIOFFLINE_END_* reason."""
     if mapioffline_sink_is_closed(p):
+        return -1
+    return <int>mapioffline_sink_end_reason(p)
+
+
+cdef object _end_error(int code):
+    """The exception for an _end_code (not 0)."""
+    if code == -1:
         return ClosedError("the sink is closed")
-    cdef ULONG reason = mapioffline_sink_end_reason(p)
-    if reason == MAPIOFFLINE_END_NONE:
-        return None
-    if reason == MAPIOFFLINE_END_PUBLISHER_GONE:
+    if code == MAPIOFFLINE_END_PUBLISHER_GONE:
         return PublisherGone("the publisher feeding this sink's subscription stopped")
-    if reason == MAPIOFFLINE_END_UNADVISED:
+    if code == MAPIOFFLINE_END_UNADVISED:
         return StreamEnded("every subscription feeding this sink has ended")
     return StreamEnded("the feed of this sink failed")
+
+
+cdef object _stats_tuple(const MAPIOFFLINE_SINK_STATS *s):
+    return SinkStats(s.received, s.delivered, s.dropped, s.invalid, s.dropped_reported)
 
 
 cdef object _stats_of(IMAPIOfflineNotify *p):
     cdef MAPIOFFLINE_SINK_STATS s
     mapioffline_sink_stats(p, &s)
-    return SinkStats(s.received, s.delivered, s.dropped, s.invalid, s.dropped_reported)
+    return _stats_tuple(&s)
 
 
 cdef object _raw_last_state_of(IMAPIOfflineNotify *p):
@@ -387,8 +393,9 @@ cdef class Sink(_Handle):
     pending and stop), and for good when the sink is closed. Any number of threads may consume one sink; each
     record goes to exactly one of them. Raises TypeError/ValueError for a bad capacity."""
 
-    cdef object _final_stats
-    cdef object _final_raw_last_state
+    cdef MAPIOFFLINE_SINK_STATS _final_stats
+    cdef ULONG _final_last_state
+    cdef bint _final_has_last_state
     cdef ULONG _final_capacity
 
     def __cinit__(self, capacity=1024):
@@ -406,10 +413,11 @@ cdef class Sink(_Handle):
     cdef void _before_release(self) noexcept:
         cdef IMAPIOfflineNotify *p = <IMAPIOfflineNotify *>self._p
         mapioffline_sink_close(p)
-        # The counters outlive the handle: read them now, the reference goes right after (a manager still holding
-        # the sink keeps the native object alive, and later Notify calls only count as dropped there).
-        self._final_stats = _stats_of(p)
-        self._final_raw_last_state = _raw_last_state_of(p)
+        # The counters outlive the handle: copied now, in C (nothing here can raise or let another thread in), and
+        # the reference goes right after. A manager still holding the sink keeps the native object alive; its
+        # later Notify calls only count as dropped there.
+        mapioffline_sink_stats(p, &self._final_stats)
+        self._final_has_last_state = mapioffline_sink_get_last_state(p, &self._final_last_state)
         self._final_capacity = mapioffline_sink_capacity(p)
 
     cdef inline IMAPIOfflineNotify *_sink(self) except NULL:
@@ -455,14 +463,14 @@ cdef class Sink(_Handle):
     cdef object _raw_last_state(self):
         # A cdef method, not the property: last_state is the cheapest state check and stays one C call.
         if self._has_final():
-            return self._final_raw_last_state
+            return self._final_last_state if self._final_has_last_state else None
         return _raw_last_state_of(self._sink())
 
     @property
     def stats(self):
         """SinkStats(received, delivered, dropped, invalid, dropped_reported); after close(), as they were then."""
         if self._has_final():
-            return self._final_stats
+            return _stats_tuple(&self._final_stats)
         return _stats_of(self._sink())
 
     # -- consumption -----------------------------------------------------------------------------------------
@@ -482,18 +490,18 @@ cdef class Sink(_Handle):
         cdef int64_t remaining, slice_ns
         cdef uint64_t spin_slice
         cdef IMAPIOfflineNotify *p
-        cdef int result
+        cdef int result, code
         while True:
             p = self._sink()
             # The end is read before the pop: it is stored after the records that precede it were published, so
             # an empty pop after it means nothing more is coming. Popping first let the last records and the end
             # land between the two, and StreamEnded came with records pending (sink_protocol_model.py).
-            error = _end_error(p)
-            n = self._pop_one(p)
+            code = _end_code(p)
+            n = self._pop_one(p)  # no Python code runs between the two reads and the pop: p cannot be freed
             if n is not None:
                 return n
-            if error is not None:
-                raise error
+            if code != 0:
+                raise _end_error(code)
             if not stop_on_interrupt:
                 seen = mapioffline_sink_interrupts(p)  # an interrupt is only a reason to look again
             slice_ns = _WAIT_SLICE_NS
@@ -541,19 +549,24 @@ cdef class Sink(_Handle):
             if not 0 <= max_items <= sys.maxsize:
                 raise ValueError(f"max_items must be between 0 and sys.maxsize, or None, not {max_items}")
             left = max_items
-        cdef IMAPIOfflineNotify *p = self._sink()
         cdef MAPIOFFLINE_RECORD buf[256]
         cdef uint64_t gaps[256]
         cdef size_t want, n, i
         cdef list out = []
-        while left > 0:
-            want = _BATCH if <size_t>left > _BATCH else <size_t>left
-            n = mapioffline_sink_pop_records(p, buf, want, gaps)
-            for i in range(n):
-                out.append(_make(&buf[i], gaps[i]))
-            left -= <Py_ssize_t>n
-            if n < want:
-                break
+        # Pinned: building the list runs the allocator (and maybe the garbage collector, and so Python code that
+        # could close this sink on another thread).
+        cdef IMAPIOfflineNotify *p = <IMAPIOfflineNotify *>self._pin()
+        try:
+            while left > 0:
+                want = _BATCH if <size_t>left > _BATCH else <size_t>left
+                n = mapioffline_sink_pop_records(p, buf, want, gaps)
+                for i in range(n):
+                    out.append(_make(&buf[i], gaps[i]))
+                left -= <Py_ssize_t>n
+                if n < want:
+                    break
+        finally:
+            p.Release()
         return out
 
     def drain_into(self, buffer):
@@ -563,11 +576,12 @@ cdef class Sink(_Handle):
 
         Raises TypeError for a read-only or non-buffer object, ValueError if it cannot hold one record,
         ClosedError when closed."""
-        cdef IMAPIOfflineNotify *p = self._sink()
+        cdef IMAPIOfflineNotify *p
         cdef Py_buffer view
         cdef size_t count, n
         cdef MAPIOFFLINE_RECORD tmp[64]
         cdef size_t done = 0, want
+        self._sink()  # a closed sink is a ClosedError before the buffer is even looked at
         try:
             PyObject_GetBuffer(buffer, &view, PyBUF_WRITABLE)
         except BufferError as e:
@@ -575,6 +589,7 @@ cdef class Sink(_Handle):
         except TypeError:
             raise TypeError(f"drain_into needs a writable buffer, not {type(buffer).__name__}") from None
         try:
+            p = self._sink()  # taken after GetBuffer, which may run Python code (a __buffer__ method)
             count = <size_t>view.len // 32
             if count == 0:
                 raise ValueError(f"buffer of {view.len} bytes cannot hold one {RECORD_SIZE}-byte record")
@@ -628,10 +643,6 @@ cdef class Sink(_Handle):
         """A subscription stopped feeding this sink; with none left, consumers stop once it is empty."""
         mapioffline_sink_detach(self._sink())
 
-    def _fail(self, reason):
-        """Ends the stream at once with a MAPIOFFLINE_END_* reason (e.g. the bridge's publisher died)."""
-        mapioffline_sink_fail(self._sink(), _ulong(reason, "reason"))
-
     def _interrupts(self):
         """The interrupt count: read it before checking a condition of your own, then pass it to _next_since."""
         return mapioffline_sink_interrupts(self._sink())
@@ -643,10 +654,10 @@ cdef class Sink(_Handle):
     def _try_get(self):
         """Non-blocking: a Notification, None when empty, or the end-of-stream error when empty and over."""
         cdef IMAPIOfflineNotify *p = self._sink()
-        error = _end_error(p)  # before the pop, as in _next
+        cdef int code = _end_code(p)  # before the pop, as in _next
         n = self._pop_one(p)
-        if n is None and error is not None:
-            raise error
+        if n is None and code != 0:
+            raise _end_error(code)
         return n
 
     def _watch(self):
@@ -748,7 +759,10 @@ cdef class OfflineObject(_Handle):
     cdef ULONG _raw_state(self) except? 0xFFFFFFFF:
         # A cdef method, not the property: state stays one C call deep.
         cdef ULONG state = 0
-        cdef HRESULT hr = self._mgr().GetCurrentState(&state)  # with the GIL held: no close() can interleave
+        cdef HRESULT hr
+        cdef IMAPIOfflineMgr *p = <IMAPIOfflineMgr *>self._pin()  # a foreign object's method may run Python code
+        hr = p.GetCurrentState(&state)
+        p.Release()
         _check(hr, "GetCurrentState failed")
         return state
 

@@ -77,39 +77,56 @@ class Dispatcher:
     """The thread that consumes one sink for one callback."""
 
     retired: bool
+    _finished: bool
 
-    def __init__(self, sink: Sink, callback: Callable[[Notification], object], name: str,
-                 when_done: Callable[[], None]) -> None:
+    def __init__(self, sink: Sink, callback: Callable[[Notification], object], when_done: Callable[[], None]) -> None:
+        """Claims ``sink`` for ``callback`` (the thread starts with start()). Raises ValueError when another
+        callback subscription on the sink is still active; waits for an unadvised one to hand over what is left."""
         while True:
             with _lock:
                 owner = _busy_sinks.get(sink)
-                if owner is None or not owner.alive:
+                if owner is None or owner._finished:
                     _busy_sinks[sink] = self
-                    _running.add(self)
                     break
                 if not owner.retired:
                     raise ValueError("this sink already has a callback subscription; give each callback its own "
                                      "sink")
+                if owner.is_current_thread():
+                    raise ValueError("a sink cannot be given to a new callback subscription from inside the "
+                                     "previous one's callback (it would wait for itself)")
             # The previous callback subscription was unadvised and its dispatcher is still handing over what is
             # left: let it finish first, so that two callbacks never take turns on one stream.
             owner.finish(None)
         self._sink = sink
         self._callback = callback
         self._when_done = when_done  # runs on the dispatcher thread as it finishes (closes an owned sink)
-        self.retired: bool = False   # its subscription was unadvised: a new callback subscription may take over
+        self.retired = False         # its subscription was unadvised: a new callback subscription may take over
         self._closing = False        # hand over what is pending, then stop
         self._abandoned = False      # stop after the running callback, leave the rest in the sink
+        self._finished = False       # the claim is over (the thread ended, or it never started)
         self._busy_since: float | None = None
         self.delivered = 0
+        self._thread: threading.Thread | None = None
+
+    def start(self, name: str) -> None:
+        with _lock:
+            _running.add(self)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
+    def release_claim(self) -> None:
+        """The subscription could not be made: the sink is free again."""
+        with _lock:
+            self._finished = True
+            if _busy_sinks.get(self._sink) is self:
+                del _busy_sinks[self._sink]
+
     @property
     def alive(self) -> bool:
-        return self._thread.is_alive()
+        return self._thread is not None and self._thread.is_alive()
 
     def is_current_thread(self) -> bool:
-        return threading.current_thread() is self._thread
+        return self._thread is not None and threading.current_thread() is self._thread
 
     @property
     def callback_running_for(self) -> float | None:
@@ -145,6 +162,7 @@ class Dispatcher:
             logger.exception("mapioffline: the callback dispatcher failed")
         finally:
             with _lock:
+                self._finished = True
                 if _busy_sinks.get(sink) is self:
                     del _busy_sinks[sink]
                 _running.discard(self)
@@ -162,14 +180,17 @@ class Dispatcher:
         no limit) unless called from the dispatcher itself. True when it finished; False when it is still busy
         (then it stops after its current callback and leaves the rest in the sink)."""
         self._closing = True
+        thread = self._thread
+        if thread is None:
+            return True  # never started
         try:
             self._sink.interrupt()
         except ClosedError:
             pass  # closed meanwhile: the dispatcher ends by itself
-        if threading.current_thread() is self._thread:
+        if threading.current_thread() is thread:
             return True  # close() from inside the callback: the loop flushes once the callback returns
-        self._thread.join(timeout)
-        if not self._thread.is_alive():
+        thread.join(timeout)
+        if not thread.is_alive():
             return True
         self._abandoned = True
         logger.warning("mapioffline: a callback did not finish within %s s; %s notification(s) left undelivered "

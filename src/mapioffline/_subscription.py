@@ -36,6 +36,7 @@ class Subscription:
     _client_token: int
     _dispatcher: Dispatcher | None
     _lock: threading.Lock
+    _unadvise_lock: threading.Lock
     _close_sink_when_dispatcher_ends: bool
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -60,37 +61,48 @@ class Subscription:
             raise TypeError(f"token must be an int, not {type(token).__name__}")
         if not 0 <= token <= 0xFFFFFFFF:
             raise ValueError(f"token must fit in 32 bits, not {token}")
-        own = offline._clone()  # checks that the object is open
-        try:
-            owns_sink = sink is None
-            the_sink = Sink(capacity) if sink is None else sink
-            try:
-                advise_token = own._advise_native(the_sink, token)
-            except BaseException:
-                if owns_sink:
-                    the_sink.close()
-                raise
-        except BaseException:
-            own.close()
-            raise
-        the_sink._attach()  # after Advise succeeded: a failed advise leaves a user's sink as it was
         self = cls.__new__(cls)
         self._lock = threading.Lock()
-        self._offline = own
-        self._sink = the_sink
-        self._owns_sink = owns_sink
-        self._advise_token = advise_token
+        self._unadvise_lock = threading.Lock()
+        self._sink = Sink(capacity) if sink is None else sink
+        self._owns_sink = sink is None
         self._client_token = token
         self._close_sink_when_dispatcher_ends = False
+        self._advise_token = 0
+        self._offline = None
+        # A callback subscription claims its sink before Advise: a previous, unadvised callback subscription hands
+        # over what is left first, so no record of this new feed can reach the old callback.
         self._dispatcher = None
-        if callback is not None:
+        try:
+            if callback is not None:
+                self._dispatcher = Dispatcher(self._sink, callback, self._dispatcher_ended)
+            own = offline._clone()  # checks that the object is open
             try:
-                self._dispatcher = Dispatcher(the_sink, callback, f"mapioffline-dispatch-{advise_token}",
-                                              self._dispatcher_ended)
+                self._advise_token = own._advise_native(self._sink, token)
+                self._offline = own
             except BaseException:
-                self.close()
+                own.close()
                 raise
+            self._sink._attach()  # after Advise succeeded: a failed advise leaves a user's sink as it was
+        except BaseException:
+            self._abandon()
+            raise
+        if self._dispatcher is not None:
+            self._dispatcher.start(f"mapioffline-dispatch-{self._advise_token}")
         return self
+
+    def _abandon(self) -> None:
+        """Undoes a half-made subscription (advise() failed part way)."""
+        if self._dispatcher is not None:
+            self._dispatcher.release_claim()
+        token, self._advise_token = self._advise_token, 0
+        offline, self._offline = self._offline, None
+        if offline is not None:
+            if token:
+                offline._unadvise_native(token)
+            offline.close()
+        if self._owns_sink:
+            self._sink.close()
 
     @property
     def advise_token(self) -> int:
@@ -126,23 +138,24 @@ class Subscription:
 
     def unadvise(self) -> None:
         """Stops delivery (Unadvise); the sink stays open so what arrived can still be taken. Idempotent, and
-        safe from several threads at once."""
-        with self._lock:
-            token, self._advise_token = self._advise_token, 0
-        if not token:
-            return
-        offline = self._offline
-        if offline is not None:
+        safe from several threads at once: a second caller returns once the first has finished."""
+        with self._unadvise_lock:  # the whole step: close() must not release the object under a running Unadvise
+            with self._lock:
+                token, self._advise_token = self._advise_token, 0
+            if not token:
+                return
+            offline = self._offline
+            if offline is not None:
+                try:
+                    offline._unadvise_native(token)
+                except ClosedError:
+                    pass  # forked child: nothing to unadvise here
+            if self._dispatcher is not None:
+                self._dispatcher.retired = True
             try:
-                offline._unadvise_native(token)
+                self._sink._detach()  # after Unadvise: no Notify of ours can follow the end of the stream
             except ClosedError:
-                pass  # forked child: nothing to unadvise here
-        if self._dispatcher is not None:
-            self._dispatcher.retired = True
-        try:
-            self._sink._detach()  # after Unadvise: no Notify of ours can follow the end of the stream
-        except ClosedError:
-            pass
+                pass
 
     def close(self, timeout: float | None = None) -> bool:
         """Unadvises; for a callback subscription, lets the dispatcher hand every notification already in the sink
