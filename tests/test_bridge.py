@@ -155,6 +155,30 @@ def test_auto_and_bridge_follow_a_publisher_in_this_process(profile: str) -> Non
         mapioffline.open_offline(profile, backend="bridge")
 
 
+def test_a_consumer_that_closes_the_moment_the_publisher_stops_never_crashes(profile: str) -> None:
+    # The publisher's stop wakes the consumer from inside the bridge's end-of-stream call; the consumer unadvises
+    # and frees its sink at once. That call once touched the freed sink (ASan: heap-use-after-free in the wake-up).
+    for round_ in range(60):
+        name = f"{profile}-{round_}"
+        publisher = _bridge.publish(name)
+        with mapioffline.open_offline(name, backend="bridge") as obj:
+            sub = obj.advise()
+            ended: list[str] = []
+
+            def consume() -> None:
+                try:
+                    sub.sink.get(timeout=30)
+                except mapioffline.PublisherGone:
+                    ended.append("gone")
+                sub.close()  # at once: unadvise, and the owned sink's last reference goes
+
+            consumer = threading.Thread(target=consume)
+            consumer.start()
+            publisher.close()
+            consumer.join(30)
+            assert ended == ["gone"] and not consumer.is_alive()
+
+
 def test_every_delivery_mode_across_processes(profile: str, peers: list[Peer]) -> None:
     publisher, _ = start_publisher(peers, profile)
     modes = ["get", "drain", "raw", "callback", "iterate", "asyncio"]

@@ -282,7 +282,20 @@ void BridgeObject::EndStreams(ULONG reason) noexcept {
     cv_.notify_all();
   }
   for (const auto &registration : Snapshot()) {
-    if (registration->native) mapioffline_sink_fail(registration->sink, reason);
+    Registration &r = *registration;
+    if (!r.native) continue;
+    // Through the gate, as a Notify: the fail wakes the sink's consumer, which may unadvise and release the sink
+    // at once; Unadvise waits for the gate, so the sink outlives this call (without it: a use-after-free in
+    // Sink::Fail's wake-up, seen under ASan).
+    if (r.gate.fetch_add(1, std::memory_order_acquire) & Registration::kInactive) {
+      r.gate.fetch_sub(1, std::memory_order_release);
+      continue;
+    }
+    mapioffline_sink_fail(r.sink, reason);
+    if (r.gate.fetch_sub(1, std::memory_order_release) == (Registration::kInactive | 1)) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      cv_.notify_all();
+    }
   }
 }
 
