@@ -237,39 +237,47 @@ def test_threads_mixing_every_consumer_call_on_one_sink_see_each_record_once() -
     taken: list[int] = []
     raw_count = [0]
     lock = threading.Lock()
+    pushed = threading.Event()  # set once every record is in the ring: then an empty look means "all taken"
     with Sink(1 << 15) as sink:
         def getter() -> None:
             while True:
                 try:
-                    n = sink.get(timeout=0.5)
+                    n = sink.get(timeout=0.05)
                 except TimeoutError:
-                    return
+                    if pushed.is_set():
+                        return
+                    continue
                 with lock:
                     taken.append(n.raw_old_state)
 
         def drainer() -> None:
-            idle = 0
-            while idle < 50:
+            while True:
+                finished = pushed.is_set()  # read before the drain: an empty drain after it is final
                 batch = sink.drain(7)
-                idle = 0 if batch else idle + 1
                 with lock:
                     taken.extend(n.raw_old_state for n in batch)
-                time.sleep(0.001)
+                if not batch:
+                    if finished:
+                        return
+                    time.sleep(0.001)  # drain never blocks: this consumer paces its own polling
 
         def raw() -> None:
             buffer = bytearray(32 * 5)
-            idle = 0
-            while idle < 50:
+            while True:
+                finished = pushed.is_set()
                 n = sink.drain_into(buffer)
-                idle = 0 if n else idle + 1
                 with lock:
                     raw_count[0] += n
-                time.sleep(0.001)
+                if not n:
+                    if finished:
+                        return
+                    time.sleep(0.001)
 
         consumers = [threading.Thread(target=f) for f in (getter, getter, drainer, raw)]
         for t in consumers:
             t.start()
         pump(sink.com_pointer, total, sequence=True)
+        pushed.set()
         for t in consumers:
             t.join(60)
         stats = sink.stats
