@@ -9,7 +9,7 @@ runner is not, so a small threshold is meaningful.
 Hot paths, each counted alone (callgrind --toggle-collect: only instructions executed inside the function and what
 it calls), divided by the number of records:
   notify  IMAPIOfflineNotify::Notify of our sink (mapioffline::Sink::Notify), called by the native test pump
-  pop     mapioffline_sink_pop_batch, the C API's pop (here under Sink.drain_into, raw 32-byte records)
+  pop     mapioffline_sink_pop_records, the C API's pop (here under Sink.drain_into, raw 32-byte records)
   drain   Sink.drain(): pop plus making the Notification objects (the Cython wrapper, whole call)
 The driver runs one producer thread into a ring large enough to never drop, PYTHONHASHSEED fixed, the cyclic GC off
 and the allocator warmed before drain; notify and pop then repeat exactly, drain within ~1.5% across process
@@ -34,7 +34,7 @@ from pathlib import Path
 # are added to Sink.
 PATHS = {
     "notify": "mapioffline::Sink::Notify(*",
-    "pop": "mapioffline_sink_pop_batch",
+    "pop": "mapioffline_sink_pop_records",
     "drain": "__pyx_pw_11mapioffline_5_core_4Sink_*drain(*",
 }
 DEFAULT_MAX_GROWTH = 5.0  # percent; instruction counts do not drift with load, so this can be tight
