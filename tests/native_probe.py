@@ -111,3 +111,18 @@ def require(toolchain: Toolchain, what: str, env: dict[str, str] | None = None) 
     if os.environ.get("MAPIOFFLINE_REQUIRE_ALL_TARGETS") == "1":
         pytest.fail(f"{what}: {reason} (MAPIOFFLINE_REQUIRE_ALL_TARGETS=1)")
     pytest.skip(f"{what} cannot work here: {reason}")
+
+
+def require_tools(tools: list[str]) -> None:
+    """Skips (fails under MAPIOFFLINE_REQUIRE_ALL_TARGETS=1) when a tool is missing or cannot even report its
+    version: a tool on PATH that cannot work (a wheel-test machine's stub) is not a reason to fail."""
+    for tool in tools:
+        reason = None
+        if shutil.which(tool) is None:
+            reason = f"{tool} not found"
+        elif subprocess.run([tool, "--version"], capture_output=True, timeout=300).returncode != 0:
+            reason = f"`{tool} --version` failed"
+        if reason is not None:
+            if os.environ.get("MAPIOFFLINE_REQUIRE_ALL_TARGETS") == "1":
+                pytest.fail(f"{reason} (MAPIOFFLINE_REQUIRE_ALL_TARGETS=1)")
+            pytest.skip(f"{reason}: this target cannot work here")

@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from native_probe import require_tools
 from wine_session import wine_session
 
 # Builds from the source tree with other toolchains and runs Windows code under Wine: minutes. Left out by the
@@ -31,21 +32,6 @@ MINGW32 = ["-DCMAKE_SYSTEM_NAME=Windows", "-DCMAKE_C_COMPILER=i686-w64-mingw32-g
            "-DCMAKE_CXX_COMPILER=i686-w64-mingw32-g++-posix"]
 LINE_TIMEOUT_S = 60.0
 ADDIN_KEY = r"HKCU\Software\Microsoft\Office\Outlook\Addins\MapiOffline.OutlookAddin"
-
-
-def _require(tools: list[str]) -> None:
-    """Skips (fails under MAPIOFFLINE_REQUIRE_ALL_TARGETS=1) when a tool is missing or cannot even report its
-    version: a tool on PATH that cannot work (a wheel-test machine's stub) is not a reason to fail."""
-    for tool in tools:
-        reason = None
-        if shutil.which(tool) is None:
-            reason = f"{tool} not found"
-        elif subprocess.run([tool, "--version"], capture_output=True, timeout=300).returncode != 0:
-            reason = f"`{tool} --version` failed"
-        if reason is not None:
-            if os.environ.get("MAPIOFFLINE_REQUIRE_ALL_TARGETS") == "1":
-                pytest.fail(f"{reason} (MAPIOFFLINE_REQUIRE_ALL_TARGETS=1)")
-            pytest.skip(f"{reason}: this target cannot work here")
 
 
 def _build(build: Path, cmake_args: list[str], targets: list[str]) -> None:
@@ -94,7 +80,7 @@ class Program:
 
 @pytest.fixture(scope="module")
 def wine_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    _require(["cmake", "x86_64-w64-mingw32-g++-posix", "wine"])
+    require_tools(["cmake", "x86_64-w64-mingw32-g++-posix", "wine"])
     build = tmp_path_factory.mktemp("addin-x64")
     _build(build, MINGW64, ["mapioffline_addin", "fake_outlook_host", "olmapi32_standin", "bridge_subscriber_peer"])
     env = {**os.environ, "WINEDEBUG": "-all", "WINEPREFIX": str(tmp_path_factory.mktemp("wine") / "prefix")}
@@ -157,7 +143,7 @@ def test_addin_publishes_outlook_state_to_another_process(wine_build: tuple[Path
 
 
 def test_addin_builds_for_x86_with_undecorated_com_exports(tmp_path: Path) -> None:
-    _require(["cmake", "i686-w64-mingw32-g++-posix", "i686-w64-mingw32-objdump"])
+    require_tools(["cmake", "i686-w64-mingw32-g++-posix", "i686-w64-mingw32-objdump"])
     _build(tmp_path / "build", MINGW32, ["mapioffline_addin"])
     dll = tmp_path / "build" / "addin" / "mapioffline_addin.dll"
     dump = subprocess.run(["i686-w64-mingw32-objdump", "-p", str(dll)], capture_output=True, text=True).stdout

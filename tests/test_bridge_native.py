@@ -17,6 +17,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from native_probe import require_tools
 from wine_session import wine_session
 
 # Builds from the source tree with other toolchains and runs Windows code under Wine: minutes. Left out by the
@@ -28,21 +29,6 @@ PEERS = ["bridge_publisher_peer", "bridge_subscriber_peer"]
 MINGW64 = ["-DCMAKE_SYSTEM_NAME=Windows", "-DCMAKE_C_COMPILER=x86_64-w64-mingw32-gcc-posix",
            "-DCMAKE_CXX_COMPILER=x86_64-w64-mingw32-g++-posix"]
 LINE_TIMEOUT_S = 60.0
-
-
-def _require(tools: list[str]) -> None:
-    """Skips (fails under MAPIOFFLINE_REQUIRE_ALL_TARGETS=1) when a tool is missing or cannot even report its
-    version: a tool on PATH that cannot work (a wheel-test machine's stub) is not a reason to fail."""
-    for tool in tools:
-        reason = None
-        if shutil.which(tool) is None:
-            reason = f"{tool} not found"
-        elif subprocess.run([tool, "--version"], capture_output=True, timeout=300).returncode != 0:
-            reason = f"`{tool} --version` failed"
-        if reason is not None:
-            if os.environ.get("MAPIOFFLINE_REQUIRE_ALL_TARGETS") == "1":
-                pytest.fail(f"{reason} (MAPIOFFLINE_REQUIRE_ALL_TARGETS=1)")
-            pytest.skip(f"{reason}: this target cannot work here")
 
 
 def _build(build: Path, cmake_args: list[str]) -> None:
@@ -129,13 +115,13 @@ def _scenario(prefix: list[str], build: Path, suffix: str, env: dict[str, str], 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux peers")
 def test_native_peers_linux(tmp_path: Path) -> None:
-    _require(["cmake", "g++"])
+    require_tools(["cmake", "g++"])
     _build(tmp_path / "build", [])
     _scenario([], tmp_path / "build", "", dict(os.environ), death_bound_s=1.0)
 
 
 def test_native_peers_windows_under_wine(tmp_path: Path) -> None:
-    _require(["cmake", "x86_64-w64-mingw32-g++-posix", "wine"])
+    require_tools(["cmake", "x86_64-w64-mingw32-g++-posix", "wine"])
     _build(tmp_path / "build", MINGW64)
     env = {**os.environ, "WINEDEBUG": "-all", "WINEPREFIX": str(tmp_path / "wineprefix")}
     with wine_session(env):
