@@ -8,36 +8,14 @@
 #include <pthread.h>
 #endif
 
+#include "advise_table.h"
 #include "fork_generation.h"
 #include "live_counters.h"
 #include "profile_key.h"
 
 namespace mapioffline {
 
-// One registration made by Advise. `gate` counts Notify calls in progress; kInactive is set by Unadvise, after
-// which no new call starts. It lets delivery skip the mutex on the per-notification path.
-struct OfflineObject::Registration {
-  static constexpr uint32_t kInactive = 0x80000000u;
-  ULONG token;
-  ULONG client_token;
-  IMAPIOfflineNotify *sink;  // the one reference Advise took (through QueryInterface)
-  std::atomic<uint32_t> gate{0};
-  // Set by an Unadvise made from inside this registration's own Notify: the delivering thread (the same thread)
-  // releases the reference once Notify has returned, so the sink outlives the call without a per-call AddRef.
-  bool release_after_call = false;
-};
-
-// What the current thread is delivering, so that calls made from inside Notify are recognised.
-struct OfflineObject::Delivery {
-  const OfflineObject *object;
-  const Registration *registration;
-  MAPIOFFLINE_NOTIFY_TYPE type;
-  const Delivery *outer;  // a Notify may call into another object that delivers too
-};
-
 namespace {
-
-thread_local const void *t_delivery = nullptr;  // innermost OfflineObject::Delivery of this thread
 
 struct Registry {
   std::mutex mutex;
@@ -148,23 +126,6 @@ ULONG OfflineObject::Release() noexcept {
   return n;
 }
 
-// Under mutex_. Unadvise's rule for one registration: no Notify starts after this; wait for one in progress on
-// another thread, not for one this thread is inside (that would wait for itself). True when the caller must now
-// release the sink; false when the delivering thread (this one) releases it once that Notify has returned.
-bool OfflineObject::Deactivate(Registration &registration, std::unique_lock<std::mutex> &lock) noexcept {
-  registration.gate.fetch_or(Registration::kInactive, std::memory_order_acq_rel);
-  const Delivery *inside = CurrentDelivery();
-  const uint32_t own = (inside && inside->registration == &registration) ? 1 : 0;
-  cv_.wait(lock, [&] {
-    return (registration.gate.load(std::memory_order_acquire) & ~Registration::kInactive) <= own;
-  });
-  if (own) {
-    registration.release_after_call = true;
-    return false;
-  }
-  return true;
-}
-
 // The last reference is gone. We leave the registry at once, so that the next open of the profile makes a fresh
 // object even while our last change is still finishing; every registration ends as Unadvise would end it, so the
 // rest of that change reaches nobody. Then the worker is stopped and joined (its current change completes first).
@@ -177,20 +138,13 @@ void OfflineObject::Destroy() noexcept {
     auto it = registry.objects.find(key_);
     if (it != registry.objects.end() && it->second == this) registry.objects.erase(it);
   }
-  std::map<ULONG, std::shared_ptr<Registration>> registrations;
   {
-    std::unique_lock<std::mutex> lock(mutex_);
+    std::lock_guard<std::mutex> lock(mutex_);
     worker_stop_ = true;
-    // Taken out first: Deactivate unlocks while it waits, and a Notify might call Unadvise meanwhile.
-    registrations.swap(registrations_);
-    for (auto &entry : registrations) Deactivate(*entry.second, lock);
   }
   cv_.notify_all();  // the worker, waiting for a job
-  // Outside every lock. release_after_call is only ever set for a Notify this thread is inside (Deactivate).
-  for (auto &entry : registrations) {
-    if (!entry.second->release_after_call) entry.second->sink->Release();
-  }
-  if (CurrentDelivery()) {
+  sinks_.Clear();
+  if (sinks_.InsideCall()) {
     delete_after_change_ = true;
     return;
   }
@@ -221,13 +175,6 @@ HRESULT OfflineObject::GetCurrentState(ULONG *state) noexcept {
   return S_OK;
 }
 
-const OfflineObject::Delivery *OfflineObject::CurrentDelivery() const noexcept {
-  for (auto *d = static_cast<const Delivery *>(t_delivery); d; d = d->outer) {
-    if (d->object == this) return d;
-  }
-  return nullptr;
-}
-
 HRESULT OfflineObject::SetCurrentState(ULONG flags, ULONG mask, ULONG state, void *reserved) noexcept {
   // Argument checks first (spec §7.6), then the in-flight check.
   if (flags & ~MAPIOFFLINE_FLAG_BLOCK) return MAPI_E_UNKNOWN_FLAGS;
@@ -236,7 +183,7 @@ HRESULT OfflineObject::SetCurrentState(ULONG flags, ULONG mask, ULONG state, voi
   if (Inherited()) return MAPI_E_CALL_FAILED;  // fork child: our worker is gone, our mutex may be held forever
   const bool block = (flags & MAPIOFFLINE_FLAG_BLOCK) != 0;
   // A blocking change from inside our own Notify would wait for itself (Outlook deadlocks here): refuse.
-  if (block && CurrentDelivery()) return E_PENDING;
+  if (block && sinks_.InsideCall()) return E_PENDING;
 
   std::unique_lock<std::mutex> lock(mutex_);
   if (running_) {
@@ -280,7 +227,7 @@ HRESULT OfflineObject::WaitIdle(int64_t timeout_ns) noexcept {
   if (Inherited()) return MAPI_E_CALL_FAILED;
   // Inside our Notify the change cannot end before we return: refused, like FLAG_BLOCK there, but with its own
   // HRESULT so that a caller waiting in slices (the binding) can tell it from a timeout.
-  if (CurrentDelivery()) return MAPI_E_CALL_FAILED;
+  if (sinks_.InsideCall()) return MAPI_E_CALL_FAILED;
   std::unique_lock<std::mutex> lock(mutex_);
   const auto idle = [this] { return !running_; };
   if (timeout_ns < 0) {
@@ -324,16 +271,7 @@ void OfflineObject::WorkerMain() noexcept {
 // worker or a waiting FLAG_BLOCK caller runs it), or ends "running".
 void OfflineObject::RunChange(ULONG target) noexcept {
   const ULONG old_state = state_.load(std::memory_order_relaxed);
-  RegistrationList snapshot;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    try {
-      snapshot.reserve(registrations_.size());
-      for (auto &entry : registrations_) snapshot.push_back(entry.second);
-    } catch (const std::bad_alloc &) {
-      snapshot.clear();  // no memory to list the sinks: the change still happens, undelivered
-    }
-  }
+  const AdviseTable::Snapshot snapshot = sinks_.Current();  // without memory for it: the change happens, undelivered
   Deliver(snapshot, MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_START, old_state, target);
   Deliver(snapshot, MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE, old_state, target);
   {
@@ -360,7 +298,7 @@ void OfflineObject::RunChange(ULONG target) noexcept {
   cv_.notify_all();
 }
 
-void OfflineObject::Deliver(const RegistrationList &registrations, MAPIOFFLINE_NOTIFY_TYPE type, ULONG old_state,
+void OfflineObject::Deliver(const AdviseTable::Snapshot &snapshot, MAPIOFFLINE_NOTIFY_TYPE type, ULONG old_state,
                             ULONG new_state) noexcept {
   MAPIOFFLINE_NOTIFY record;
   record.ulSize = sizeof record;
@@ -368,79 +306,23 @@ void OfflineObject::Deliver(const RegistrationList &registrations, MAPIOFFLINE_N
   record.Info.StateChange.ulMask = MAPIOFFLINE_STATE_OFFLINE_MASK;
   record.Info.StateChange.ulStateOld = old_state;
   record.Info.StateChange.ulStateNew = new_state;
-  // One thread-local store per phase, not per sink: between two Notify calls only this loop runs on the thread.
-  Delivery delivery{this, nullptr, type, static_cast<const Delivery *>(t_delivery)};
-  t_delivery = &delivery;
-  for (const auto &registration : registrations) {
-    Registration &r = *registration;
-    // acquire: pairs with Unadvise's fetch_or; once it set kInactive no call starts.
-    if (r.gate.fetch_add(1, std::memory_order_acquire) & Registration::kInactive) {
-      r.gate.fetch_sub(1, std::memory_order_release);
-      continue;
-    }
-    delivery.registration = &r;
-    record.ulClientToken = r.client_token;
-    IMAPIOfflineNotify *sink = r.sink;
-    // The registration's reference is held across the call: Unadvise on another thread waits for the gate, and
-    // an Unadvise from inside this Notify leaves the release to us (release_after_call).
-    sink->Notify(&record);
-    delivery.registration = nullptr;
-    if (r.release_after_call) {
-      r.release_after_call = false;
-      sink->Release();
-    }
-    if (r.gate.fetch_sub(1, std::memory_order_release) == (Registration::kInactive | 1)) {
-      // An Unadvise on another thread may be waiting for this call to end.
-      std::lock_guard<std::mutex> lock(mutex_);
-      cv_.notify_all();
-    }
-  }
-  t_delivery = delivery.outer;
+  sinks_.ForEachActive(snapshot, [&](const AdviseTable::Entry &entry) {
+    record.ulClientToken = entry.client_token;
+    entry.sink->Notify(&record);
+  });
 }
 
 HRESULT OfflineObject::Advise(ULONG flags, MAPIOFFLINE_ADVISEINFO *info, ULONG *token) noexcept {
   if (token) *token = 0;
-  if (flags != MAPIOFFLINE_ADVISE_DEFAULT || !info || !token) return E_INVALIDARG;
+  const HRESULT checked = AdviseTable::CheckArguments(flags, info, token);
+  if (FAILED(checked)) return checked;
   if (Inherited()) return MAPI_E_CALL_FAILED;  // fork child: no thread would ever deliver to it
-  if (info->ulSize < sizeof(MAPIOFFLINE_ADVISEINFO) || info->CallbackType != MAPIOFFLINE_CALLBACK_TYPE_NOTIFY ||
-      !info->pCallback || info->ulAdviseTypes != MAPIOFFLINE_ADVISE_TYPE_STATECHANGE ||
-      (info->ulStateMask & MAPIOFFLINE_STATE_OFFLINE_MASK) != MAPIOFFLINE_STATE_OFFLINE_MASK) {
-    return E_INVALIDARG;
-  }
-  void *notify = nullptr;
-  if (FAILED(info->pCallback->QueryInterface(IID_IMAPIOfflineNotify, &notify)) || !notify) return E_NOINTERFACE;
-  auto *sink = static_cast<IMAPIOfflineNotify *>(notify);  // the one reference we keep
-  try {
-    auto registration = std::make_shared<Registration>();
-    registration->client_token = info->ulClientToken;
-    registration->sink = sink;
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (next_token_ == 0) {  // 2^32 - 1 tokens handed out: never reuse one
-      sink->Release();
-      return MAPI_E_CALL_FAILED;
-    }
-    registration->token = next_token_++;
-    registrations_.emplace(registration->token, registration);
-    *token = registration->token;
-    return S_OK;
-  } catch (const std::bad_alloc &) {
-    sink->Release();
-    return E_OUTOFMEMORY;
-  }
+  return sinks_.Add(*info, token);
 }
 
 HRESULT OfflineObject::Unadvise(ULONG /*flags: ignored, always S_OK (spec §7.9)*/, ULONG token) noexcept {
   if (Inherited()) return S_OK;  // fork child: the registration leaks with the object
-  std::shared_ptr<Registration> registration;
-  {
-    std::unique_lock<std::mutex> lock(mutex_);
-    auto it = registrations_.find(token);
-    if (it == registrations_.end()) return S_OK;
-    registration = std::move(it->second);
-    registrations_.erase(it);
-    if (!Deactivate(*registration, lock)) return S_OK;  // inside its Notify: Deliver releases once it returns
-  }
-  registration->sink->Release();  // outside the lock: the sink may run arbitrary code when freed
+  sinks_.Remove(token);
   return S_OK;
 }
 

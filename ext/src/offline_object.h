@@ -3,18 +3,17 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <map>
-#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
-#include <vector>
 
+#include "advise_table.h"
 #include "mapioffline/mapioffline.h"
+#include "reserved_slots.h"
 
 namespace mapioffline {
 
-class OfflineObject final : public IMAPIOfflineMgr {
+class OfflineObject final : public ReservedSlots {
  public:
   // HrOpenOfflineObj's rules (spec §5, §7.13); returns a new reference to the profile's shared object.
   static HRESULT Open(ULONG reserved, const WCHAR *profile, const GUID *guid, const GUID *reserved_guid,
@@ -28,15 +27,6 @@ class OfflineObject final : public IMAPIOfflineMgr {
   HRESULT STDMETHODCALLTYPE GetCurrentState(ULONG *state) noexcept override;
   HRESULT STDMETHODCALLTYPE Advise(ULONG flags, MAPIOFFLINE_ADVISEINFO *info, ULONG *token) noexcept override;
   HRESULT STDMETHODCALLTYPE Unadvise(ULONG flags, ULONG token) noexcept override;
-  // Reserved slots (spec §7.2): `this` only, never called by clients.
-  HRESULT STDMETHODCALLTYPE Placeholder1() noexcept override { return MAPI_E_NO_SUPPORT; }
-  HRESULT STDMETHODCALLTYPE Placeholder2() noexcept override { return MAPI_E_NO_SUPPORT; }
-  HRESULT STDMETHODCALLTYPE Placeholder3() noexcept override { return MAPI_E_NO_SUPPORT; }
-  HRESULT STDMETHODCALLTYPE Placeholder4() noexcept override { return MAPI_E_NO_SUPPORT; }
-  HRESULT STDMETHODCALLTYPE Placeholder5() noexcept override { return MAPI_E_NO_SUPPORT; }
-  HRESULT STDMETHODCALLTYPE Placeholder6() noexcept override { return MAPI_E_NO_SUPPORT; }
-  HRESULT STDMETHODCALLTYPE Placeholder7() noexcept override { return MAPI_E_NO_SUPPORT; }
-  HRESULT STDMETHODCALLTYPE Placeholder8() noexcept override { return MAPI_E_NO_SUPPORT; }
 
   // Not part of the interface (mapioffline_offline_wait_idle): S_OK once no change is in flight or queued,
   // E_PENDING if one still is when timeout_ns (negative: no limit) has passed, MAPI_E_CALL_FAILED from inside our
@@ -46,33 +36,27 @@ class OfflineObject final : public IMAPIOfflineMgr {
   static OfflineObject *FromInterface(IUnknown *p) noexcept;
 
  private:
-  struct Registration;
-  struct Delivery;
-  using RegistrationList = std::vector<std::shared_ptr<Registration>>;
-
   explicit OfflineObject(std::u16string key);
   ~OfflineObject();
   bool TryAddRef() noexcept;
   bool Inherited() const noexcept;
   void Destroy() noexcept;
-  bool Deactivate(Registration &registration, std::unique_lock<std::mutex> &lock) noexcept;
   bool EnsureWorker() noexcept;
   void WorkerMain() noexcept;
   void RunChange(ULONG target) noexcept;
   void FinishDestroy(bool on_worker) noexcept;
-  void Deliver(const RegistrationList &registrations, MAPIOFFLINE_NOTIFY_TYPE type, ULONG old_state,
+  void Deliver(const AdviseTable::Snapshot &snapshot, MAPIOFFLINE_NOTIFY_TYPE type, ULONG old_state,
                ULONG new_state) noexcept;
-  const Delivery *CurrentDelivery() const noexcept;
 
   const std::u16string key_;  // the lower-cased profile name, our key in the registry
   const uint32_t generation_;  // ForkGeneration() at creation: in a later one (a fork child) we are inert
   std::atomic<ULONG> refs_{1};
   std::atomic<ULONG> state_{MAPIOFFLINE_STATE_ONLINE};
 
+  AdviseTable sinks_;  // the registrations; its own lock
+
   std::mutex mutex_;  // guards everything below; never held while calling out to a sink
   std::condition_variable cv_;
-  std::map<ULONG, std::shared_ptr<Registration>> registrations_;  // by advise token: delivery in advise order
-  ULONG next_token_ = 1;
   // A change is "running" from its acceptance until its DONE phase has ended with nothing queued after it. New
   // requests get E_PENDING during START and STATECHANGE; during DONE one follow-up may be queued (spec 7.4, 0.2).
   bool running_ = false;

@@ -6,9 +6,11 @@ from __future__ import annotations
 from mapioffline._core import PumpHandle, _com_refcount, _start_pump, live_offline_objects, live_sinks
 from mapioffline._enums import OFFLINE_MASK, NotifyKind, State
 
-__all__ = ["pump", "start_pump", "PumpHandle", "com_refcount", "live_sinks", "live_offline_objects"]
+__all__ = ["pump", "start_pump", "PumpHandle", "com_refcount", "live_sinks", "live_offline_objects", "NOTIFY_SIZE"]
 
-RECORD_SIZE = 24
+# sizeof(MAPIOFFLINE_NOTIFY), the ulSize an honest caller of Notify passes: not mapioffline.RECORD_SIZE (32), the
+# size of a record as our sinks store and hand it out (the notification plus its timestamp).
+NOTIFY_SIZE = 24
 
 
 def start_pump(
@@ -21,13 +23,13 @@ def start_pump(
     mask: int = OFFLINE_MASK,
     old_state: int = State.ONLINE,
     new_state: int = State.OFFLINE,
-    size: int = RECORD_SIZE,
+    size: int = NOTIFY_SIZE,
     null: bool = False,
     sequence: bool = False,
 ) -> PumpHandle:
     """Starts ``threads`` native threads, each calling ``Notify`` ``count`` times on the IMAPIOfflineNotify at
     ``com_pointer`` (which must stay valid: the pump holds a reference while it runs). Any field may be set,
-    unknown kinds included; ``size`` below 24 makes short records, ``null=True`` passes a NULL pointer;
+    unknown kinds included; ``size`` below NOTIFY_SIZE (24) makes short records, ``null=True`` passes a NULL pointer;
     ``sequence=True`` puts the producer index in client_token and a per-producer sequence in old_state.
     Returns a PumpHandle: ``join()`` waits and returns the producers' wall time in ns."""
     return _start_pump(

@@ -11,26 +11,7 @@
 namespace mapioffline {
 namespace channel {
 
-// One Advise registration; the gate works as in the embedded object (offline_object.cpp): it counts Notify calls
-// in progress, and kInactive, set by Unadvise, stops new ones.
-struct BridgeObject::Registration {
-  static constexpr uint32_t kInactive = 0x80000000u;
-  ULONG token;
-  ULONG client_token;
-  IMAPIOfflineNotify *sink;  // the one reference Advise took
-  bool native;               // a mapioffline sink: it is told about gaps and about the publisher's end
-  std::atomic<uint32_t> gate{0};
-  bool release_after_call = false;  // Unadvise from inside its own Notify: the reader releases after the call
-};
-
 namespace {
-
-// What the reader thread is delivering: recognises Unadvise / SetCurrentState made from inside a Notify.
-struct Delivery {
-  const BridgeObject *object;
-  const void *registration;
-};
-thread_local Delivery *t_delivery = nullptr;
 
 constexpr size_t kReadBatch = 64;
 constexpr int64_t kRequestTimeoutNs = 30ll * 1000000000ll;  // a publisher that never answers is an error, not a hang
@@ -135,12 +116,7 @@ void BridgeObject::Destroy(bool on_reader) noexcept {
       reader_thread_.join();
     }
   }
-  std::map<ULONG, std::shared_ptr<Registration>> registrations;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    registrations.swap(registrations_);
-  }
-  for (auto &entry : registrations) entry.second->sink->Release();
+  sinks_.Clear();  // no Notify is in progress: the reader has returned (or is returning without touching us)
   delete this;
 }
 
@@ -229,50 +205,19 @@ void BridgeObject::ReaderMain() noexcept {
   }
 }
 
-BridgeObject::RegistrationList BridgeObject::Snapshot() noexcept {
-  RegistrationList list;
-  std::lock_guard<std::mutex> lock(mutex_);
-  try {
-    list.reserve(registrations_.size());
-    for (auto &entry : registrations_) list.push_back(entry.second);
-  } catch (const std::bad_alloc &) {
-    list.clear();
-  }
-  return list;
-}
-
 void BridgeObject::Deliver(const MAPIOFFLINE_RECORD *records, size_t n, uint64_t dropped) noexcept {
   received_.fetch_add(n, std::memory_order_relaxed);
   dropped_.fetch_add(dropped, std::memory_order_relaxed);
-  const RegistrationList list = Snapshot();
-  Delivery delivery{this, nullptr};
-  Delivery *outer = t_delivery;
-  t_delivery = &delivery;
-  for (const auto &registration : list) {
-    Registration &r = *registration;
-    if (r.gate.fetch_add(1, std::memory_order_acquire) & Registration::kInactive) {
-      r.gate.fetch_sub(1, std::memory_order_release);
-      continue;
-    }
-    delivery.registration = &r;
+  sinks_.ForEachActive(sinks_.Current(), [&](AdviseTable::Entry &entry) {
     // A gap first, so that the sink reports it in dropped_before of the next record it receives.
-    if (dropped > 0 && r.native) mapioffline_sink_note_dropped(r.sink, dropped);
-    for (size_t i = 0; i < n && !r.release_after_call; ++i) {
+    if (dropped > 0 && entry.native) mapioffline_sink_note_dropped(entry.sink, dropped);
+    // An Unadvise from inside one of these calls stops the rest (release_after_call).
+    for (size_t i = 0; i < n && !entry.release_after_call; ++i) {
       MAPIOFFLINE_NOTIFY record = records[i].notify;
-      record.ulClientToken = r.client_token;
-      r.sink->Notify(&record);
+      record.ulClientToken = entry.client_token;
+      entry.sink->Notify(&record);
     }
-    delivery.registration = nullptr;
-    if (r.release_after_call) {
-      r.release_after_call = false;
-      r.sink->Release();
-    }
-    if (r.gate.fetch_sub(1, std::memory_order_release) == (Registration::kInactive | 1)) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      cv_.notify_all();
-    }
-  }
-  t_delivery = outer;
+  });
   std::lock_guard<std::mutex> lock(mutex_);
   delivered_upto_ = reader_.Cursor();
   cv_.notify_all();
@@ -284,22 +229,12 @@ void BridgeObject::EndStreams(ULONG reason) noexcept {
     end_reason_.store(reason, std::memory_order_release);
     cv_.notify_all();
   }
-  for (const auto &registration : Snapshot()) {
-    Registration &r = *registration;
-    if (!r.native) continue;
-    // Through the gate, as a Notify: the fail wakes the sink's consumer, which may unadvise and release the sink
-    // at once; Unadvise waits for the gate, so the sink outlives this call (without it: a use-after-free in
-    // Sink::Fail's wake-up, seen under ASan).
-    if (r.gate.fetch_add(1, std::memory_order_acquire) & Registration::kInactive) {
-      r.gate.fetch_sub(1, std::memory_order_release);
-      continue;
-    }
-    mapioffline_sink_fail(r.sink, reason);
-    if (r.gate.fetch_sub(1, std::memory_order_release) == (Registration::kInactive | 1)) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      cv_.notify_all();
-    }
-  }
+  // Through the gate, as a Notify: the fail wakes the sink's consumer, which may unadvise and release the sink at
+  // once; Unadvise waits for the gate, so the sink outlives this call (without it: a use-after-free in
+  // Sink::Fail's wake-up, seen under ASan). Closing the table first: an Advise from now on is refused.
+  sinks_.ForEachActive(sinks_.Close(MAPIOFFLINE_E_PUBLISHER_GONE), [&](AdviseTable::Entry &entry) {
+    if (entry.native) mapioffline_sink_fail(entry.sink, reason);
+  });
 }
 
 HRESULT BridgeObject::GetCapabilities(ULONG *capabilities) noexcept {
@@ -322,59 +257,13 @@ HRESULT BridgeObject::GetCurrentState(ULONG *state) noexcept {
 HRESULT BridgeObject::Advise(ULONG flags, MAPIOFFLINE_ADVISEINFO *info, ULONG *token) noexcept {
   if (token) *token = 0;
   if (fork_generation_ != ForkGeneration()) return MAPI_E_CALL_FAILED;  // no reader thread in a fork child
-  if (flags != MAPIOFFLINE_ADVISE_DEFAULT || !info || !token) return E_INVALIDARG;
-  if (info->ulSize < sizeof(MAPIOFFLINE_ADVISEINFO) || info->CallbackType != MAPIOFFLINE_CALLBACK_TYPE_NOTIFY ||
-      !info->pCallback || info->ulAdviseTypes != MAPIOFFLINE_ADVISE_TYPE_STATECHANGE ||
-      (info->ulStateMask & MAPIOFFLINE_STATE_OFFLINE_MASK) != MAPIOFFLINE_STATE_OFFLINE_MASK) {
-    return E_INVALIDARG;
-  }
-  if (end_reason_.load(std::memory_order_acquire) != 0) return MAPIOFFLINE_E_PUBLISHER_GONE;
-  void *notify = nullptr;
-  if (FAILED(info->pCallback->QueryInterface(IID_IMAPIOfflineNotify, &notify)) || !notify) return E_NOINTERFACE;
-  auto *sink = static_cast<IMAPIOfflineNotify *>(notify);
-  try {
-    auto registration = std::make_shared<Registration>();
-    registration->client_token = info->ulClientToken;
-    registration->sink = sink;
-    registration->native = mapioffline_is_native_sink(reinterpret_cast<IUnknown *>(sink)) != 0;
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (end_reason_.load(std::memory_order_acquire) != 0) {  // ended while we got here: EndStreams missed it
-      sink->Release();
-      return MAPIOFFLINE_E_PUBLISHER_GONE;
-    }
-    if (next_token_ == 0) {
-      sink->Release();
-      return MAPI_E_CALL_FAILED;
-    }
-    registration->token = next_token_++;
-    registrations_.emplace(registration->token, registration);
-    *token = registration->token;
-    return S_OK;
-  } catch (const std::bad_alloc &) {
-    sink->Release();
-    return E_OUTOFMEMORY;
-  }
+  const HRESULT checked = AdviseTable::CheckArguments(flags, info, token);
+  if (FAILED(checked)) return checked;
+  return sinks_.Add(*info, token);  // MAPIOFFLINE_E_PUBLISHER_GONE once the streams have ended (EndStreams)
 }
 
 HRESULT BridgeObject::Unadvise(ULONG /*flags: ignored, always S_OK (spec §7.9)*/, ULONG token) noexcept {
-  std::shared_ptr<Registration> registration;
-  {
-    std::unique_lock<std::mutex> lock(mutex_);
-    auto it = registrations_.find(token);
-    if (it == registrations_.end()) return S_OK;
-    registration = std::move(it->second);
-    registrations_.erase(it);
-    registration->gate.fetch_or(Registration::kInactive, std::memory_order_acq_rel);
-    const bool own = t_delivery && t_delivery->object == this && t_delivery->registration == registration.get();
-    cv_.wait(lock, [&] {
-      return (registration->gate.load(std::memory_order_acquire) & ~Registration::kInactive) <= (own ? 1u : 0u);
-    });
-    if (own) {
-      registration->release_after_call = true;
-      return S_OK;
-    }
-  }
-  registration->sink->Release();
+  sinks_.Remove(token);
   return S_OK;
 }
 
@@ -388,7 +277,7 @@ HRESULT BridgeObject::SetCurrentState(ULONG flags, ULONG mask, ULONG state, void
   if (!reader_.allow_set_state()) return MAPI_E_NO_SUPPORT;
   const bool block = (flags & MAPIOFFLINE_FLAG_BLOCK) != 0;
   // Blocking from inside our own Notify would wait for the reader thread, which is us.
-  if (block && t_delivery && t_delivery->object == this) return E_PENDING;
+  if (block && sinks_.InsideCall()) return E_PENDING;
   uint64_t head_after = 0;
   const HRESULT hr = Request(flags, state, &head_after);
   if (FAILED(hr) || !block) return hr;

@@ -10,21 +10,20 @@
 #pragma once
 #include <atomic>
 #include <condition_variable>
-#include <map>
-#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
-#include <vector>
 
+#include "advise_table.h"
 #include "channel/os.h"
 #include "channel/reader.h"
 #include "mapioffline/mapioffline.h"
+#include "reserved_slots.h"
 
 namespace mapioffline {
 namespace channel {
 
-class BridgeObject final : public IMAPIOfflineMgr {
+class BridgeObject final : public ReservedSlots {
  public:
   // MAPI_E_NOT_FOUND when no live publisher publishes `profile`; *detail (static) says why on failure.
   static HRESULT Open(const WCHAR *profile, IMAPIOfflineMgr **out, const char **detail) noexcept;
@@ -39,23 +38,12 @@ class BridgeObject final : public IMAPIOfflineMgr {
   HRESULT STDMETHODCALLTYPE GetCurrentState(ULONG *state) noexcept override;
   HRESULT STDMETHODCALLTYPE Advise(ULONG flags, MAPIOFFLINE_ADVISEINFO *info, ULONG *token) noexcept override;
   HRESULT STDMETHODCALLTYPE Unadvise(ULONG flags, ULONG token) noexcept override;
-  HRESULT STDMETHODCALLTYPE Placeholder1() noexcept override { return MAPI_E_NO_SUPPORT; }
-  HRESULT STDMETHODCALLTYPE Placeholder2() noexcept override { return MAPI_E_NO_SUPPORT; }
-  HRESULT STDMETHODCALLTYPE Placeholder3() noexcept override { return MAPI_E_NO_SUPPORT; }
-  HRESULT STDMETHODCALLTYPE Placeholder4() noexcept override { return MAPI_E_NO_SUPPORT; }
-  HRESULT STDMETHODCALLTYPE Placeholder5() noexcept override { return MAPI_E_NO_SUPPORT; }
-  HRESULT STDMETHODCALLTYPE Placeholder6() noexcept override { return MAPI_E_NO_SUPPORT; }
-  HRESULT STDMETHODCALLTYPE Placeholder7() noexcept override { return MAPI_E_NO_SUPPORT; }
-  HRESULT STDMETHODCALLTYPE Placeholder8() noexcept override { return MAPI_E_NO_SUPPORT; }
 
   void Stats(MAPIOFFLINE_BRIDGE_STATS *out) const noexcept;
   // 1 when p is a BridgeObject (checked by its vtable).
   static bool Is(const void *p) noexcept;
 
  private:
-  struct Registration;
-  using RegistrationList = std::vector<std::shared_ptr<Registration>>;
-
   BridgeObject();
   ~BridgeObject();
   void Destroy(bool on_reader) noexcept;
@@ -65,7 +53,6 @@ class BridgeObject final : public IMAPIOfflineMgr {
   bool SleepUntilPublished() noexcept;
   void Deliver(const MAPIOFFLINE_RECORD *records, size_t n, uint64_t dropped) noexcept;
   void EndStreams(ULONG reason) noexcept;
-  RegistrationList Snapshot() noexcept;
   void WakeReader() noexcept;
   HRESULT Request(ULONG flags, ULONG state, uint64_t *head_after) noexcept;
   bool OnReaderThread() const noexcept;
@@ -83,10 +70,10 @@ class BridgeObject final : public IMAPIOfflineMgr {
   std::atomic<uint64_t> received_{0};
   std::atomic<uint64_t> dropped_{0};
 
-  mutable std::mutex mutex_;  // guards everything below; never held while calling a sink
+  AdviseTable sinks_;  // the registrations; its own lock
+
+  mutable std::mutex mutex_;  // guards delivered_upto_; never held while calling a sink
   std::condition_variable cv_;
-  std::map<ULONG, std::shared_ptr<Registration>> registrations_;
-  ULONG next_token_ = 1;
   uint64_t delivered_upto_ = 0;  // the reader's cursor after its last delivery (a blocking SetCurrentState waits)
 };
 
