@@ -6,7 +6,10 @@
 // a crash); and a file that has a name outlives a publisher killed with SIGKILL. So the ring is a memfd
 // (memfd_create), sized, allocated, then sealed with F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL: its size can never
 // change again, so no access within it can fault past the end, and it is freed by the kernel when its last
-// descriptor and mapping go, however its publisher dies. (Not F_SEAL_WRITE: both sides write into it.)
+// descriptor and mapping go, however its publisher dies. (Not F_SEAL_WRITE: both sides write into it. So a process
+// of the user can still write into it, or punch holes that read back as zeros: that changes the content, which the
+// reader validates, never the size. memfds live on the kernel's internal tmpfs, which has no size limit, so a
+// fault cannot fail for want of space as one in a full /dev/shm does, with SIGBUS.)
 //
 // The name (/dev/shm/mapioffline-u<uid>-<hash>, mode 0600, as before) keeps what names are for: finding the
 // channel and refusing a second live publisher. It holds only a locator (locator.h): the publisher's pid and start
@@ -20,6 +23,11 @@
 //
 // The locator is written into an unnamed file (O_TMPFILE) that is then linked under the name: a reader never sees
 // it half-written, and the link fails if the name exists, as O_EXCL did.
+//
+// fork(): a child inherits the publisher's memfd descriptor (MFD_CLOEXEC closes it at exec) and its mapping, as it
+// inherited the mapping before; the locator names the parent, so the child is not taken for the publisher, and a
+// child that outlives a killed parent keeps the ring's memory only while it runs. Subscribers keep no descriptor,
+// only the mapping.
 //
 // Liveness: a subscriber opens a pidfd for the publisher (pidfd_open, Linux 5.3) and a watcher thread sleeps in
 // poll() on it: the kernel makes it readable the moment the process exits, however it dies (SIGKILL included), so
@@ -194,8 +202,9 @@ bool HeldByLivePublisher(int fd) {
   return read && (status == 0 || (status == kStatusLive && magic == kMagic));
 }
 
-// The publisher's ring: a memfd of `size` bytes, allocated (so that no later fault has to find memory, which under
-// strict overcommit would be a SIGBUS), mode 0600 like the name, then sealed. -1 with *detail on failure.
+// The publisher's ring: a memfd of `size` bytes, mode 0600 like the name, allocated now (fallocate: a shortage of
+// memory is an error here, not an out-of-memory fault at some later access in whichever process makes it), then
+// sealed. -1 with *detail on failure.
 int CreateRing(uint64_t size, const char **detail) {
   int fd = memfd_create("mapioffline-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL);
   if (fd < 0 && errno == EINVAL) fd = memfd_create("mapioffline-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);  // < 6.3
@@ -354,9 +363,13 @@ HRESULT Region::Open(const std::u16string &folded, Region *out, const char **det
       *detail = "the channel's file is not owned by this user with mode 0600: refusing it";
       return MAPIOFFLINE_E_ACCESS_DENIED;
     }
+    if (!S_ISREG(st.st_mode)) {
+      close(fd);
+      *detail = "the channel's name is not a regular file";
+      return MAPIOFFLINE_E_CHANNEL_CORRUPT;
+    }
     Locator locator;
-    HRESULT hr = S_ISREG(st.st_mode) ? ReadLocator(fd, &locator, detail) : MAPIOFFLINE_E_CHANNEL_CORRUPT;
-    if (!S_ISREG(st.st_mode)) *detail = "the channel's name is not a regular file";
+    HRESULT hr = ReadLocator(fd, &locator, detail);
     close(fd);
     if (FAILED(hr)) return hr;
     int ring = -1;
