@@ -59,9 +59,10 @@ class Peer:
         except queue.Empty:
             raise AssertionError(f"peer {self.process.args[2:]} said nothing for {LINE_TIMEOUT_S} s") from None
         if text is None:
-            self.process.wait(LINE_TIMEOUT_S)
+            status = self.process.wait(LINE_TIMEOUT_S)
             assert self.process.stderr is not None
-            raise AssertionError(f"peer {self.process.args[2:]} exited: {self.process.stderr.read()}")
+            how = f"was killed by {signal.Signals(-status).name}" if status < 0 else f"exited with status {status}"
+            raise AssertionError(f"peer {self.process.args[2:]} {how}: {self.process.stderr.read()}")
         return text
 
     def json(self) -> Any:
@@ -135,6 +136,12 @@ def change(old: int, new: int) -> list[tuple[int, int, int]]:
 
 def received(peer: Peer, count: int) -> list[dict[str, Any]]:
     return [peer.json() for _ in range(count)]
+
+
+def received_after(peer: Peer, command: str, count: int) -> list[dict[str, Any]]:
+    """Sends `command`, whose answer is the first of `count` JSON lines."""
+    first = json.loads(peer.send(command))
+    return [first] + received(peer, count - 1)
 
 
 def test_no_publisher_is_not_found_with_what_to_run(profile: str) -> None:
@@ -340,6 +347,105 @@ def test_regions_open_to_others_or_corrupt_are_refused(profile: str) -> None:
             assert obj.state == mapioffline.State.ONLINE
     finally:
         path.unlink(missing_ok=True)
+
+
+def _rings_of(pid: int) -> list[str]:
+    """The /proc paths of the memfd rings among a publisher's descriptors (what its locator points to)."""
+    return [f"/proc/{pid}/fd/{fd}" for fd in os.listdir(f"/proc/{pid}/fd")
+            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("/memfd:mapioffline")]
+
+
+def _ring_of(pid: int) -> str:
+    rings = _rings_of(pid)
+    assert len(rings) == 1, f"the publisher should hold one memfd ring, it holds {rings}"
+    return rings[0]
+
+
+def _holders(inode: int) -> list[str]:
+    """Every process of ours that still has the memfd `inode` open or mapped."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target.startswith("/memfd:") and os.stat(f"/proc/{pid}/fd/{fd}").st_ino == inode:
+                    found.append(f"{pid} fd {fd}")
+            with open(f"/proc/{pid}/maps") as maps:
+                for line in maps:
+                    fields = line.split(maxsplit=5)
+                    if len(fields) == 6 and fields[5].startswith("/memfd:") and int(fields[4]) == inode:
+                        found.append(f"{pid} maps it")
+        except (FileNotFoundError, PermissionError, ProcessLookupError):
+            continue  # gone meanwhile, or another user's
+    return found
+
+
+def test_truncating_the_channel_never_crashes_a_subscriber(profile: str, peers: list[Peer]) -> None:
+    # Any process of the user can truncate the channel's file. A subscriber that had the file itself mapped died
+    # of SIGBUS on its next access (so did the publisher); the name now holds only a locator read with pread, and
+    # the ring is a memfd sealed against any change of size.
+    publisher, region = start_publisher(peers, profile)
+    subscriber = start_subscriber(peers, profile, "commands")
+    os.truncate("/dev/shm" + region, 0)
+    assert json.loads(subscriber.send("state")) == {"state": ONLINE}  # a mapping of that file: SIGBUS here
+    assert publisher.send("set OFFLINE") == "ok"
+    assert [(r["kind"], r["new"]) for r in received_after(subscriber, "next 3", 3)] == [
+        (START, OFFLINE), (CHANGE, OFFLINE), (DONE, OFFLINE)]
+    # The ring cannot be shrunk or grown, even by a process of ours that opens it.
+    ring = os.open(_ring_of(publisher.process.pid), os.O_RDWR)
+    try:
+        size = os.fstat(ring).st_size
+        for new_size in (0, size - 4096, size + 4096):
+            with pytest.raises(PermissionError):
+                os.ftruncate(ring, new_size)
+        assert os.fstat(ring).st_size == size
+    finally:
+        os.close(ring)
+    assert json.loads(subscriber.send("state")) == {"state": OFFLINE}
+    assert subscriber.send("advise") == "subscribed"
+    assert publisher.send("set ONLINE") == "ok"
+    assert [r["kind"] for r in received_after(subscriber, "next 3", 3)] == [START, CHANGE, DONE]
+    # A new subscriber finds the truncated locator and refuses it, without crashing either.
+    with pytest.raises(mapioffline.MapiError) as info:
+        mapioffline.open_offline(profile, backend="bridge")
+    assert info.value.name == "MAPIOFFLINE_E_CHANNEL_CORRUPT"
+    assert publisher.send("stop") == "stopped"
+    assert not Path("/dev/shm" + region).exists()  # a clean stop still removes the name it created
+    rc, err = subscriber.finish()
+    assert rc == 0 and err == "", err
+
+
+def test_a_killed_publisher_leaves_no_ring_behind(profile: str, peers: list[Peer]) -> None:
+    publisher, region = start_publisher(peers, profile)
+    subscriber = start_subscriber(peers, profile, "get")
+    inodes = [os.stat(ring).st_ino for ring in _rings_of(publisher.process.pid)]
+    publisher.process.send_signal(signal.SIGKILL)
+    publisher.process.wait()
+    assert subscriber.json() == {"end": "PublisherGone"}
+    rc, err = subscriber.finish()
+    assert rc == 0 and err == "", err
+    # Only the locator (a few dozen bytes) is left under the name; the ring went with its last user.
+    assert os.stat("/dev/shm" + region).st_size < 4096
+    assert len(inodes) == 1, "the publisher held no memfd ring"
+    assert _holders(inodes[0]) == []
+    with pytest.raises(mapioffline.NotFound):
+        mapioffline.open_offline(profile, backend="bridge")
+    replacement, region2 = start_publisher(peers, profile)
+    assert region2 == region
+    follower = start_subscriber(peers, profile, "get")
+    assert replacement.send("set OFFLINE") == "ok"
+    assert [r["kind"] for r in received(follower, 3)] == [START, CHANGE, DONE]
+
+
+def test_a_publisher_whose_descriptors_are_closed_to_us_is_a_clear_error(profile: str, peers: list[Peer]) -> None:
+    # A non-dumpable process's /proc/<pid>/fd is closed to other processes, even the user's own (root passes with
+    # CAP_SYS_PTRACE: the peer drops it).
+    start_publisher(peers, profile, "--non-dumpable")
+    opener = Peer("open", profile)
+    peers.append(opener)
+    answer = opener.json()
+    assert answer.get("error") == "E_ACCESSDENIED", answer
+    assert "dumpable" in answer["message"], answer
 
 
 def test_cli_publish_state_and_sigterm(profile: str) -> None:

@@ -1,8 +1,17 @@
-// libFuzzer target: the bridge subscriber's reading of a channel region (channel::Reader), the part of the bridge
-// that parses memory another process controls. Build and run with ext/fuzz/run_channel.
+// libFuzzer target: the bridge subscriber's reading of what another process controls: a channel region
+// (channel::Reader) and, on Linux, the locator under the channel's name (channel::DecodeLocator, locator.h). Build
+// and run with ext/fuzz/run_channel.
 //
-// Input layout:
-//   byte 0        mode: bit 0 set = start from a valid identity (capacity from byte 1) so that runs get past
+// Input layout, locator mode (byte 0 bit 1 set):
+//   byte 0        bit 2 set = a valid locator with some of its bytes overwritten (so that runs get past the magic
+//                 and reach each field's check): byte 2 is where they start (modulo the locator's size), the rest
+//                 are the bytes written; clear = the rest, from byte 2, is the locator (zero-padded)
+//   byte 1        the length read from the file, modulo sizeof(LocatorImage) + 9 (a short, exact or long file)
+// Properties checked: no crash, no sanitizer report; a refusal says why and leaves the output alone; an accepted
+// locator is exactly what EncodeLocator writes for the fields decoded, and those fields are within their bounds.
+//
+// Input layout, region mode (byte 0 bit 1 clear):
+//   byte 0        bit 0 set = start from a valid identity (capacity from byte 1) so that runs get past
 //                 Attach and exercise Read; clear = the raw bytes are the header, identity included
 //   byte 1        log2 of the ring capacity for mode 1 (taken modulo 8, plus 1: 2..256 cells)
 //   bytes 2..3    L, the length of the image that follows (little-endian; cut to what the input has)
@@ -19,6 +28,7 @@
 #include <vector>
 
 #include "channel/layout.h"
+#include "channel/locator.h"
 #include "channel/reader.h"
 
 namespace ch = mapioffline::channel;
@@ -43,9 +53,50 @@ void ValidIdentity(ch::Header *h, uint32_t capacity) {
   h->status.store(ch::kStatusLive, std::memory_order_relaxed);
 }
 
+int FuzzLocator(const uint8_t *data, size_t size) {
+  if (size < 2) return 0;
+  const size_t length = data[1] % (sizeof(ch::LocatorImage) + 9);
+  uint8_t bytes[sizeof(ch::LocatorImage) + 8] = {};
+  if (data[0] & 4) {
+    ch::Locator valid;
+    valid.pid = 1234;
+    valid.start = 5678;
+    valid.fd = 7;
+    valid.region_size = ch::RegionSize(8);
+    const ch::LocatorImage image = ch::EncodeLocator(valid);
+    std::memcpy(bytes, &image, sizeof image);
+  }
+  size_t at = 0;
+  const uint8_t *from = data + 2;
+  size_t left = size - 2;
+  if ((data[0] & 4) && left > 0) {
+    at = from[0] % sizeof(ch::LocatorImage);
+    ++from;
+    --left;
+  }
+  for (size_t i = 0; i < left && at + i < sizeof bytes; ++i) bytes[at + i] = from[i];
+  ch::Locator out;
+  out.pid = 0xDEADu;  // a sentinel: a refusal must leave it
+  const char *detail = nullptr;
+  const HRESULT hr = ch::DecodeLocator(bytes, length, &out, &detail);
+  if (FAILED(hr)) {
+    if (hr != MAPIOFFLINE_E_CHANNEL_CORRUPT || detail == nullptr || out.pid != 0xDEADu) abort();
+    return 0;
+  }
+  if (hr != S_OK || length != sizeof(ch::LocatorImage)) abort();
+  if (out.pid == 0 || out.pid > 0x7FFFFFFFu || out.start == 0 || out.fd < 0 ||
+      out.region_size < sizeof(ch::Header) || out.region_size > ch::RegionSize(ch::kMaxRingCapacity)) {
+    abort();
+  }
+  const ch::LocatorImage again = ch::EncodeLocator(out);
+  if (std::memcmp(&again, bytes, sizeof again) != 0) abort();  // nothing in an accepted locator goes unchecked
+  return 0;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  if (size >= 1 && (data[0] & 2)) return FuzzLocator(data, size);
   if (size < 4) return 0;
   const bool valid_identity = (data[0] & 1) != 0;
   const uint32_t capacity = 2u << (data[1] % 8);

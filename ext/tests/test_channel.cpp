@@ -13,6 +13,17 @@
 #include "check.h"
 #include "mapioffline/mapioffline.h"
 
+#if defined(__linux__)
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "channel/locator.h"
+#include "channel/region_name.h"
+#endif
+
 namespace {
 
 std::u16string Wide(const char *s) {
@@ -349,6 +360,156 @@ void TestAWakeNotPassedOnIsHealedByTheNextPublication() {
   region.Unlink();
 }
 
+#if defined(__linux__)
+// Hostile locators under a channel's name (Linux), each written by this test as any process of the user could:
+// every one is refused (corrupt, or "no live publisher") without a crash or a hang, and a publisher replaces the
+// name unless a live process really holds a ring there.
+struct HostileLocators {
+  std::u16string profile = Wide("channel-test-hostile");  // already folded: lower case ASCII
+  std::string path = "/dev/shm/mapioffline-u" + std::to_string(static_cast<unsigned long>(getuid())) + "-" +
+                     mapioffline::channel::ProfileHash(profile);
+
+  void Write(const void *bytes, size_t size) {
+    unlink(path.c_str());
+    const int fd = open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    CHECK(fd >= 0);
+    if (fd < 0) return;
+    CHECK(write(fd, bytes, size) == static_cast<ssize_t>(size));
+    close(fd);
+  }
+  void Write(const ch::Locator &locator) {
+    const ch::LocatorImage image = ch::EncodeLocator(locator);
+    Write(&image, sizeof image);
+  }
+  HRESULT Open() {
+    IMAPIOfflineMgr *bridge = nullptr;
+    const char *detail = nullptr;
+    const HRESULT hr = mapioffline_open_bridge(reinterpret_cast<const WCHAR *>(profile.c_str()), &bridge, &detail);
+    if (bridge) bridge->Release();
+    if (FAILED(hr)) CHECK(detail != nullptr);  // every refusal says why
+    return hr;
+  }
+  // The locator of a ring at `fd` in this (live, non-publishing) process.
+  static ch::Locator Ours(int fd, uint64_t size = ch::RegionSize(8)) {
+    ch::Locator locator;
+    locator.pid = ch::SelfPid();
+    locator.start = ch::SelfStartTime();
+    locator.fd = fd;
+    locator.region_size = size;
+    return locator;
+  }
+  static int Memfd(uint64_t size, unsigned seals) {
+    const int fd = memfd_create("hostile", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    CHECK(fd >= 0 && ftruncate(fd, static_cast<off_t>(size)) == 0);
+    if (seals) CHECK(fcntl(fd, F_ADD_SEALS, seals) == 0);
+    return fd;
+  }
+  // Publishing replaces the name (true) or is refused because a live publisher holds it (false).
+  bool PublisherReplaces() {
+    IMAPIOfflineMgr *source = OpenEmbedded(profile);
+    mapioffline_bridge_publisher *pub = nullptr;
+    const HRESULT hr = mapioffline_bridge_publish_start(source, reinterpret_cast<const WCHAR *>(profile.c_str()), 0,
+                                                        8, &pub, nullptr);
+    if (pub) mapioffline_bridge_publish_stop(pub);
+    source->Release();
+    return SUCCEEDED(hr);
+  }
+};
+
+void TestHostileLocators() {
+  HostileLocators t;
+  const unsigned all = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+  const uint64_t size = ch::RegionSize(8);
+
+  // Bytes that are no locator at all.
+  t.Write("", 0);
+  CHECK_HR(t.Open(), MAPIOFFLINE_E_CHANNEL_CORRUPT);
+  t.Write("0123456789", 10);
+  CHECK_HR(t.Open(), MAPIOFFLINE_E_CHANNEL_CORRUPT);
+  unsigned char garbage[sizeof(ch::LocatorImage) + 1];
+  for (size_t i = 0; i < sizeof garbage; ++i) garbage[i] = static_cast<unsigned char>(i * 37 + 11);
+  t.Write(garbage, sizeof(ch::LocatorImage));
+  CHECK_HR(t.Open(), MAPIOFFLINE_E_CHANNEL_CORRUPT);
+  CHECK(t.PublisherReplaces());
+  const ch::LocatorImage valid = ch::EncodeLocator(HostileLocators::Ours(0));
+  std::memcpy(garbage, &valid, sizeof valid);
+  t.Write(garbage, sizeof garbage);  // a valid locator and one byte more
+  CHECK_HR(t.Open(), MAPIOFFLINE_E_CHANNEL_CORRUPT);
+
+  // A pid that is gone, and our own pid with another start time (a reused pid): no live publisher.
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  int status = 0;
+  CHECK(waitpid(child, &status, 0) == child);
+  ch::Locator dead = HostileLocators::Ours(0);
+  dead.pid = static_cast<uint32_t>(child);
+  t.Write(dead);
+  CHECK_HR(t.Open(), MAPI_E_NOT_FOUND);
+  CHECK(t.PublisherReplaces());
+  ch::Locator reused = HostileLocators::Ours(0);
+  reused.start += 1;
+  t.Write(reused);
+  CHECK_HR(t.Open(), MAPI_E_NOT_FOUND);
+
+  // A live process of ours (this one) whose descriptor is no ring.
+  int pipe_fds[2];
+  CHECK(pipe(pipe_fds) == 0);
+  t.Write(HostileLocators::Ours(pipe_fds[0]));
+  CHECK_HR(t.Open(), MAPIOFFLINE_E_CHANNEL_CORRUPT);
+  CHECK(t.PublisherReplaces());
+  const int null_device = open("/dev/null", O_RDWR | O_CLOEXEC);
+  t.Write(HostileLocators::Ours(null_device));
+  CHECK_HR(t.Open(), MAPIOFFLINE_E_CHANNEL_CORRUPT);
+  char regular_path[] = "/tmp/mapioffline-hostile-XXXXXX";
+  const int regular = mkstemp(regular_path);
+  CHECK(regular >= 0 && ftruncate(regular, static_cast<off_t>(size)) == 0);
+  unlink(regular_path);
+  t.Write(HostileLocators::Ours(regular));
+  CHECK_HR(t.Open(), MAPIOFFLINE_E_CHANNEL_CORRUPT);
+  const std::string shm_path = t.path + "-regular";  // a tmpfs file: it reports F_SEAL_SEAL, nothing else
+  const int shm_file = open(shm_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+  CHECK(shm_file >= 0 && ftruncate(shm_file, static_cast<off_t>(size)) == 0);
+  unlink(shm_path.c_str());
+  t.Write(HostileLocators::Ours(shm_file));
+  CHECK_HR(t.Open(), MAPIOFFLINE_E_CHANNEL_CORRUPT);
+  // A descriptor number this process does not have: its publisher closed the ring (stopping).
+  t.Write(HostileLocators::Ours(4000));
+  CHECK_HR(t.Open(), MAPI_E_NOT_FOUND);
+
+  // Memfds that are not sealed as a ring is: nothing, SHRINK alone, everything but SEAL, write-sealed, or of
+  // another size than the locator says.
+  const int unsealed = HostileLocators::Memfd(size, 0);
+  const int shrink_only = HostileLocators::Memfd(size, F_SEAL_SHRINK);
+  const int resealable = HostileLocators::Memfd(size, F_SEAL_SHRINK | F_SEAL_GROW);
+  const int write_sealed = HostileLocators::Memfd(size, all | F_SEAL_WRITE);
+  const int other_size = HostileLocators::Memfd(size + 64, all);
+  for (int fd : {unsealed, shrink_only, resealable, write_sealed, other_size}) {
+    t.Write(HostileLocators::Ours(fd));
+    CHECK_HR(t.Open(), MAPIOFFLINE_E_CHANNEL_CORRUPT);
+  }
+  CHECK(t.PublisherReplaces());
+
+  // A ring sealed as a publisher's is, in a live process, whose content is no channel: the reader decides, and a
+  // new publisher leaves the name alone only while the ring looks like a publisher's (starting, or live).
+  const int ring = HostileLocators::Memfd(size, all);
+  t.Write(HostileLocators::Ours(ring));
+  CHECK_HR(t.Open(), MAPI_E_NOT_FOUND);  // all zero: a publisher that is still starting
+  CHECK(!t.PublisherReplaces());
+  ch::Header header;
+  std::memset(&header, 0, sizeof header);
+  header.status.store(ch::kStatusLive);  // live, but no magic
+  CHECK(pwrite(ring, &header, sizeof header, 0) == static_cast<ssize_t>(sizeof header));
+  CHECK_HR(t.Open(), MAPIOFFLINE_E_CHANNEL_CORRUPT);
+  CHECK(t.PublisherReplaces());
+
+  for (int fd : {pipe_fds[0], pipe_fds[1], null_device, regular, shm_file, unsealed, shrink_only, resealable,
+                 write_sealed, other_size, ring}) {
+    close(fd);
+  }
+  unlink(t.path.c_str());
+}
+#endif  // __linux__
+
 }  // namespace
 
 int main() {
@@ -358,6 +519,9 @@ int main() {
   TestPublishAndFollow();
   TestEveryAsleepSubscriberIsWokenThroughTheFanOut();
   TestAWakeNotPassedOnIsHealedByTheNextPublication();
+#endif
+#if defined(__linux__)
+  TestHostileLocators();
 #endif
   TestReaderGapsAndOrder();
   TestReaderRefusesCorruption();

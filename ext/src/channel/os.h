@@ -1,9 +1,11 @@
 // The thin OS layer of the bridge channel: naming, creating and mapping the shared region, sleeping and waking on
 // one of its words across processes, and watching the publisher process for its death.
 //
-// Linux (os_linux.cpp): POSIX shared memory (shm_open, mode 0600, the uid in the name), shared futexes on the
-// region's words, pidfd_open + poll for the publisher's death. Windows (os_windows.cpp): a file mapping in the Local\ namespace
-// with a DACL for the user's SID, named semaphores for the words, the publisher's process handle for its death.
+// Linux (os_linux.cpp): the region is a sealed memfd (its size cannot change, so no access within it can SIGBUS),
+// found through a small locator under a POSIX shared-memory name (/dev/shm, mode 0600, the uid in the name) and
+// opened through /proc/<pid>/fd; shared futexes on the region's words, pidfd_open + poll for the publisher's death.
+// Windows (os_windows.cpp): a file mapping in the Local\ namespace with a DACL for the user's SID, named semaphores
+// for the words, the publisher's process handle for its death.
 // Elsewhere every call fails with MAPI_E_NO_SUPPORT.
 #pragma once
 #include <atomic>
@@ -32,7 +34,10 @@ class Region {
   // replaced; if its publisher lives, MAPI_E_CALL_FAILED with *detail saying so.
   static HRESULT Create(const std::u16string &folded, uint64_t size, Region *out, const char **detail) noexcept;
   // Subscriber: maps the existing region read-write (subscribers write the wake and request words). Checks the
-  // owner and permissions and the size bounds; the content is validated by the reader. MAPI_E_NOT_FOUND if none.
+  // owner and permissions and the size bounds; the content is validated by the reader. MAPI_E_NOT_FOUND if none
+  // (or if its publisher is gone: Linux checks that before mapping); MAPIOFFLINE_E_CHANNEL_CORRUPT for a name or a
+  // region that cannot be an honest publisher's; MAPIOFFLINE_E_ACCESS_DENIED when it is not the user's own (or,
+  // on Linux, when the publisher's descriptors are closed to us).
   static HRESULT Open(const std::u16string &folded, Region *out, const char **detail) noexcept;
   // Publisher: removes the name if it still refers to this region (a replacement may own the name by now).
   void Unlink() noexcept;
@@ -53,9 +58,9 @@ class Region {
   void *base_ = nullptr;
   uint64_t size_ = 0;
   std::string name_;
-  intptr_t handle_ = -1;       // Linux: the shm descriptor; Windows: the mapping HANDLE
+  intptr_t handle_ = -1;       // Linux: the publisher's memfd (subscribers keep the mapping only); Windows: the mapping
   intptr_t aux_[16] = {};       // Windows: named semaphores per wake word; unused on Linux
-  uint64_t identity_[2] = {};  // Linux: device and inode, to unlink only our own region
+  uint64_t identity_[2] = {};  // Linux: device and inode of our locator, to unlink only our own name
 };
 
 // This process's identity as written into Header::publisher_pid / publisher_start.
