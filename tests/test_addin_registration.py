@@ -168,10 +168,17 @@ def test_cli_install_passes_allow_set_state(monkeypatch: pytest.MonkeyPatch, cap
     from mapioffline import __main__ as cli
 
     calls: list[bool] = []
-    monkeypatch.setattr(_addin, "install", lambda allow_set_state=False: calls.append(allow_set_state) or [])
+
+    def install(allow_set_state: bool = False) -> list[_addin.Entry]:
+        calls.append(allow_set_state)
+        return []
+
+    monkeypatch.setattr(_addin, "install", install)
     assert cli.main(["addin", "install", "--allow-set-state", "--json"]) == 0
     assert cli.main(["addin", "install"]) == 0
     assert calls == [True, False]
     out = capsys.readouterr().out.splitlines()
     assert '"allow_set_state": true' in out[0]
     assert "set_state requests refused" in out[1]
+    assert cli.main(["addin", "status", "--allow-set-state"]) == 2  # an install option only
+    assert calls == [True, False]

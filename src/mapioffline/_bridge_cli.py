@@ -134,6 +134,9 @@ def run(args: argparse.Namespace) -> int:
 def _addin(args: argparse.Namespace) -> int:
     from mapioffline import _addin
 
+    if args.allow_set_state and args.addin_command != "install":
+        print("mapioffline: --allow-set-state goes with install", file=sys.stderr)
+        return EXIT_USAGE
     try:
         if args.addin_command == "install":
             written = _addin.install(allow_set_state=args.allow_set_state)
