@@ -160,13 +160,18 @@ void Publisher::Notify(const MAPIOFFLINE_NOTIFY *record) noexcept {
   r.notify.ulSize = sizeof r.notify;  // a longer record from a newer Outlook is cut to the fields we carry
   const uint64_t start = MonotonicNs();  // CLOCK_MONOTONIC / QPC: one clock for every process of the machine
   r.timestamp_ns = start;
+  // A DONE stores the state before it moves the head: a request thread that sees the new state waits until the
+  // head covers that DONE too (RunThroughExecutor).
+  const bool done = r.notify.NotifyType == MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_DONE;
+  if (done) dones_in_progress_.fetch_add(1, std::memory_order_relaxed);  // before Publish's release of the state
   writer_->Publish(r);
   // Relaxed counters: only this publisher writes them (its Notify calls are ordered by the writer's lock anyway).
   published_.fetch_add(1, std::memory_order_relaxed);
   notify_ns_.fetch_add(MonotonicNs() - start, std::memory_order_relaxed);
-  if (r.notify.NotifyType == MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_DONE) {
-    // Pairs with the waiter's increment of done_waiters_ (seq_cst) before it reads the state: either it reads the
-    // state Publish just stored, or we see it counted and wake it. No waiter (the usual case): no lock, no syscall.
+  if (done) {
+    dones_in_progress_.fetch_sub(1, std::memory_order_release);  // after the head moved
+    // Pairs with the waiter's increment of done_waiters_ (seq_cst) before it reads the state: either it reads what
+    // we just published, or we see it counted and wake it. No waiter (the usual case): no lock, no syscall.
     std::atomic_thread_fence(std::memory_order_seq_cst);
     if (done_waiters_.load(std::memory_order_relaxed) != 0) {
       { std::lock_guard<std::mutex> lock(done_mutex_); }
@@ -208,7 +213,8 @@ void Publisher::AnswerRequests() noexcept {
 // The executor runs the change where the host wants it (Outlook's thread), never with BLOCK: that would hold the
 // host's thread for the whole change. The waiting happens here instead: once the executor accepted a blocking
 // request, until the published state is the target (the DONE of this change, or at once when it was a no-op:
-// SetCurrentState to the current state changes nothing, spec 7.5), woken by Notify, bounded by kDoneWait, cut short
+// SetCurrentState to the current state changes nothing, spec 7.5) and no DONE is half published, woken by Notify,
+// bounded by kDoneWait, cut short
 // by Stop. (A change queued behind another one's DONE phase, spec 7.4, could be answered when that earlier DONE
 // reaches us, if the earlier one was leaving the target: a narrow window, and the answer is never late.)
 HRESULT Publisher::RunThroughExecutor(ULONG flags, ULONG target) noexcept {
@@ -221,7 +227,10 @@ HRESULT Publisher::RunThroughExecutor(ULONG flags, ULONG target) noexcept {
   {
     std::unique_lock<std::mutex> lock(done_mutex_);
     done_cv_.wait_for(lock, kDoneWait, [&] {
-      done = h->state.load(std::memory_order_acquire) == target;
+      // The state first: a DONE that stored it counted itself in dones_in_progress_ before, and uncounts itself
+      // (release) only once the head covers it, so when both hold, the head read next (AnswerRequests) covers it.
+      done = h->state.load(std::memory_order_acquire) == target &&
+             dones_in_progress_.load(std::memory_order_acquire) == 0;
       stopped = !done && stopping_.load(std::memory_order_acquire);
       return done || stopped;
     });

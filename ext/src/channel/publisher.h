@@ -67,6 +67,7 @@ class Publisher final : public IMAPIOfflineNotify {
   std::mutex done_mutex_;
   std::condition_variable done_cv_;
   std::atomic<uint32_t> done_waiters_{0};
+  std::atomic<uint32_t> dones_in_progress_{0};  // DONE records between the writer's store of the state and its head
   std::atomic<uint64_t> published_{0};
   std::atomic<uint64_t> notify_ns_{0};
 };
