@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "channel/layout.h"
+#include "channel/os.h"
 #include "channel/reader.h"
 #include "channel/writer.h"
 #include "check.h"
@@ -167,6 +168,57 @@ void TestPublishAndFollow() {
   source->Release();
 }
 
+
+// One wake of one thread per publication, and the fan-out among subscribers: 12 bridge objects (each with its own
+// reader thread, all asleep on the channel's one futex word) each get every notification of paced changes, so
+// every one of them is woken each time, although the publisher wakes only one.
+void TestEveryAsleepSubscriberIsWokenThroughTheFanOut() {
+  const std::u16string profile = Wide("channel-test-fanout");
+  IMAPIOfflineMgr *source = OpenEmbedded(profile);
+  mapioffline_bridge_publisher *pub = nullptr;
+  CHECK_HR(mapioffline_bridge_publish_start(source, reinterpret_cast<const WCHAR *>(profile.c_str()), 0, 0, &pub,
+                                            nullptr),
+           S_OK);
+  if (!pub) {
+    source->Release();
+    return;
+  }
+  constexpr int kSubscribers = 12, kChanges = 20;
+  std::vector<IMAPIOfflineMgr *> bridges;
+  std::vector<IMAPIOfflineNotify *> sinks;
+  for (int i = 0; i < kSubscribers; ++i) {
+    IMAPIOfflineMgr *bridge = nullptr;
+    CHECK_HR(mapioffline_open_bridge(reinterpret_cast<const WCHAR *>(profile.c_str()), &bridge, nullptr), S_OK);
+    IMAPIOfflineNotify *sink = nullptr;
+    CHECK_HR(mapioffline_sink_create(256, &sink), S_OK);
+    mapioffline_sink_attach(sink);
+    if (!bridge || !sink) break;
+    AdviseSink(bridge, sink, static_cast<ULONG>(i));
+    bridges.push_back(bridge);
+    sinks.push_back(sink);
+  }
+  for (int c = 0; c < kChanges; ++c) {
+    // Every subscriber has all of this change before the next one starts, so each change finds them asleep (or on
+    // their way to sleep): the wake, not a busy reader, has to bring each record.
+    CHECK_HR(source->SetCurrentState(MAPIOFFLINE_FLAG_BLOCK, MAPIOFFLINE_STATE_OFFLINE_MASK,
+                                     c % 2 == 0 ? MAPIOFFLINE_STATE_OFFLINE : MAPIOFFLINE_STATE_ONLINE, nullptr),
+             S_OK);
+    for (IMAPIOfflineNotify *sink : sinks) CHECK(PopAll(sink, 3, nullptr).size() == 3);
+  }
+  uint64_t published = 0;
+  mapioffline_bridge_publisher_counters(pub, &published, nullptr);
+  CHECK(published == 3u * kChanges);
+  // At most one wake syscall per publication, whatever the number of subscribers.
+  CHECK(mapioffline_bridge_publisher_wake_calls(pub) <= published);
+  mapioffline_bridge_publish_stop(pub);
+  for (IMAPIOfflineNotify *sink : sinks) {
+    CHECK(PopAll(sink, 1, nullptr).empty());
+    CHECK(mapioffline_sink_end_reason(sink) == MAPIOFFLINE_END_PUBLISHER_GONE);
+    sink->Release();
+  }
+  for (IMAPIOfflineMgr *bridge : bridges) bridge->Release();
+  source->Release();
+}
 
 // The host's thread of TestExecutor: runs jobs one at a time, as Outlook's thread runs the add-in's window messages;
 // the executor hands it a job and waits for its answer, as SendMessage does.
@@ -437,6 +489,41 @@ void TestReaderRefusesCorruption() {
   CHECK_HR(Reader().Attach(image.base, ch::RegionSize(8), folded), MAPI_E_NOT_FOUND);
 }
 
+// The heal of the wake protocol (Writer::WakeSubscribers), on a real region: the publisher wakes one sleeper per
+// publication that finds one armed; when the woken subscriber never passed the wake on (killed in between: here,
+// the words are left as it would leave them) and others are counted asleep, the next publication after kHealNs
+// wakes one more; once the wake has been passed on, no more.
+void TestAWakeNotPassedOnIsHealedByTheNextPublication() {
+  const std::u16string folded = Wide("channel-test-heal");
+  ch::Region region;
+  const char *detail = nullptr;
+  CHECK_HR(ch::Region::Create(folded, ch::RegionSize(8), &region, &detail), S_OK);
+  if (!region.valid()) return;
+  Writer writer(region.base(), &region, Identity{8, 3, 0, ch::SelfPid(), ch::SelfStartTime()}, folded);
+  writer.Go(MAPIOFFLINE_STATE_ONLINE);
+  ch::Header *h = writer.header();
+  // Two subscribers asleep (as SleepUntilPublished leaves the words); the publication wakes one.
+  h->sleepers.store(2);
+  h->armed.store(1);
+  writer.Publish(Record(0));
+  CHECK(writer.wake_calls() == 1);
+  // The woken one died before passing the wake on: sleepers still counts it, forwarded is behind, nobody armed.
+  // Right away, this looks like a wake on its way: no second syscall.
+  writer.Publish(Record(1));
+  CHECK(writer.wake_calls() == 1);
+  // Later, it is a lost wake: the next publication wakes one more sleeper.
+  std::this_thread::sleep_for(std::chrono::nanoseconds(2 * Writer::kHealNs));
+  writer.Publish(Record(2));
+  CHECK(writer.wake_calls() == 2);
+  // A live subscriber passed that one on: nothing more to heal, however long after.
+  h->forwarded.store(h->wake_word.load());
+  std::this_thread::sleep_for(std::chrono::nanoseconds(2 * Writer::kHealNs));
+  writer.Publish(Record(3));
+  CHECK(writer.wake_calls() == 2);
+  writer.Stop();
+  region.Unlink();
+}
+
 }  // namespace
 
 int main() {
@@ -444,6 +531,8 @@ int main() {
   // The OS layers (Linux: shared memory, futexes, pidfd; Windows: named mappings, semaphores, process handles).
   TestNotFound();
   TestPublishAndFollow();
+  TestEveryAsleepSubscriberIsWokenThroughTheFanOut();
+  TestAWakeNotPassedOnIsHealedByTheNextPublication();
   TestExecutor();
 #endif
   TestReaderGapsAndOrder();

@@ -439,15 +439,17 @@ def _table(r: dict[str, Any]) -> str:
     rows.append(("advise + close cycle", f"{r['advise_cycle_us']:.1f} us", ""))
     if "bridge" in r:
         b = r["bridge"]
-        ratio = b["wakeup_cross_process_get"]["p50_us"] / b["wakeup_in_process_get"]["p50_us"]
-        rows.append(("bridge: cross-process / in-process wake-up p50", f"{ratio:.2f}x", "set_state -> get()"))
+        rows.append(("bridge: cross-process / in-process wake-up p50", f"{b['wakeup_ratio_p50']:.2f}x",
+                     f"set_state -> get(), {b['rounds']} alternating rounds"))
         rows.append(("bridge: state read", f"{b['state']['bridge_state_ns']:.0f} ns/call",
                      f"embedded {b['state']['embedded_state_ns']:.0f} ns"))
         for key in ("publisher_cost_0_subscribers", "publisher_cost_1_subscriber",
                     "publisher_cost_100_subscribers_1_never_reading"):
             c = b[key]
             rows.append((f"bridge: {key.replace('publisher_cost_', 'publisher, ').replace('_', ' ')}",
-                         f"{c['paced_cpu_ns']:.0f} ns CPU/notification", f"flood {c['flood_wall_ns']:.0f} ns wall"))
+                         f"{c['paced_cpu_ns']:.0f} ns CPU/notification",
+                         f"{c['paced_wake_calls_per_notification']:.2f} wake syscalls/notification; "
+                         f"flood {c['flood_wall_ns']:.0f} ns wall"))
         burst = b["burst_to_100_subscribers"]
         rows.append(("bridge: burst to 100 subscribers", f"{burst['min_received']}..{burst['max_received']} of "
                      f"{burst['burst']}", f"dropped {burst['dropped']} (ring {burst['ring']})"))

@@ -5,7 +5,8 @@
 
 Measures
   1. wake-up p50/p99: a state change made on the publisher's embedded object (non-blocking) until a subscriber in
-     another process returns from get(), against the same change reaching get() in the publisher's own process;
+     another process returns from get(), against the same change reaching get() in the publisher's own process,
+     in alternating rounds (the machine's load changes fall on both sides), and the ratio of the p50s;
   2. reading the state through the bridge (OfflineObject.state, and the same on the embedded object);
   3. the publisher's cost per notification with 0, 1 and 100 subscribers attached (one of the 100 stopped with
      SIGSTOP, so it never reads): CPU time of the publishing thread per notification for paced blocking changes,
@@ -45,7 +46,8 @@ def percentiles(samples: list[int]) -> dict[str, float]:
 # -- helper processes ---------------------------------------------------------------------------------------------
 
 def helper_wakeup(profile: str, samples: int) -> None:
-    """Subscriber for (1): prints the now_ns() at which get() returned each change's first notification."""
+    """Subscriber for (1): prints, for each change, the now_ns() at which get() returned its first notification
+    and that notification's timestamp (taken by the publisher inside Notify, same clock)."""
     with mapioffline.open_offline(profile, backend="bridge") as obj, obj.advise(capacity=4096) as sub:
         print("ready", flush=True)
         for _ in range(samples):
@@ -53,7 +55,7 @@ def helper_wakeup(profile: str, samples: int) -> None:
             t = _core.now_ns()
             sub.sink.get(timeout=30)
             sub.sink.get(timeout=30)
-            print(t, flush=True)
+            print(t, first.timestamp_ns, flush=True)
             assert first.kind == mapioffline.NotifyKind.STATECHANGE_START
 
 
@@ -94,36 +96,61 @@ def spawn(*args: str) -> subprocess.Popen[str]:
 
 # -- measurements -------------------------------------------------------------------------------------------------
 
-def wakeup_in_process(source: Any, samples: int) -> dict[str, float]:
-    latencies: list[int] = []
+def wakeup_in_process(source: Any, samples: int) -> list[tuple[int, int]]:
+    """(set_state -> get() returned, Notify -> get() returned) in ns, for `samples` changes, in this process."""
+    latencies: list[tuple[int, int]] = []
     with source.advise(capacity=4096) as sub:
         for i in range(samples):
             time.sleep(0.0005)
             t0 = _core.now_ns()
             source.set_state(mapioffline.State.OFFLINE if i % 2 == 0 else mapioffline.State.ONLINE, block=False)
-            sub.sink.get(timeout=30)
-            latencies.append(_core.now_ns() - t0)
+            first = sub.sink.get(timeout=30)
+            t1 = _core.now_ns()
+            latencies.append((t1 - t0, t1 - first.timestamp_ns))
             sub.sink.get(timeout=30)
             sub.sink.get(timeout=30)
             source.wait_idle()  # the non-blocking change is over (its DONE reached every sink)
-    return percentiles(latencies)
+    return latencies
 
 
-def wakeup_cross_process(source: Any, samples: int) -> dict[str, float]:
+def wakeup_cross_process(source: Any, samples: int) -> list[tuple[int, int]]:
+    """The same pairs, with the get() in a subscriber process (the publisher's Notify stamps the record)."""
     helper = spawn("wakeup", PROFILE, str(samples))
     assert helper.stdout is not None
-    latencies: list[int] = []
+    latencies: list[tuple[int, int]] = []
     try:
         for i in range(samples):
             time.sleep(0.0005)
             t0 = _core.now_ns()
             source.set_state(mapioffline.State.OFFLINE if i % 2 == 0 else mapioffline.State.ONLINE, block=False)
-            t1 = int(helper.stdout.readline())  # the helper's get() returned at t1 (same CLOCK_MONOTONIC)
-            latencies.append(t1 - t0)
+            # The helper's get() returned at t1 (same CLOCK_MONOTONIC); the publisher stamped the record at stamp.
+            t1, stamp = map(int, helper.stdout.readline().split())
+            latencies.append((t1 - t0, t1 - stamp))
             source.wait_idle()  # the non-blocking change is over (its DONE reached every sink)
     finally:
         helper.communicate(timeout=30)  # waits, and closes its pipes
-    return percentiles(latencies)
+    return latencies
+
+
+def wakeups(source: Any, samples: int, rounds: int) -> dict[str, Any]:
+    """Both wake-ups, in alternating rounds, so that a change in the machine's load (shared, noisy) falls on both
+    sides alike; the ratio of the p50s is the figure to read. `notify_to_get` leaves out the source's own thread
+    hop (set_state -> its Notify), which both sides share: it is the part the bridge adds to."""
+    inside: list[tuple[int, int]] = []
+    across: list[tuple[int, int]] = []
+    for _ in range(rounds):
+        inside += wakeup_in_process(source, samples // rounds)
+        across += wakeup_cross_process(source, samples // rounds)
+    result: dict[str, Any] = {
+        "wakeup_in_process_get": {**percentiles([a for a, _ in inside]),
+                                  "notify_to_get": percentiles([b for _, b in inside])},
+        "wakeup_cross_process_get": {**percentiles([a for a, _ in across]),
+                                     "notify_to_get": percentiles([b for _, b in across])},
+        "rounds": rounds,
+    }
+    result["wakeup_ratio_p50"] = (result["wakeup_cross_process_get"]["p50_us"] /
+                                  result["wakeup_in_process_get"]["p50_us"])
+    return result
 
 
 def state_reads(calls: int) -> dict[str, float]:
@@ -166,8 +193,17 @@ def change_cpu_cost(source: Any, changes: int) -> float:
 
 
 def costs(publisher: _bridge.BridgePublisher, source: Any, quick: bool) -> dict[str, float]:
-    return {"flood_wall_ns": publisher_cost(publisher, 20_000 if quick else 200_000),
-            "paced_cpu_ns": change_cpu_cost(source, 200 if quick else 1000)}
+    """The publisher's cost, three ways. `paced_wake_calls_per_notification` is the algorithmic part, immune to
+    the machine's noise: how many wake system calls a paced notification cost the publisher (at most one, whatever
+    the number of subscribers)."""
+    published0, wakes0 = publisher.counters[0], publisher.wake_calls
+    flood = publisher_cost(publisher, 20_000 if quick else 200_000)
+    flood_wakes = (publisher.wake_calls - wakes0) / max(1, publisher.counters[0] - published0)
+    published0, wakes0 = publisher.counters[0], publisher.wake_calls
+    paced = change_cpu_cost(source, 200 if quick else 1000)
+    published1, wakes1 = publisher.counters[0], publisher.wake_calls
+    return {"flood_wall_ns": flood, "flood_wake_calls_per_notification": flood_wakes, "paced_cpu_ns": paced,
+            "paced_wake_calls_per_notification": (wakes1 - wakes0) / max(1, published1 - published0)}
 
 
 def collect(quick: bool) -> dict[str, Any]:
@@ -177,8 +213,7 @@ def collect(quick: bool) -> dict[str, Any]:
     results: dict[str, Any] = {}
     source = mapioffline.open_offline(PROFILE, backend="embedded")
     with _bridge.publish(PROFILE, source) as publisher:
-        results["wakeup_in_process_get"] = wakeup_in_process(source, samples)
-        results["wakeup_cross_process_get"] = wakeup_cross_process(source, samples)
+        results.update(wakeups(source, samples, rounds=5 if quick else 10))
         results["state"] = state_reads(200_000 // (10 if quick else 1))
 
         pointer = publisher._notify_pointer

@@ -191,6 +191,7 @@ cdef extern from "mapioffline/mapioffline.h" nogil:
     IMAPIOfflineNotify *mapioffline_bridge_publisher_notify(mapioffline_bridge_publisher *publisher)
     void mapioffline_bridge_publisher_counters(mapioffline_bridge_publisher *publisher, uint64_t *published,
                                                uint64_t *notify_ns)
+    uint64_t mapioffline_bridge_publisher_wake_calls(mapioffline_bridge_publisher *publisher)
     const char *mapioffline_bridge_publisher_region(mapioffline_bridge_publisher *publisher)
     HRESULT mapioffline_open_bridge(const WCHAR *profile, IMAPIOfflineMgr **out, const char **detail)
     int mapioffline_is_bridge(IUnknown *p)

@@ -1195,6 +1195,14 @@ cdef class BridgePublisher:
         return published, spent
 
     @property
+    def wake_calls(self):
+        """Wake system calls made so far: one per publication that found a subscriber asleep, however many
+        subscribers there are (they pass a wake on among themselves)."""
+        if self._p is NULL:
+            raise ClosedError("the publisher is stopped")
+        return mapioffline_bridge_publisher_wake_calls(self._p)
+
+    @property
     def _notify_pointer(self):
         """Address of the publisher's own IMAPIOfflineNotify (for the test pump in benchmarks), valid until stop."""
         if self._p is NULL:

@@ -183,14 +183,17 @@ bool BridgeObject::SleepUntilPublished() noexcept {
                     !publisher_gone_.load(std::memory_order_acquire) && reader_.Status() == kStatusLive;
   if (idle) region_.Wait(&h->wake_word, seen, -1);
   h->sleepers.fetch_sub(1, std::memory_order_relaxed);
-  // The publisher woke at most two of us: a woken subscriber that finds others still counted asleep and the new
-  // value not yet passed on wakes them all. The wake comes before the mark, so a subscriber killed in between
-  // leaves the value unmarked for the next one rather than the sleepers asleep.
+  // The publisher wakes one of us (Writer::WakeSubscribers): a woken subscriber that finds the new value not yet
+  // passed on wakes all the others counted asleep, then marks it passed on. The wake comes before the mark, so a
+  // subscriber killed in between leaves the value unmarked, and the publisher's next publication heals it.
+  // `forwarded` only moves forward (a subscriber that ran late must not make a newer value look not passed on).
   const uint32_t now = h->wake_word.load(std::memory_order_acquire);
-  if (now != seen && h->sleepers.load(std::memory_order_relaxed) != 0 &&
-      h->forwarded.load(std::memory_order_acquire) != now) {
-    region_.Wake(&h->wake_word, -1);
-    h->forwarded.store(now, std::memory_order_release);
+  uint32_t forwarded = h->forwarded.load(std::memory_order_acquire);
+  if (now != seen && static_cast<int32_t>(forwarded - now) < 0) {
+    if (h->sleepers.load(std::memory_order_relaxed) != 0) region_.Wake(&h->wake_word, -1);
+    while (static_cast<int32_t>(forwarded - now) < 0 &&
+           !h->forwarded.compare_exchange_weak(forwarded, now, std::memory_order_acq_rel)) {
+    }
   }
   return idle;
 }

@@ -74,6 +74,10 @@ void mapioffline_bridge_publisher_counters(mapioffline_bridge_publisher *publish
   if (notify_ns) *notify_ns = p ? p->notify_ns() : 0;
 }
 
+uint64_t mapioffline_bridge_publisher_wake_calls(mapioffline_bridge_publisher *publisher) {
+  return publisher ? reinterpret_cast<Publisher *>(publisher)->wake_calls() : 0;
+}
+
 const char *mapioffline_bridge_publisher_region(mapioffline_bridge_publisher *publisher) {
   return publisher ? reinterpret_cast<Publisher *>(publisher)->region().name().c_str() : "";
 }

@@ -9,7 +9,8 @@
 //  - Identity (Header, first 64 bytes): the publisher, once, before the region becomes visible. Subscribers
 //    validate it at attach time and keep their own copies of the geometry; they never re-read it.
 //  - Status, ring head, cells: the publisher only. Subscribers read them as untrusted input.
-//  - Wake words (sleepers, forwarded, armed): subscribers. The publisher only takes `armed` to skip a syscall.
+//  - Wake words (sleepers, forwarded, armed): subscribers. The publisher takes `armed` and reads the other two to
+//    decide whether a publication needs a wake syscall (Writer::WakeSubscribers).
 //  - Request slots: a subscriber fills a slot, the publisher answers in it.
 #pragma once
 #include <atomic>

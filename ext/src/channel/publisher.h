@@ -44,6 +44,8 @@ class Publisher final : public IMAPIOfflineNotify {
   // source's thread pays it.
   uint64_t published() const noexcept { return published_.load(std::memory_order_relaxed); }
   uint64_t notify_ns() const noexcept { return notify_ns_.load(std::memory_order_relaxed); }
+  // Wake system calls the publications made (Writer::wake_calls).
+  uint64_t wake_calls() const noexcept { return writer_ ? writer_->wake_calls() : 0; }
 
  private:
   Publisher() = default;

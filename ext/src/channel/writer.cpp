@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "channel/os.h"
+#include "clock.h"
 
 namespace mapioffline {
 namespace channel {
@@ -70,16 +71,33 @@ void Writer::Publish(const MAPIOFFLINE_RECORD &record) noexcept {
 // the futex compares). We move wake_word, fence, then take `armed`: of the two fences one comes first, so either the
 // subscriber sees our head or we see it armed. Only the publication that takes `armed` pays a syscall, so a
 // subscriber that is awake anyway (or was already woken) costs nothing, and one that never reads costs one wake.
-// Then we wake at most two sleepers, whatever their number, so our cost does not grow with the subscribers: every
-// woken subscriber that finds others still asleep on an old value wakes them all (see BridgeObject::
-// SleepUntilPublished). Two rather than one, so that a subscriber killed between being woken and passing the wake on
-// does not leave the others asleep. (A stopped subscriber, SIGSTOP or Ctrl-Z, is not in the futex queue: the kernel
-// takes it out to stop it and puts it back on SIGCONT, so it cannot swallow a wake.)
+//
+// A syscall wakes exactly one sleeper, whatever the number of subscribers, so our cost per publication is one ring
+// write and at most one wake of one thread: the woken subscriber wakes all the others (BridgeObject::
+// SleepUntilPublished) and then marks the value as passed on in `forwarded`. A subscriber killed between being
+// woken and passing the wake on would leave the others asleep; so when a publication finds our previous wake not
+// yet passed on after kHealNs, with sleepers counted, it wakes one more (a heal, still one thread). The others then
+// learn of both publications at once; nothing is lost, and the cost stays one wake per publication. (A stopped
+// subscriber, SIGSTOP or Ctrl-Z, is not in the futex queue: the kernel takes it out to stop it and puts it back on
+// SIGCONT, so it cannot swallow a wake.)
 void Writer::WakeSubscribers() noexcept {
-  header_->wake_word.fetch_add(1, std::memory_order_release);
+  const uint32_t word = header_->wake_word.fetch_add(1, std::memory_order_release) + 1;
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (header_->armed.load(std::memory_order_relaxed) == 0) return;
-  if (header_->armed.exchange(0, std::memory_order_acq_rel) != 0 && wakes_) wakes_->Wake(&header_->wake_word, 2);
+  if (!wakes_) return;
+  bool wake = header_->armed.load(std::memory_order_relaxed) != 0 &&
+              header_->armed.exchange(0, std::memory_order_acq_rel) != 0;
+  if (!wake) {
+    const uint32_t woken = last_woken_.load(std::memory_order_relaxed);
+    const uint32_t forwarded = header_->forwarded.load(std::memory_order_acquire);
+    wake = woken != 0 && static_cast<int32_t>(forwarded - woken) < 0 &&  // wrap-safe "forwarded is behind"
+           header_->sleepers.load(std::memory_order_relaxed) != 0 &&
+           MonotonicNs() - last_wake_ns_.load(std::memory_order_relaxed) > kHealNs;
+  }
+  if (!wake) return;
+  last_woken_.store(word, std::memory_order_relaxed);
+  last_wake_ns_.store(MonotonicNs(), std::memory_order_relaxed);
+  wake_calls_.fetch_add(1, std::memory_order_relaxed);
+  wakes_->Wake(&header_->wake_word, 1);
 }
 
 void Writer::Stop() noexcept {
