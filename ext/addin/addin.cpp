@@ -5,6 +5,7 @@
 #include <string>
 
 #include "mapioffline/mapioffline.h"
+#include "request_window.h"
 
 namespace mapioffline {
 namespace addin {
@@ -12,6 +13,8 @@ namespace addin {
 const IID IID_IDTExtensibility2 = {0xB65AD801, 0xABAF, 0x11D0, {0xBB, 0x8B, 0x00, 0xA0, 0xC9, 0x0F, 0x27, 0x44}};
 const CLSID CLSID_OutlookAddin = {0x6D3E4F2A, 0x8B1C, 0x4E5D, {0x9A, 0x7F, 0x3C, 0x2B, 0x1D, 0x0E, 0x9F, 0x81}};
 const wchar_t kProgId[] = L"MapiOffline.OutlookAddin";
+const wchar_t kSettingsKey[] = L"Software\\mapioffline\\Addin";
+const wchar_t kAllowSetStateValue[] = L"AllowSetState";
 
 LONG &ModuleLocks() noexcept {
   static LONG locks = 0;
@@ -64,6 +67,15 @@ HRESULT CurrentProfileName(IDispatch *application, std::wstring *profile) {
   return S_OK;
 }
 
+// HKCU\Software\mapioffline\Addin, AllowSetState (REG_DWORD) = 1: the user lets other processes ask for set_state
+// (`python -m mapioffline addin install --allow-set-state`). Missing, another value or another type: off.
+bool AllowSetStateConfigured() {
+  DWORD value = 0, size = sizeof value;
+  return RegGetValueW(HKEY_CURRENT_USER, kSettingsKey, kAllowSetStateValue, RRF_RT_REG_DWORD, nullptr, &value,
+                      &size) == ERROR_SUCCESS &&
+         value == 1;
+}
+
 class OutlookAddin final : public IDTExtensibility2 {
  public:
   OutlookAddin() { InterlockedIncrement(&ModuleLocks()); }
@@ -103,9 +115,10 @@ class OutlookAddin final : public IDTExtensibility2 {
     return DISP_E_MEMBERNOTFOUND;
   }
 
-  // Runs on Outlook's thread at start-up: a few property reads, opening the offline object in-process and creating
-  // the channel (no waits, no network): well under Outlook's add-in start-up budget. Failures are logged
-  // (OutputDebugString) and reported as S_OK, so that Outlook does not disable the add-in for a missing profile.
+  // Runs on Outlook's thread at start-up: a few property reads, opening the offline object in-process, one registry
+  // read, creating the channel (and, when the user allowed requests, a message-only window): no waits, no network,
+  // well under Outlook's add-in start-up budget. Failures are logged (OutputDebugString) and reported as S_OK, so
+  // that Outlook does not disable the add-in for a missing profile.
   HRESULT STDMETHODCALLTYPE OnConnection(IDispatch *application, int, IDispatch *, SAFEARRAY **) override {
     if (publisher_ || !application) return S_OK;
     std::wstring profile;
@@ -121,11 +134,29 @@ class OutlookAddin final : public IDTExtensibility2 {
       Log("cannot open Outlook's offline object", hr, detail);
       return S_OK;
     }
-    hr = mapioffline_bridge_publish_start(offline_, name, 0, 0, &publisher_, &detail);
+    // Requests run on this thread (Outlook's), through the window's procedure; the publisher's request thread only
+    // waits. Without the window, subscribers' set_state is refused (MAPI_E_NO_SUPPORT), as when not allowed.
+    if (AllowSetStateConfigured()) {
+      requests_ = new (std::nothrow) RequestWindow;
+      if (requests_ && !requests_->Create(offline_)) {
+        Log("cannot create the request window; set_state requests stay refused", HRESULT_FROM_WIN32(GetLastError()),
+            nullptr);
+        delete requests_;
+        requests_ = nullptr;
+      }
+    }
+    MAPIOFFLINE_BRIDGE_PUBLISH_OPTIONS options;
+    ZeroMemory(&options, sizeof options);
+    options.ulSize = sizeof options;
+    if (requests_) {
+      options.ulFlags = MAPIOFFLINE_BRIDGE_ALLOW_SET_STATE;
+      options.run_set_state = &RequestWindow::Run;
+      options.run_set_state_context = requests_;
+    }
+    hr = mapioffline_bridge_publish_start_ex(offline_, name, &options, &publisher_, &detail);
     if (FAILED(hr)) {
       Log("cannot publish the offline state", hr, detail);
-      offline_->Release();
-      offline_ = nullptr;
+      Shutdown();
     }
     return S_OK;
   }
@@ -147,11 +178,20 @@ class OutlookAddin final : public IDTExtensibility2 {
     InterlockedDecrement(&ModuleLocks());
   }
 
-  // Unadvises and unpublishes (subscribers' streams end), then releases Outlook's object. Idempotent.
+  // Refuses requests from now on (one already sent to the window is answered with an error), unadvises and
+  // unpublishes (subscribers' streams end; a request waiting for its DONE is answered with an error), destroys the
+  // window, then releases Outlook's object. In this order: stopping waits for the request thread, which must not be
+  // waiting for this thread. On Outlook's thread. Idempotent.
   void Shutdown() noexcept {
+    if (requests_) requests_->Close();
     if (publisher_) {
       mapioffline_bridge_publish_stop(publisher_);
       publisher_ = nullptr;
+    }
+    if (requests_) {
+      requests_->Destroy();
+      delete requests_;
+      requests_ = nullptr;
     }
     if (offline_) {
       offline_->Release();
@@ -162,6 +202,7 @@ class OutlookAddin final : public IDTExtensibility2 {
   std::atomic<ULONG> refs_{1};
   IMAPIOfflineMgr *offline_ = nullptr;
   mapioffline_bridge_publisher *publisher_ = nullptr;
+  RequestWindow *requests_ = nullptr;  // only when the user allowed set_state requests
 };
 
 class ClassFactory final : public IClassFactory {

@@ -3,7 +3,12 @@ status``. Writes the same keys as the DLL's own DllRegisterServer (what ``regsvr
 HKEY_CURRENT_USER, so no elevation is needed; Outlook then loads the add-in at start-up (LoadBehavior 3).
 
 Outlook's bitness need not match Python's: the 64-bit DLL is registered in the 64-bit view of Software\\Classes and
-the 32-bit DLL in the 32-bit view, each where it exists in the package."""
+the 32-bit DLL in the 32-bit view, each where it exists in the package.
+
+Off by default, the add-in also runs other processes' ``set_state`` requests (on Outlook's own thread) when the
+user's ``HKCU\\Software\\mapioffline\\Addin`` value ``AllowSetState`` is the DWORD 1, which ``install
+--allow-set-state`` writes, ``install`` without it removes, and ``status`` reports. Outlook reads it at start-up.
+``DllRegisterServer`` never writes it."""
 
 from __future__ import annotations
 
@@ -12,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CLSID", "PROGID", "Entry", "entries", "install", "uninstall", "status", "dll_paths"]
+__all__ = ["CLSID", "PROGID", "SETTINGS_KEY", "ALLOW_SET_STATE", "Entry", "entries", "install", "uninstall", "status",
+           "dll_paths"]
 
 CLSID = "{6D3E4F2A-8B1C-4E5D-9A7F-3C2B1D0E9F81}"  # ext/addin/addin.cpp, CLSID_OutlookAddin
 PROGID = "MapiOffline.OutlookAddin"
@@ -20,6 +26,9 @@ DESCRIPTION = "Publishes Outlook's online/offline state to other processes of th
 CLASS_KEY = rf"Software\Classes\CLSID\{CLSID}"
 PROGID_KEY = rf"Software\Classes\{PROGID}"
 ADDIN_KEY = rf"Software\Microsoft\Office\Outlook\Addins\{PROGID}"
+# The add-in's own settings (ext/addin/addin.cpp, kSettingsKey / kAllowSetStateValue): not redirected per view.
+SETTINGS_KEY = r"Software\mapioffline\Addin"
+ALLOW_SET_STATE = "AllowSetState"
 
 
 @dataclass(frozen=True)
@@ -39,8 +48,9 @@ def dll_paths() -> dict[str, Path]:
     return {bits: path for bits, path in found.items() if path.is_file()}
 
 
-def entries(dlls: dict[str, Path]) -> list[Entry]:
-    """Every value to write for the given DLLs: the COM class in each DLL's own view, the Addins key once."""
+def entries(dlls: dict[str, Path], allow_set_state: bool = False) -> list[Entry]:
+    """Every value to write for the given DLLs: the COM class in each DLL's own view, the Addins key once, and
+    AllowSetState = 1 when requests are allowed."""
     result: list[Entry] = []
     for view, path in sorted(dlls.items()):
         result += [
@@ -57,6 +67,8 @@ def entries(dlls: dict[str, Path]) -> list[Entry]:
             Entry("shared", ADDIN_KEY, "Description", DESCRIPTION),
             Entry("shared", ADDIN_KEY, "LoadBehavior", 3),
         ]
+        if allow_set_state:
+            result.append(Entry("shared", SETTINGS_KEY, ALLOW_SET_STATE, 1))
     return result
 
 
@@ -80,13 +92,17 @@ def _access(winreg: Any, view: str) -> int:
     return int(winreg.KEY_ALL_ACCESS | flags)
 
 
-def install() -> list[Entry]:
-    """Registers every shipped DLL for this user. Raises NotOnWindows elsewhere, FileNotFoundError without DLLs."""
+def install(allow_set_state: bool = False) -> list[Entry]:
+    """Registers every shipped DLL for this user; with allow_set_state, lets other processes ask Outlook for
+    set_state (AllowSetState = 1), without it removes that value. Raises NotOnWindows elsewhere, FileNotFoundError
+    without DLLs."""
     winreg = _winreg()
     dlls = dll_paths()
     if not dlls:
         raise FileNotFoundError("this installation has no add-in DLL (Windows wheels ship mapioffline/addin/*.dll)")
-    written = entries(dlls)
+    written = entries(dlls, allow_set_state)
+    if not allow_set_state:
+        _delete_value(winreg, SETTINGS_KEY, ALLOW_SET_STATE)
     for e in written:
         with winreg.CreateKeyEx(winreg.HKEY_CURRENT_USER, e.key, 0, _access(winreg, e.view)) as key:
             if isinstance(e.value, int):
@@ -110,17 +126,32 @@ def _delete_tree(winreg: Any, key: str, view: str) -> None:
         pass
 
 
+def _delete_value(winreg: Any, key: str, name: str) -> None:
+    try:
+        with winreg.OpenKeyEx(winreg.HKEY_CURRENT_USER, key, 0, _access(winreg, "shared")) as k:
+            winreg.DeleteValue(k, name)
+    except FileNotFoundError:
+        pass
+
+
 def uninstall() -> None:
-    """Removes the registration from both views (missing keys are fine). Raises NotOnWindows elsewhere."""
+    """Removes the registration from both views and the add-in's settings (missing keys are fine). Raises
+    NotOnWindows elsewhere."""
     winreg = _winreg()
     for view in ("64", "32"):
         _delete_tree(winreg, CLASS_KEY, view)
         _delete_tree(winreg, PROGID_KEY, view)
     _delete_tree(winreg, ADDIN_KEY, "shared")
+    _delete_tree(winreg, SETTINGS_KEY, "shared")
+    try:  # Software\mapioffline itself, unless something else of ours lives there
+        winreg.DeleteKeyEx(winreg.HKEY_CURRENT_USER, SETTINGS_KEY.rsplit("\\", 1)[0], _access(winreg, "shared"), 0)
+    except OSError:
+        pass
 
 
 def status() -> dict[str, object]:
-    """What is registered: the DLL of each view and the Addins key's LoadBehavior. Raises NotOnWindows elsewhere."""
+    """What is registered: the DLL of each view, the Addins key's LoadBehavior and whether set_state requests are
+    allowed (AllowSetState is the DWORD 1, as the add-in reads it). Raises NotOnWindows elsewhere."""
     winreg = _winreg()
     result: dict[str, object] = {"shipped": {bits: str(p) for bits, p in dll_paths().items()}}
     for view in ("64", "32"):
@@ -136,4 +167,10 @@ def status() -> dict[str, object]:
             result["load_behavior"] = winreg.QueryValueEx(key, "LoadBehavior")[0]
     except FileNotFoundError:
         result["load_behavior"] = None
+    try:
+        with winreg.OpenKey(winreg.HKEY_CURRENT_USER, SETTINGS_KEY) as key:
+            value, kind = winreg.QueryValueEx(key, ALLOW_SET_STATE)
+            result["allow_set_state"] = kind == winreg.REG_DWORD and value == 1
+    except FileNotFoundError:
+        result["allow_set_state"] = False
     return result

@@ -93,13 +93,17 @@ def add_commands(commands: Any) -> None:
         help="register the Outlook add-in that publishes Outlook's state (Windows, per user)",
         description="Registers (install), removes (uninstall) or shows (status) the native Outlook add-in for "
         "this user (HKEY_CURRENT_USER, no elevation): the same keys as its DllRegisterServer. Restart Outlook "
-        "after installing. Elsewhere than Windows every action fails with a message (status 1).",
+        "after installing. Other processes' set_state requests are refused unless installed with "
+        "--allow-set-state (the AllowSetState value under HKCU\\Software\\mapioffline\\Addin; install without it "
+        "removes it). Elsewhere than Windows every action fails with a message (status 1).",
         epilog=EXIT_CODES,
         formatter_class=formatter,
     )
     addin.add_argument("addin_command", choices=["install", "uninstall", "status"], metavar="ACTION",
                        help="install, uninstall or status")
     addin.add_argument("--json", action="store_true", help="print a JSON object")
+    addin.add_argument("--allow-set-state", action="store_true",
+                       help="install: let other processes of this user ask Outlook for set_state (off by default)")
 
 
 def _print(obj: dict[str, Any], as_json: bool, text: str) -> None:
@@ -130,11 +134,16 @@ def run(args: argparse.Namespace) -> int:
 def _addin(args: argparse.Namespace) -> int:
     from mapioffline import _addin
 
+    if args.allow_set_state and args.addin_command != "install":
+        print("mapioffline: --allow-set-state goes with install", file=sys.stderr)
+        return EXIT_USAGE
     try:
         if args.addin_command == "install":
-            written = _addin.install()
-            result: dict[str, Any] = {"installed": sorted({e.view for e in written} - {"shared"})}
-            text = "installed for this user; restart Outlook to load it"
+            written = _addin.install(allow_set_state=args.allow_set_state)
+            result: dict[str, Any] = {"installed": sorted({e.view for e in written} - {"shared"}),
+                                      "allow_set_state": args.allow_set_state}
+            allowed = "set_state requests allowed" if args.allow_set_state else "set_state requests refused"
+            text = f"installed for this user ({allowed}); restart Outlook to load it"
         elif args.addin_command == "uninstall":
             _addin.uninstall()
             result, text = {"uninstalled": True}, "uninstalled"

@@ -174,6 +174,19 @@ cdef extern from "mapioffline/mapioffline.h" nogil:
     HRESULT mapioffline_bridge_publish_start(IMAPIOfflineMgr *source, const WCHAR *profile, ULONG flags,
                                              ULONG ring_capacity, mapioffline_bridge_publisher **out,
                                              const char **detail)
+    ctypedef HRESULT (*mapioffline_bridge_run_set_state)(void *context, ULONG flags, ULONG state) noexcept nogil
+
+    ctypedef struct MAPIOFFLINE_BRIDGE_PUBLISH_OPTIONS:
+        ULONG ulSize
+        ULONG ulFlags
+        ULONG ulRingCapacity
+        ULONG ulReserved
+        mapioffline_bridge_run_set_state run_set_state
+        void *run_set_state_context
+
+    HRESULT mapioffline_bridge_publish_start_ex(IMAPIOfflineMgr *source, const WCHAR *profile,
+                                                const MAPIOFFLINE_BRIDGE_PUBLISH_OPTIONS *options,
+                                                mapioffline_bridge_publisher **out, const char **detail)
     void mapioffline_bridge_publish_stop(mapioffline_bridge_publisher *publisher)
     IMAPIOfflineNotify *mapioffline_bridge_publisher_notify(mapioffline_bridge_publisher *publisher)
     void mapioffline_bridge_publisher_counters(mapioffline_bridge_publisher *publisher, uint64_t *published,

@@ -616,8 +616,40 @@ typedef struct mapioffline_bridge_publisher mapioffline_bridge_publisher;
 HRESULT mapioffline_bridge_publish_start(IMAPIOfflineMgr *source, const WCHAR *profile, ULONG flags,
                                          ULONG ring_capacity, mapioffline_bridge_publisher **out,
                                          const char **detail);
+/* A host's executor for subscribers' set_state requests (MAPIOFFLINE_BRIDGE_PUBLISH_OPTIONS::run_set_state), for a
+ * source that must be called on a thread of the host's choosing (Outlook's objects belong to Outlook's STA thread).
+ * Called on the publisher's request thread, one request at a time; it runs source->SetCurrentState(flags,
+ * MAPIOFFLINE_STATE_OFFLINE_MASK, state, NULL) where the host wants and returns its HRESULT (or its own error, e.g.
+ * when the host is shutting down). `flags` never contains MAPIOFFLINE_FLAG_BLOCK: for a blocking request the
+ * request thread itself waits, once run_set_state returned S_OK, until the publisher has published the state
+ * `state` (the change's DONE, or at once for a no-op), at most 15 s (then the answer is E_PENDING: still in
+ * progress), so the host's thread is never held for the change. `flags` and `state` come from a subscriber: the
+ * source checks them as any caller's arguments. run_set_state may block the request thread, but bounded: the
+ * subscriber gives up after 30 s in all, and mapioffline_bridge_publish_stop waits for a call in progress. */
+typedef HRESULT (*mapioffline_bridge_run_set_state)(void *context, ULONG flags, ULONG state);
+
+/* Options of mapioffline_bridge_publish_start_ex. Zero-fill, then set ulSize = sizeof(struct); a larger ulSize
+ * (a newer header's struct) is accepted and its extra fields ignored, a smaller one is E_INVALIDARG. */
+typedef struct MAPIOFFLINE_BRIDGE_PUBLISH_OPTIONS {
+  ULONG ulSize;
+  ULONG ulFlags;        /* MAPIOFFLINE_BRIDGE_* */
+  ULONG ulRingCapacity; /* as ring_capacity of mapioffline_bridge_publish_start; 0: the default */
+  ULONG ulReserved;     /* 0 */
+  /* NULL: the request thread calls the source's SetCurrentState itself (what mapioffline_bridge_publish_start
+   * does). Used only with MAPIOFFLINE_BRIDGE_ALLOW_SET_STATE. */
+  mapioffline_bridge_run_set_state run_set_state;
+  void *run_set_state_context; /* passed to run_set_state as is */
+} MAPIOFFLINE_BRIDGE_PUBLISH_OPTIONS;
+
+/* mapioffline_bridge_publish_start with options (above): E_INVALIDARG for a NULL `options`, a short ulSize or a
+ * non-zero ulReserved; otherwise the same results. */
+HRESULT mapioffline_bridge_publish_start_ex(IMAPIOfflineMgr *source, const WCHAR *profile,
+                                            const MAPIOFFLINE_BRIDGE_PUBLISH_OPTIONS *options,
+                                            mapioffline_bridge_publisher **out, const char **detail);
 /* Unadvises, marks the channel stopped (every subscriber's stream ends), removes its name and frees `publisher`.
- * Not from inside the source's Notify. */
+ * Not from inside the source's Notify. Waits for a request in progress: a blocking one waiting for its DONE is
+ * answered MAPIOFFLINE_E_PUBLISHER_GONE at once, but a run_set_state call in progress must return first (a host
+ * whose executor needs the thread calling stop must make it refuse, and let it through, before stopping). */
 void mapioffline_bridge_publish_stop(mapioffline_bridge_publisher *publisher);
 /* The publisher's own IMAPIOfflineNotify (borrowed, valid until stop): what it advised on the source. A record
  * Notify'd to it is published as if the source had sent it (benchmarks drive it with the test pump). */

@@ -25,11 +25,35 @@ HRESULT mapioffline_bridge_publish_start(IMAPIOfflineMgr *source, const WCHAR *p
   *out = nullptr;
 #if MAPIOFFLINE_HAVE_BRIDGE
   Publisher *publisher = nullptr;
-  const HRESULT hr = Publisher::Start(source, profile, flags, ring_capacity, &publisher, detail);
+  const HRESULT hr = Publisher::Start(source, profile, flags, ring_capacity, Publisher::Executor{}, &publisher, detail);
   if (SUCCEEDED(hr)) *out = reinterpret_cast<mapioffline_bridge_publisher *>(publisher);
   return hr;
 #else
   (void)source, (void)profile, (void)flags, (void)ring_capacity;
+  if (detail) *detail = "the bridge exists on Linux and Windows only";
+  return MAPI_E_NO_SUPPORT;
+#endif
+}
+
+HRESULT mapioffline_bridge_publish_start_ex(IMAPIOfflineMgr *source, const WCHAR *profile,
+                                            const MAPIOFFLINE_BRIDGE_PUBLISH_OPTIONS *options,
+                                            mapioffline_bridge_publisher **out, const char **detail) {
+  if (detail) *detail = nullptr;
+  if (!out) return E_INVALIDARG;
+  *out = nullptr;
+  if (!options || options->ulSize < sizeof *options || options->ulReserved != 0) {
+    if (detail) *detail = "options: ulSize must be at least sizeof(MAPIOFFLINE_BRIDGE_PUBLISH_OPTIONS), ulReserved 0";
+    return E_INVALIDARG;
+  }
+#if MAPIOFFLINE_HAVE_BRIDGE
+  Publisher *publisher = nullptr;
+  const Publisher::Executor executor{options->run_set_state, options->run_set_state_context};
+  const HRESULT hr =
+      Publisher::Start(source, profile, options->ulFlags, options->ulRingCapacity, executor, &publisher, detail);
+  if (SUCCEEDED(hr)) *out = reinterpret_cast<mapioffline_bridge_publisher *>(publisher);
+  return hr;
+#else
+  (void)source, (void)profile;
   if (detail) *detail = "the bridge exists on Linux and Windows only";
   return MAPI_E_NO_SUPPORT;
 #endif

@@ -1,18 +1,27 @@
 // A fake Outlook: hosts mapioffline_addin.dll as Outlook hosts COM add-ins.
 //   fake_outlook_host ADDIN_DLL STANDIN_OLMAPI32_DLL PROFILE
-// 1. LoadLibrary(olmapi32 stand-in): in Outlook, olmapi32.dll is always loaded; the add-in's loader finds it.
+// 1. LoadLibrary(olmapi32 stand-in): in Outlook, olmapi32.dll is always loaded; the add-in's loader finds it. The
+//    stand-in (olmapi32_recording.cpp) records the thread and flags of every SetCurrentState call.
 // 2. Registers the add-in with its own DllRegisterServer (what regsvr32 does) and checks Outlook's Addins key
 //    (LoadBehavior 3); CLSIDFromProgID + CoCreateInstance(IID_IDTExtensibility2), as Outlook creates add-ins.
 // 3. OnConnection(fake Application) whose Session.CurrentProfileName is PROFILE (late-bound IDispatch, like
 //    Outlook's object model); prints "connected <microseconds>", then OnStartupComplete and "ready".
-// stdin: "offline" / "online": SetCurrentState(BLOCK) on the stand-in's HrOpenOfflineObj object for PROFILE (the
-// object the add-in publishes) -> "ok <hr>"; "shutdown": OnBeginShutdown, OnDisconnection, Release,
-// DllUnregisterServer -> "bye". Failures print "error ..." and exit 1.
+// The main thread is an STA that pumps messages, as Outlook's does, and runs the commands; a second thread only
+// reads stdin and hands each line over (an event the pump also waits on). Commands, one a line:
+//   offline | online   SetCurrentState(BLOCK) on the stand-in's HrOpenOfflineObj object for PROFILE (the object the
+//                      add-in publishes), on the main thread -> "ok <hr>"
+//   calls              the stand-in's log -> "calls <count> <main|other|none> <flags of the last call, hex>"
+//   hold               stops pumping (as a busy Outlook does) -> "holding"; waits, still not pumping, until a message
+//                      is sent to this thread -> "sent" (or "nothing sent" after 60 s); then waits for the next
+//                      command without pumping and runs it (the test sends "shutdown")
+//   shutdown           OnBeginShutdown, OnDisconnection, Release, DllUnregisterServer -> "bye" (also at end of input)
+// Failures print "error ..." and exit 1.
 #include <windows.h>
 #include <oaidl.h>
 
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <string>
 
 #include "addin.h"
@@ -111,6 +120,42 @@ HRESULT CreateByProgId(const wchar_t *prog_id, REFIID iid, void **out, const cha
   return hr;
 }
 
+// Lines from stdin, read on a thread of their own so that the main thread can pump messages meanwhile.
+class Lines {
+ public:
+  Lines() : ready_(CreateEventW(nullptr, FALSE, FALSE, nullptr)) { InitializeCriticalSection(&lock_); }
+  bool Start() { return ready_ && CreateThread(nullptr, 0, &Lines::Main, this, 0, nullptr) != nullptr; }
+  HANDLE ready() const { return ready_; }  // auto-reset: set after each line
+  bool Take(std::string *line) {
+    EnterCriticalSection(&lock_);
+    const bool any = !lines_.empty();
+    if (any) {
+      *line = lines_.front();
+      lines_.pop_front();
+    }
+    LeaveCriticalSection(&lock_);
+    return any;
+  }
+
+ private:
+  static DWORD WINAPI Main(void *context) {
+    auto *self = static_cast<Lines *>(context);
+    char line[64];
+    while (std::fgets(line, sizeof line, stdin)) self->Put(line);
+    self->Put("shutdown");  // end of input
+    return 0;
+  }
+  void Put(const char *line) {
+    EnterCriticalSection(&lock_);
+    lines_.emplace_back(line);
+    LeaveCriticalSection(&lock_);
+    SetEvent(ready_);
+  }
+  HANDLE ready_;
+  CRITICAL_SECTION lock_;
+  std::deque<std::string> lines_;
+};
+
 int Fail(const char *what, HRESULT hr) {
   std::printf("error %s 0x%08lx\n", what, static_cast<unsigned long>(hr));
   std::fflush(stdout);
@@ -184,12 +229,53 @@ int main(int argc, char **argv) {
   IMAPIOfflineMgr *offline = nullptr;
   hr = open(0, reinterpret_cast<const WCHAR *>(profile.c_str()), &GUID_GlobalState, nullptr, &offline);
   if (FAILED(hr)) return Fail("HrOpenOfflineObj", hr);
-  char line[64];
-  while (std::fgets(line, sizeof line, stdin)) {
-    if (std::strncmp(line, "shutdown", 8) == 0) break;
-    const ULONG state = std::strncmp(line, "offline", 7) == 0 ? MAPIOFFLINE_STATE_OFFLINE : MAPIOFFLINE_STATE_ONLINE;
-    hr = offline->SetCurrentState(MAPIOFFLINE_FLAG_BLOCK, MAPIOFFLINE_STATE_OFFLINE_MASK, state, nullptr);
-    std::printf("ok %08lx\n", static_cast<unsigned long>(hr));
+  using LogFn = void (*)(ULONG *, DWORD *, ULONG *);
+  auto set_state_log = reinterpret_cast<LogFn>(GetProcAddress(olmapi32, "standin_set_state_log"));
+  if (!set_state_log) return Fail("standin_set_state_log", E_FAIL);
+  const DWORD main_thread = GetCurrentThreadId();
+  Lines lines;
+  if (!lines.Start()) return Fail("stdin thread", HRESULT_FROM_WIN32(GetLastError()));
+  HANDLE ready = lines.ready();
+  bool quit = false, held = false;
+  while (!quit) {
+    std::string line;
+    if (!lines.Take(&line)) {
+      if (held) {  // after "hold": the next command, without pumping
+        WaitForSingleObject(ready, INFINITE);
+        continue;
+      }
+      // Outlook's message loop: sent messages are dispatched inside the wait's PeekMessage, posted ones here.
+      const DWORD w = MsgWaitForMultipleObjectsEx(1, &ready, INFINITE, QS_ALLINPUT, MWMO_INPUTAVAILABLE);
+      if (w == WAIT_OBJECT_0 + 1) {
+        MSG msg;
+        while (PeekMessageW(&msg, nullptr, 0, 0, PM_REMOVE)) {
+          TranslateMessage(&msg);
+          DispatchMessageW(&msg);
+        }
+      }
+      continue;
+    }
+    if (line.compare(0, 8, "shutdown") == 0) {
+      quit = true;
+    } else if (line.compare(0, 5, "calls") == 0) {
+      ULONG calls = 0, flags = 0;
+      DWORD thread = 0;
+      set_state_log(&calls, &thread, &flags);
+      std::printf("calls %lu %s %08lx\n", static_cast<unsigned long>(calls),
+                  calls == 0 ? "none" : thread == main_thread ? "main" : "other", static_cast<unsigned long>(flags));
+    } else if (line.compare(0, 4, "hold") == 0) {
+      std::printf("holding\n");
+      std::fflush(stdout);
+      // Not pumping: a message sent to this thread (the add-in's request) waits in the queue; this only sees it.
+      const DWORD w = MsgWaitForMultipleObjectsEx(0, nullptr, 60000, QS_SENDMESSAGE, MWMO_INPUTAVAILABLE);
+      std::printf(w == WAIT_OBJECT_0 ? "sent\n" : "nothing sent\n");
+      held = true;
+    } else {
+      const ULONG state =
+          line.compare(0, 7, "offline") == 0 ? MAPIOFFLINE_STATE_OFFLINE : MAPIOFFLINE_STATE_ONLINE;
+      hr = offline->SetCurrentState(MAPIOFFLINE_FLAG_BLOCK, MAPIOFFLINE_STATE_OFFLINE_MASK, state, nullptr);
+      std::printf("ok %08lx\n", static_cast<unsigned long>(hr));
+    }
     std::fflush(stdout);
   }
   addin->OnBeginShutdown(&custom);
