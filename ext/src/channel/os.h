@@ -59,7 +59,9 @@ class Region {
   uint64_t size_ = 0;
   std::string name_;
   intptr_t handle_ = -1;       // Linux: the publisher's memfd (subscribers keep the mapping only); Windows: the mapping
-  intptr_t aux_[16] = {};       // Windows: named semaphores per wake word; unused on Linux
+#if defined(_WIN32)
+  intptr_t aux_[16] = {};  // named semaphores per wake word
+#endif
   uint64_t identity_[2] = {};  // Linux: device and inode of our locator, to unlink only our own name
 };
 
