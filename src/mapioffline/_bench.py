@@ -440,7 +440,8 @@ def _table(r: dict[str, Any]) -> str:
     if "bridge" in r:
         b = r["bridge"]
         rows.append(("bridge: cross-process / in-process wake-up p50", f"{b['wakeup_ratio_p50']:.2f}x",
-                     f"set_state -> get(), {b['rounds']} alternating rounds"))
+                     f"Notify -> get() (from set_state: {b['wakeup_ratio_p50_from_set_state']:.2f}x), "
+                     f"{b['rounds']} alternating rounds"))
         rows.append(("bridge: state read", f"{b['state']['bridge_state_ns']:.0f} ns/call",
                      f"embedded {b['state']['embedded_state_ns']:.0f} ns"))
         for key in ("publisher_cost_0_subscribers", "publisher_cost_1_subscriber",
