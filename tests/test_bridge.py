@@ -130,6 +130,17 @@ def start_subscriber(peers: list[Peer], profile: str, mode: str) -> Peer:
     return subscriber
 
 
+def assert_a_new_publisher_replaces_the_dead_one(peers: list[Peer], profile: str, region: str) -> None:
+    """No one can subscribe to the dead publisher's channel; a new publisher takes its name and serves."""
+    with pytest.raises(mapioffline.NotFound):
+        mapioffline.open_offline(profile, backend="bridge")
+    replacement, region2 = start_publisher(peers, profile)
+    assert region2 == region
+    follower = start_subscriber(peers, profile, "get")
+    assert replacement.send("set OFFLINE") == "ok"
+    assert [r["kind"] for r in received(follower, 3)] == [START, CHANGE, DONE]
+
+
 def change(old: int, new: int) -> list[tuple[int, int, int]]:
     return [(START, old, new), (CHANGE, old, new), (DONE, old, new)]
 
@@ -244,13 +255,7 @@ def test_publisher_death_ends_streams_within_a_second_and_a_new_publisher_replac
         watch.communicate()
     # The dead publisher's region is still there (SIGKILL ran no clean-up); a new publisher replaces it.
     assert Path("/dev/shm" + region).exists()
-    with pytest.raises(mapioffline.NotFound):
-        mapioffline.open_offline(profile, backend="bridge")
-    replacement, region2 = start_publisher(peers, profile)
-    assert region2 == region
-    follower = start_subscriber(peers, profile, "get")
-    assert replacement.send("set OFFLINE") == "ok"
-    assert [r["kind"] for r in received(follower, 3)] == [START, CHANGE, DONE]
+    assert_a_new_publisher_replaces_the_dead_one(peers, profile, region)
 
 
 def test_a_second_live_publisher_is_refused(profile: str, peers: list[Peer]) -> None:
@@ -428,13 +433,7 @@ def test_a_killed_publisher_leaves_no_ring_behind(profile: str, peers: list[Peer
     assert os.stat("/dev/shm" + region).st_size < 4096
     assert len(inodes) == 1, "the publisher held no memfd ring"
     assert _holders(inodes[0]) == []
-    with pytest.raises(mapioffline.NotFound):
-        mapioffline.open_offline(profile, backend="bridge")
-    replacement, region2 = start_publisher(peers, profile)
-    assert region2 == region
-    follower = start_subscriber(peers, profile, "get")
-    assert replacement.send("set OFFLINE") == "ok"
-    assert [r["kind"] for r in received(follower, 3)] == [START, CHANGE, DONE]
+    assert_a_new_publisher_replaces_the_dead_one(peers, profile, region)
 
 
 def test_a_publisher_whose_descriptors_are_closed_to_us_is_a_clear_error(profile: str, peers: list[Peer]) -> None:
