@@ -153,19 +153,22 @@ bool BridgeObject::SleepUntilPublished() noexcept {
   Header *h = reader_.header();
   const uint32_t seen = h->wake_word.load(std::memory_order_acquire);
   h->sleepers.fetch_add(1, std::memory_order_relaxed);
-  h->armed.store(1, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with the publisher's fence
   const bool idle = !reader_.Pending() && !stop_.load(std::memory_order_acquire) &&
                     !publisher_gone_.load(std::memory_order_acquire) && reader_.Status() == kStatusLive;
   if (idle) region_.Wait(&h->wake_word, seen, -1);
   h->sleepers.fetch_sub(1, std::memory_order_relaxed);
-  // The publisher wakes one of us (Writer::WakeSubscribers): a woken subscriber that finds the new value not yet
-  // passed on wakes all the others counted asleep, then marks it passed on. The wake comes before the mark, so a
-  // subscriber killed in between leaves the value unmarked, and the publisher's next publication heals it.
-  // `forwarded` only moves forward (a subscriber that ran late must not make a newer value look not passed on).
+  // The publisher wakes one of us (Writer::WakeSubscribers). Whoever finds the value moved past what was last passed
+  // on wakes every sleeper, then marks it passed on; whether or not it slept through the change: a subscriber that
+  // saw the new head in its re-check is as able to pass it on as one the publisher woke, and may be the only one
+  // awake (with the first design's publisher, requiring a sleep first lost a wake-up in wake_protocol_model.py;
+  // passing on more often costs only wake-ups). The wake comes before the mark, so a
+  // subscriber killed in between leaves the value unmarked; `forwarded` only moves forward (a subscriber that ran
+  // late must not make a newer value look not passed on). The words are the region's, untrusted: a bad value there
+  // costs wake-ups, never correctness, since every wake is followed by a fresh look at the head.
   const uint32_t now = h->wake_word.load(std::memory_order_acquire);
   uint32_t forwarded = h->forwarded.load(std::memory_order_acquire);
-  if (now != seen && static_cast<int32_t>(forwarded - now) < 0) {
+  if (static_cast<int32_t>(forwarded - now) < 0) {
     if (h->sleepers.load(std::memory_order_relaxed) != 0) region_.Wake(&h->wake_word, -1);
     while (static_cast<int32_t>(forwarded - now) < 0 &&
            !h->forwarded.compare_exchange_weak(forwarded, now, std::memory_order_acq_rel)) {

@@ -9,8 +9,8 @@
 //  - Identity (Header, first 64 bytes): the publisher, once, before the region becomes visible. Subscribers
 //    validate it at attach time and keep their own copies of the geometry; they never re-read it.
 //  - Status, ring head, cells: the publisher only. Subscribers read them as untrusted input.
-//  - Wake words (sleepers, forwarded, armed): subscribers. The publisher takes `armed` and reads the other two to
-//    decide whether a publication needs a wake syscall (Writer::WakeSubscribers).
+//  - Wake words (sleepers, forwarded): subscribers. The publisher reads `sleepers` to decide whether a publication
+//    needs a wake syscall (Writer::WakeSubscribers). `armed` is no longer used (layout version 1 keeps its place).
 //  - Request slots: a subscriber fills a slot, the publisher answers in it.
 #pragma once
 #include <atomic>
@@ -91,7 +91,7 @@ struct alignas(64) Header {
   alignas(64) std::atomic<uint32_t> wake_word;  // +1 per publication (and on stop): the futex subscribers sleep on
   alignas(64) std::atomic<uint32_t> sleepers;   // subscribers (about to be) asleep on wake_word
   std::atomic<uint32_t> forwarded;              // the last wake_word value a woken subscriber passed on to all
-  std::atomic<uint32_t> armed;                  // 1: a subscriber went to sleep since the publisher last woke any
+  std::atomic<uint32_t> armed;                  // unused (the first wake protocol's flag; see writer.cpp)
 
   // -- requests ----------------------------------------------------------------------------------------------
   alignas(64) std::atomic<uint32_t> request_word;  // +1 per request: the futex the publisher's request thread sleeps on

@@ -3,7 +3,6 @@
 #include <cstring>
 
 #include "channel/os.h"
-#include "clock.h"
 
 namespace mapioffline {
 namespace channel {
@@ -66,36 +65,27 @@ void Writer::Publish(const MAPIOFFLINE_RECORD &record) noexcept {
   WakeSubscribers();
 }
 
-// The wake protocol. A subscriber about to sleep reads wake_word, counts itself in `sleepers`, sets `armed`, runs
-// a seq_cst fence, and sleeps only if the head has not moved (and only while wake_word still has the value it read:
-// the futex compares). We move wake_word, fence, then take `armed`: of the two fences one comes first, so either the
-// subscriber sees our head or we see it armed. Only the publication that takes `armed` pays a syscall, so a
-// subscriber that is awake anyway (or was already woken) costs nothing, and one that never reads costs one wake.
+// The wake protocol (checked exhaustively, fences and all, by wake_protocol_model.py beside this file). A subscriber
+// about to sleep reads wake_word, counts itself in `sleepers`, runs a seq_cst fence, and sleeps only if the head
+// has not moved (and only while wake_word still has the value it read: the futex compares). We move the head and
+// wake_word, fence, then read `sleepers`: of the two fences one comes first, so either the subscriber sees our
+// head or we see it counted. A publication that finds anyone counted makes one futex wake of exactly one thread,
+// whatever the number of subscribers; the woken subscriber wakes all the others (BridgeObject::
+// SleepUntilPublished). So our cost per publication is one ring write and at most one wake of one thread.
 //
-// A syscall wakes exactly one sleeper, whatever the number of subscribers, so our cost per publication is one ring
-// write and at most one wake of one thread: the woken subscriber wakes all the others (BridgeObject::
-// SleepUntilPublished) and then marks the value as passed on in `forwarded`. A subscriber killed between being
-// woken and passing the wake on would leave the others asleep; so when a publication finds our previous wake not
-// yet passed on after kHealNs, with sleepers counted, it wakes one more (a heal, still one thread). The others then
-// learn of both publications at once; nothing is lost, and the cost stays one wake per publication. (A stopped
-// subscriber, SIGSTOP or Ctrl-Z, is not in the futex queue: the kernel takes it out to stop it and puts it back on
-// SIGCONT, so it cannot swallow a wake.)
+// Why a count and not a flag that a publication takes (the first design): a flag set by subscribers going to
+// sleep on the value a publication has just made can be taken by that same publication, whose wake then finds
+// nothing new; the next publication finds the flag down and wakes no one, and a subscriber sleeps through it
+// (the model's trace). A count stays up while anyone sleeps. It also heals a subscriber killed between being
+// woken and passing the wake on: its count stays, so the next publication wakes another one, which passes it on.
+// The price: a publication made while a woken subscriber has not yet uncounted itself pays a syscall that wakes no
+// one (cheap: the futex queue is empty), and a subscriber killed while counted makes every later publication pay
+// one. (A stopped subscriber, SIGSTOP or Ctrl-Z, is not in the futex queue: the kernel takes it out to stop it and
+// puts it back on SIGCONT, so it cannot swallow a wake.)
 void Writer::WakeSubscribers() noexcept {
-  const uint32_t word = header_->wake_word.fetch_add(1, std::memory_order_release) + 1;
+  header_->wake_word.fetch_add(1, std::memory_order_release);
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (!wakes_) return;
-  bool wake = header_->armed.load(std::memory_order_relaxed) != 0 &&
-              header_->armed.exchange(0, std::memory_order_acq_rel) != 0;
-  if (!wake) {
-    const uint32_t woken = last_woken_.load(std::memory_order_relaxed);
-    const uint32_t forwarded = header_->forwarded.load(std::memory_order_acquire);
-    wake = woken != 0 && static_cast<int32_t>(forwarded - woken) < 0 &&  // wrap-safe "forwarded is behind"
-           header_->sleepers.load(std::memory_order_relaxed) != 0 &&
-           MonotonicNs() - last_wake_ns_.load(std::memory_order_relaxed) > kHealNs;
-  }
-  if (!wake) return;
-  last_woken_.store(word, std::memory_order_relaxed);
-  last_wake_ns_.store(MonotonicNs(), std::memory_order_relaxed);
+  if (!wakes_ || header_->sleepers.load(std::memory_order_relaxed) == 0) return;
   wake_calls_.fetch_add(1, std::memory_order_relaxed);
   wakes_->Wake(&header_->wake_word, 1);
 }

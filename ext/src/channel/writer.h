@@ -24,9 +24,6 @@ struct Identity {
 
 class Writer {
  public:
-  // How long a wake may stay not passed on before a publication wakes one more sleeper (WakeSubscribers): far
-  // longer than a woken subscriber takes to pass a wake on, short against the time between two state changes.
-  static constexpr uint64_t kHealNs = 1000000;
   // `base`: zero-filled memory of RegionSize(identity.capacity) bytes (the mapped region, or plain memory in tests);
   // `wakes`: the region whose words sleepers wait on (nullptr: no one sleeps, e.g. the fuzzer's images).
   // `folded`: at most kMaxProfileUnits units. Does not publish the region yet: call Go() once the state is known.
@@ -43,8 +40,8 @@ class Writer {
   // Records published so far.
   uint64_t Head() const noexcept { return next_.load(std::memory_order_acquire); }
   Header *header() const noexcept { return header_; }
-  // Wake system calls made so far: how often a publication found a subscriber asleep (the bench's measure of the
-  // publisher's wake cost, which must not grow with the number of subscribers).
+  // Wake system calls made so far: how often a publication found a subscriber counted asleep (the bench's measure
+  // of the publisher's wake cost, which must not grow with the number of subscribers).
   uint64_t wake_calls() const noexcept { return wake_calls_.load(std::memory_order_relaxed); }
 
  private:
@@ -58,11 +55,6 @@ class Writer {
   std::atomic<uint64_t> next_{0};  // our own head: never read back from the region
   bool state_reported_ = false;    // under order_: a DONE stored a state since Go()
   std::atomic<uint64_t> wake_calls_{0};
-  // The heal of WakeSubscribers: the wake_word value of our last wake, and when. Atomics because Publish may run on
-  // several threads at once; a race between two of them costs at most one extra wake, never a lost one (the armed
-  // path alone keeps every live sleeper informed).
-  std::atomic<uint32_t> last_woken_{0};
-  std::atomic<uint64_t> last_wake_ns_{0};
 };
 
 }  // namespace channel
