@@ -29,6 +29,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["collect", "main"]
@@ -99,12 +100,27 @@ def spawn(*args: str) -> subprocess.Popen[str]:
 
 # -- measurements -------------------------------------------------------------------------------------------------
 
-def wakeup_in_process(source: Any, samples: int, warmup: int) -> list[tuple[int, int]]:
-    """(set_state -> get() returned, Notify -> get() returned) in ns, for `samples` changes, with the get() on a
-    thread of this process that sleeps between changes: the same situation as the subscriber process's main thread
-    (and as _bench.latency_get, the library's in-process wake-up figure), so that the process boundary is the only
-    difference."""
+def paced_changes(source: Any, samples: int, warmup: int, returned: Callable[[], tuple[int, int]]
+                  ) -> list[tuple[int, int]]:
+    """Makes warmup + samples non-blocking changes on `source`, each once everything is asleep; `returned()` gives
+    (when the consumer's get() returned, the record's stamp) for each change. Returns (set_state -> get(),
+    Notify -> get()) in ns for the counted ones."""
     latencies: list[tuple[int, int]] = []
+    for i in range(warmup + samples):
+        time.sleep(0.0005)
+        t0 = _core.now_ns()
+        source.set_state(mapioffline.State.OFFLINE if i % 2 == 0 else mapioffline.State.ONLINE, block=False)
+        t1, stamp = returned()
+        if i >= warmup:
+            latencies.append((t1 - t0, t1 - stamp))
+        source.wait_idle()  # the non-blocking change is over (its DONE reached every sink)
+    return latencies
+
+
+def wakeup_in_process(source: Any, samples: int, warmup: int) -> list[tuple[int, int]]:
+    """paced_changes with the get() on a thread of this process that sleeps between changes: the same situation as
+    the subscriber process's main thread (and as _bench.latency_get, the library's in-process wake-up figure), so
+    that the process boundary is the only difference."""
     returned: "queue.SimpleQueue[tuple[int, int]]" = queue.SimpleQueue()
     with source.advise(capacity=4096) as sub:
 
@@ -118,37 +134,26 @@ def wakeup_in_process(source: Any, samples: int, warmup: int) -> list[tuple[int,
         consumer = threading.Thread(target=consume)
         consumer.start()
         try:
-            for i in range(warmup + samples):
-                time.sleep(0.0005)
-                t0 = _core.now_ns()
-                source.set_state(mapioffline.State.OFFLINE if i % 2 == 0 else mapioffline.State.ONLINE, block=False)
-                t1, stamp = returned.get(timeout=30)
-                if i >= warmup:
-                    latencies.append((t1 - t0, t1 - stamp))
-                source.wait_idle()  # the non-blocking change is over (its DONE reached every sink)
+            return paced_changes(source, samples, warmup, lambda: returned.get(timeout=30))
         finally:
             consumer.join(timeout=60)
-    return latencies
 
 
 def wakeup_cross_process(source: Any, samples: int, warmup: int) -> list[tuple[int, int]]:
-    """The same pairs, with the get() in a subscriber process (the publisher's Notify stamps the record)."""
+    """paced_changes with the get() in a subscriber process (same CLOCK_MONOTONIC: the helper prints when its get()
+    returned and the stamp the publisher's Notify put on the record)."""
     helper = spawn("wakeup", PROFILE, str(warmup + samples))
-    assert helper.stdout is not None
-    latencies: list[tuple[int, int]] = []
+    stdout = helper.stdout
+    assert stdout is not None
+
+    def returned() -> tuple[int, int]:
+        t1, stamp = map(int, stdout.readline().split())
+        return t1, stamp
+
     try:
-        for i in range(warmup + samples):
-            time.sleep(0.0005)
-            t0 = _core.now_ns()
-            source.set_state(mapioffline.State.OFFLINE if i % 2 == 0 else mapioffline.State.ONLINE, block=False)
-            # The helper's get() returned at t1 (same CLOCK_MONOTONIC); the publisher stamped the record at stamp.
-            t1, stamp = map(int, helper.stdout.readline().split())
-            if i >= warmup:
-                latencies.append((t1 - t0, t1 - stamp))
-            source.wait_idle()  # the non-blocking change is over (its DONE reached every sink)
+        return paced_changes(source, samples, warmup, returned)
     finally:
         helper.communicate(timeout=30)  # waits, and closes its pipes
-    return latencies
 
 
 def wakeups(source: Any, samples: int, rounds: int, warmup: int = 50) -> dict[str, Any]:
