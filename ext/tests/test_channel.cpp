@@ -1,6 +1,8 @@
 // Native tests of the bridge channel in one process: a publisher over the embedded object and bridge objects
 // reading its region (the same code paths as across processes; the Python suite runs them across processes).
+#include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <chrono>
 #include <cstring>
 #include <deque>
@@ -21,6 +23,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -464,7 +467,9 @@ void TestReaderRefusesCorruption() {
     void (*spoil)(ch::Header *);
   } cases[] = {
       {"magic", [](ch::Header *h) { h->magic ^= 1; }},
-      {"version", [](ch::Header *h) { h->version = 2; }},
+      {"an older version (its subscribers and ours would miss each other's wakes)",
+       [](ch::Header *h) { h->version = ch::kLayoutVersion - 1; }},
+      {"a newer version", [](ch::Header *h) { h->version = ch::kLayoutVersion + 1; }},
       {"capacity not a power of two", [](ch::Header *h) { h->ring_capacity = 6; }},
       {"capacity beyond the region", [](ch::Header *h) { h->ring_capacity = 1u << 20; }},
       {"region size", [](ch::Header *h) { h->region_size += 64; }},
@@ -504,7 +509,65 @@ void TestReaderRefusesCorruption() {
 // wake syscall exactly when someone is counted asleep, whatever the count, and none otherwise. The count is also
 // the heal: a subscriber killed after being woken, before it passed the wake on, stays counted, so the next
 // publication wakes another sleeper (the first design took a flag instead, and could wake no one then).
-void TestAPublicationWakesWhenAnyoneIsCountedAsleep() {
+// A publication pays a wake syscall only when some subscriber went to sleep waiting for it (`wanted`): a subscriber
+// that was stopped or killed while asleep costs the publications after it nothing (the count-based protocol paid
+// one syscall per publication for it, forever).
+void TestOnlyANewSleeperCostsAWake() {
+  const std::u16string folded = Wide("channel-test-wanted");
+  ch::Region region;
+  const char *detail = nullptr;
+  CHECK_HR(ch::Region::Create(folded, ch::RegionSize(8), &region, &detail), S_OK);
+  if (!region.valid()) return;
+  Writer writer(region.base(), &region, Identity{8, 3, 0, ch::SelfPid(), ch::SelfStartTime()}, folded);
+  writer.Go(MAPIOFFLINE_STATE_ONLINE);
+  writer.set_heal_interval_ns(INT64_MAX);  // this test is about `wanted` alone (Windows cannot say who was woken)
+  ch::Header *h = writer.header();
+  writer.Publish(Record(0));  // nobody asleep: no syscall
+  CHECK(writer.wake_calls() == 0);
+  // A subscriber read wake_word, armed for the next value, counted itself asleep... and was stopped there.
+  h->wanted.store(h->wake_word.load() + 1);
+  h->sleepers.store(1);
+  writer.Publish(Record(1));  // the publication it waits for: one syscall
+  CHECK(writer.wake_calls() == 1);
+  for (int i = 2; i < 10; ++i) writer.Publish(Record(static_cast<uint32_t>(i)));
+  CHECK(writer.wake_calls() == 1);  // nobody waits for these
+  h->wanted.store(h->wake_word.load() + 50);  // a value far ahead (a hostile or confused writer): costs syscalls
+  writer.Publish(Record(10));
+  CHECK(writer.wake_calls() == 2);
+  writer.Stop();
+  region.Unlink();
+}
+
+#if defined(__linux__)
+// Blocks until thread `tid` of this process sleeps in a futex wait (the kernel has queued it). No API says so; the
+// test is about what the publisher does once a sleeper is queued, so it must not publish before.
+void WaitUntilInFutexWait(pid_t tid) {
+  const std::string base = "/proc/self/task/" + std::to_string(tid);
+  const std::string futex = std::to_string(SYS_futex) + " ";
+  for (;;) {
+    char buf[256] = {};
+    const int fd = open((base + "/syscall").c_str(), O_RDONLY | O_CLOEXEC);
+    CHECK(fd >= 0);
+    if (fd < 0) return;
+    const ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    std::string stat;
+    const int sfd = open((base + "/stat").c_str(), O_RDONLY | O_CLOEXEC);
+    if (sfd >= 0) {
+      char sbuf[512] = {};
+      if (read(sfd, sbuf, sizeof sbuf - 1) > 0) stat = sbuf;
+      close(sfd);
+    }
+    const size_t paren = stat.rfind(')');
+    const bool sleeping = paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'S';
+    if (n > 0 && std::string(buf, static_cast<size_t>(n)).rfind(futex, 0) == 0 && sleeping) return;
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+}
+
+// A subscriber the publisher woke dies before passing the wake on (its count stays, `forwarded` stays behind): a
+// publication after the heal interval wakes another one, and only then.
+void TestAWakeNotPassedOnIsHealed() {
   const std::u16string folded = Wide("channel-test-heal");
   ch::Region region;
   const char *detail = nullptr;
@@ -513,20 +576,41 @@ void TestAPublicationWakesWhenAnyoneIsCountedAsleep() {
   Writer writer(region.base(), &region, Identity{8, 3, 0, ch::SelfPid(), ch::SelfStartTime()}, folded);
   writer.Go(MAPIOFFLINE_STATE_ONLINE);
   ch::Header *h = writer.header();
-  writer.Publish(Record(0));  // nobody asleep: no syscall
-  CHECK(writer.wake_calls() == 0);
-  h->sleepers.store(100);  // a hundred asleep: still one syscall (of one thread) per publication
-  writer.Publish(Record(1));
-  CHECK(writer.wake_calls() == 1);
-  // The woken one died before passing the wake on: it is still counted, so the next publication wakes one more.
-  writer.Publish(Record(2));
-  CHECK(writer.wake_calls() == 2);
-  h->sleepers.store(0);
-  writer.Publish(Record(3));
-  CHECK(writer.wake_calls() == 2);
+  // A subscriber's sleep (BridgeObject::SleepUntilPublished) that returns without its epilogue, as if killed.
+  auto dies_after_its_wake = [&] {
+    std::atomic<pid_t> tid{0};
+    std::thread t([&] {
+      const uint32_t seen = h->wake_word.load();
+      h->wanted.store(seen + 1);
+      h->sleepers.fetch_add(1);
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      tid.store(static_cast<pid_t>(syscall(SYS_gettid)));
+      region.Wait(&h->wake_word, seen, -1);
+    });
+    while (tid.load() == 0) std::this_thread::yield();
+    WaitUntilInFutexWait(tid.load());
+    return t;
+  };
+  for (const bool heal_due : {true, false}) {
+    writer.set_heal_interval_ns(heal_due ? 0 : INT64_MAX);
+    const uint64_t calls = writer.wake_calls();
+    std::thread victim = dies_after_its_wake();
+    writer.Publish(Record(1));  // wakes the victim (it was queued: this wake owes a fan-out)
+    victim.join();
+    CHECK(writer.wake_calls() == calls + 1);
+    writer.Publish(Record(2));  // nobody new waits, but the last wake was not passed on
+    CHECK(writer.wake_calls() == calls + (heal_due ? 2 : 1));
+    // Passed on (as a live subscriber would mark it): no more heals.
+    h->forwarded.store(h->wake_word.load());
+    writer.Publish(Record(3));
+    writer.Publish(Record(4));
+    CHECK(writer.wake_calls() == calls + (heal_due ? 2 : 1));
+    h->sleepers.store(0);
+  }
   writer.Stop();
   region.Unlink();
 }
+#endif
 
 #if defined(__linux__)
 // Hostile locators under a channel's name (Linux), each written by this test as any process of the user could:
@@ -686,10 +770,11 @@ int main() {
   TestNotFound();
   TestPublishAndFollow();
   TestEveryAsleepSubscriberIsWokenThroughTheFanOut();
-  TestAPublicationWakesWhenAnyoneIsCountedAsleep();
+  TestOnlyANewSleeperCostsAWake();
   TestExecutor();
 #endif
 #if defined(__linux__)
+  TestAWakeNotPassedOnIsHealed();
   TestHostileLocators();
 #endif
   TestReaderGapsAndOrder();

@@ -444,13 +444,18 @@ def _table(r: dict[str, Any]) -> str:
                      f"{b['rounds']} alternating rounds"))
         rows.append(("bridge: state read", f"{b['state']['bridge_state_ns']:.0f} ns/call",
                      f"embedded {b['state']['embedded_state_ns']:.0f} ns"))
-        for key in ("publisher_cost_0_subscribers", "publisher_cost_1_subscriber",
-                    "publisher_cost_100_subscribers_1_never_reading"):
-            c = b[key]
-            rows.append((f"bridge: {key.replace('publisher_cost_', 'publisher, ').replace('_', ' ')}",
-                         f"{c['paced_cpu_ns']:.0f} ns CPU/notification",
-                         f"{c['paced_wake_calls_per_notification']:.2f} wake syscalls/notification; "
-                         f"flood {c['flood_wall_ns']:.0f} ns wall"))
+        for arrangement, by_count in b["publisher_cost"].items():
+            for count, label in (("0", "0 subscribers"), ("1", "1 subscriber"),
+                                 ("100_1_never_reading", "100 subscribers (1 stopped)")):
+                c = by_count[count]
+                rows.append((f"bridge: publisher, {label}, {arrangement}",
+                             f"{c['paced_cpu_ns']:.0f} ns CPU/notification",
+                             f"{c['paced_wake_calls_per_notification']:.2f} wake syscalls/notification; flood "
+                             f"{c['flood_cpu_ns']:.0f} ns CPU, {c['flood_wall_ns']:.0f} ns wall, "
+                             f"{c['flood_wake_calls_per_notification']:.3f} wakes"))
+            rows.append((f"bridge: publisher, 100 vs 1 subscriber, {arrangement}",
+                         f"paced CPU {by_count['paced_cpu_ratio_100_vs_1']:.2f}x",
+                         f"flood CPU {by_count['flood_cpu_ratio_100_vs_1']:.2f}x"))
         burst = b["burst_to_100_subscribers"]
         rows.append(("bridge: burst to 100 subscribers", f"{burst['min_received']}..{burst['max_received']} of "
                      f"{burst['burst']}", f"dropped {burst['dropped']} (ring {burst['ring']})"))

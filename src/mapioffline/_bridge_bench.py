@@ -1,7 +1,7 @@
 """Bridge benchmark: the cross-process channel against the in-process path, in one run (Linux). Part of
 ``python -m mapioffline bench`` (the "bridge" section and the bridge bars of its plot); also on its own:
 
-    python benchmarks/bridge_bench.py [--quick] [--json FILE]
+    python benchmarks/bridge_bench.py [--quick] [--json FILE] [--poll-idle]
 
 Measures
   1. wake-up p50/p99: a state change made on the publisher's embedded object (non-blocking) until a subscriber in
@@ -10,10 +10,17 @@ Measures
      publisher's Notify (the record's stamp, as _bench.latency_get measures) and from set_state; ratios of p50s;
   2. reading the state through the bridge (OfflineObject.state, and the same on the embedded object);
   3. the publisher's cost per notification with 0, 1 and 100 subscribers attached (one of the 100 stopped with
-     SIGSTOP, so it never reads): CPU time of the publishing thread per notification for paced blocking changes,
-     and wall time inside Notify for a flood from the native pump;
+     SIGSTOP, so it never reads): CPU time of the publishing thread per notification for paced blocking changes;
+     CPU time of the publisher's process and wall time inside Notify for a flood from the native pump; the wake
+     system calls per notification. Twice: with every process free to run anywhere ("shared"), and with the
+     publisher alone on CPU 0 and the subscribers on the others ("isolated", when there are two CPUs or more), which
+     shows the publisher's own cost without the scheduler's: on a small machine the subscribers it wakes preempt it
+     and evict its caches, whatever the protocol does;
   4. 100 subscribers each receiving every notification of a burst that fits the ring (counts and drops).
 Each subscriber is a bridge object (own reader thread, own cursor); the 100 are spread over 4 helper processes.
+--poll-idle (root) holds /dev/cpu_dma_latency at 0 for the run, so idle CPUs poll instead of halting: in a virtual
+machine every wake-up of a halted CPU costs an exit to the hypervisor, and the cross-process path has more CPU hops
+than the in-process one (its set_state -> get() ratio is mostly that on this kind of machine).
 Pacing between wake-up samples uses short sleeps so that the consumer is asleep when measured (as _bench does).
 """
 
@@ -89,9 +96,11 @@ def helper_hold(profile: str, count: int, expect: int) -> None:
         obj.close()
 
 
-def spawn(*args: str) -> subprocess.Popen[str]:
+def spawn(*args: str, cpus: set[int] | None = None) -> subprocess.Popen[str]:
+    """A helper process running `args` (see the end of this file), on `cpus` if given."""
     p = subprocess.Popen([sys.executable, "-m", "mapioffline._bridge_bench", *args], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, text=True,
+                         preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
     assert p.stdout is not None
     if p.stdout.readline().strip() != "ready":
         raise RuntimeError(f"helper {args} did not start")
@@ -200,14 +209,17 @@ def state_reads(calls: int) -> dict[str, float]:
             source.close()
 
 
-def publisher_cost(publisher: _bridge.BridgePublisher, count: int) -> float:
-    """Mean wall ns the publisher spends inside Notify (its own counters) over `count` notifications from the
-    native pump, back to back. Wall time: on an oversubscribed machine it includes being preempted by the
-    subscribers it wakes."""
+def publisher_cost(publisher: _bridge.BridgePublisher, count: int) -> tuple[float, float]:
+    """(wall ns inside Notify, CPU ns of this process) per notification over `count` notifications from the native
+    pump, back to back. The wall time comes from the publisher's own counters: on an oversubscribed machine it
+    includes being preempted by the subscribers it wakes. The CPU time is the pump thread's work (every other
+    thread of this process sleeps meanwhile): what publishing costs, preemption excluded."""
     published0, spent0 = publisher.counters
+    cpu0 = time.process_time_ns()
     start_pump(publisher._notify_pointer, count).join()
+    cpu1 = time.process_time_ns()
     published1, spent1 = publisher.counters
-    return (spent1 - spent0) / (published1 - published0)
+    return (spent1 - spent0) / (published1 - published0), (cpu1 - cpu0) / (published1 - published0)
 
 
 def change_cpu_cost(source: Any, changes: int) -> float:
@@ -229,13 +241,44 @@ def costs(publisher: _bridge.BridgePublisher, source: Any, quick: bool) -> dict[
     the machine's noise: how many wake system calls a paced notification cost the publisher (at most one, whatever
     the number of subscribers)."""
     published0, wakes0 = publisher.counters[0], publisher.wake_calls
-    flood = publisher_cost(publisher, 20_000 if quick else 200_000)
+    flood_wall, flood_cpu = publisher_cost(publisher, 20_000 if quick else 200_000)
     flood_wakes = (publisher.wake_calls - wakes0) / max(1, publisher.counters[0] - published0)
     published0, wakes0 = publisher.counters[0], publisher.wake_calls
     paced = change_cpu_cost(source, 200 if quick else 1000)
     published1, wakes1 = publisher.counters[0], publisher.wake_calls
-    return {"flood_wall_ns": flood, "flood_wake_calls_per_notification": flood_wakes, "paced_cpu_ns": paced,
+    return {"flood_wall_ns": flood_wall, "flood_cpu_ns": flood_cpu, "flood_wake_calls_per_notification": flood_wakes,
+            "paced_cpu_ns": paced,
             "paced_wake_calls_per_notification": (wakes1 - wakes0) / max(1, published1 - published0)}
+
+
+def pin_this_process(cpus: set[int]) -> None:
+    """Every thread of this process (sched_setaffinity acts on one thread; threads started later inherit)."""
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            os.sched_setaffinity(int(tid), cpus)
+        except ProcessLookupError:  # the thread has ended meanwhile
+            pass
+
+
+def cost_by_subscribers(publisher: _bridge.BridgePublisher, source: Any, quick: bool,
+                        cpus: set[int] | None) -> dict[str, Any]:
+    """costs() with 0, 1 and 100 subscribers (one of the 100 alone in a stopped process: it never reads, 99 in
+    three processes), the subscriber processes on `cpus` if given; and the ratios 100 vs 1 to read."""
+    result: dict[str, Any] = {"0": costs(publisher, source, quick)}
+    one = spawn("hold", PROFILE, "1", "0", cpus=cpus)
+    result["1"] = costs(publisher, source, quick)
+    one.communicate("quit\n", timeout=60)
+    never = spawn("hold", PROFILE, "1", "0", cpus=cpus)
+    others = [spawn("hold", PROFILE, "33", "0", cpus=cpus) for _ in range(3)]
+    os.kill(never.pid, signal.SIGSTOP)
+    os.waitpid(never.pid, os.WUNTRACED)
+    result["100_1_never_reading"] = costs(publisher, source, quick)
+    os.kill(never.pid, signal.SIGCONT)
+    for h in [never, *others]:
+        h.communicate("quit\n", timeout=120)
+    for key in ("paced_cpu_ns", "flood_cpu_ns"):
+        result[f"{key.replace('_ns', '')}_ratio_100_vs_1"] = result["100_1_never_reading"][key] / result["1"][key]
+    return result
 
 
 def collect(quick: bool) -> dict[str, Any]:
@@ -249,20 +292,16 @@ def collect(quick: bool) -> dict[str, Any]:
         results["state"] = state_reads(200_000 // (10 if quick else 1))
 
         pointer = publisher._notify_pointer
-        results["publisher_cost_0_subscribers"] = costs(publisher, source, quick)
-        one = spawn("hold", PROFILE, "1", "0")
-        results["publisher_cost_1_subscriber"] = costs(publisher, source, quick)
-        one.communicate("quit\n", timeout=60)
-
-        # 100 subscribers: one alone in a stopped process (it never reads), 99 in three processes.
-        never = spawn("hold", PROFILE, "1", "0")
-        others = [spawn("hold", PROFILE, "33", "0") for _ in range(3)]
-        os.kill(never.pid, signal.SIGSTOP)
-        os.waitpid(never.pid, os.WUNTRACED)
-        results["publisher_cost_100_subscribers_1_never_reading"] = costs(publisher, source, quick)
-        os.kill(never.pid, signal.SIGCONT)
-        for h in [never, *others]:
-            h.communicate("quit\n", timeout=120)
+        results["publisher_cost"] = {"shared": cost_by_subscribers(publisher, source, quick, None)}
+        mine = os.sched_getaffinity(0)
+        if len(mine) >= 2:
+            publisher_cpu = min(mine)
+            pin_this_process({publisher_cpu})
+            try:
+                results["publisher_cost"]["isolated"] = cost_by_subscribers(publisher, source, quick,
+                                                                            mine - {publisher_cpu})
+            finally:
+                pin_this_process(mine)
 
         holders = [spawn("hold", PROFILE, "25", str(burst)) for _ in range(4)]
         start_pump(pointer, burst).join()
@@ -286,9 +325,21 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json")
+    parser.add_argument("--poll-idle", action="store_true",
+                        help="keep idle CPUs polling (/dev/cpu_dma_latency = 0; needs root) for the run")
     args = parser.parse_args()
-    results = {"machine": {"python": platform.python_version(), "platform": platform.platform(),
-                           "cpus": os.cpu_count()}, **collect(args.quick)}
+    latency_request = None
+    if args.poll_idle:
+        # The request holds while the descriptor is open (the kernel's PM QoS interface).
+        latency_request = os.open("/dev/cpu_dma_latency", os.O_WRONLY)
+        os.write(latency_request, (0).to_bytes(4, sys.byteorder))
+    try:
+        results = {"machine": {"python": platform.python_version(), "platform": platform.platform(),
+                               "cpus": os.cpu_count(), "idle": "poll" if args.poll_idle else "as configured"},
+                   **collect(args.quick)}
+    finally:
+        if latency_request is not None:
+            os.close(latency_request)
     print(json.dumps(results, indent=2))
     if args.json:
         with open(args.json, "w") as f:

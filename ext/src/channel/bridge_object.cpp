@@ -147,11 +147,19 @@ void BridgeObject::MarkPublisherGone() noexcept {
 }
 
 // Sleeps until the head may have moved, we are closing, or the publisher is gone. The subscriber half of the wake
-// protocol described at Writer::WakeSubscribers; the sleepers / forwarded words are the region's (untrusted: a bad
-// value there costs wake-ups, never correctness, since every wake is followed by a fresh look at the head).
+// protocol described at Writer::WakeSubscribers. The wanted / sleepers / forwarded words are the region's, untrusted:
+// a bad value there costs wake-ups (or, lowered by another process of the user, delays ours, as stopping the
+// publisher would), never a crash or a spin, since every wake is followed by a fresh look at the head.
 bool BridgeObject::SleepUntilPublished() noexcept {
   Header *h = reader_.header();
   const uint32_t seen = h->wake_word.load(std::memory_order_acquire);
+  // "Wake me at the publication that makes seen + 1": `wanted` only rises (signed: the words wrap), so an older
+  // sleeper's value never hides ours, and ours covers every older one still asleep.
+  const uint32_t want = seen + 1;
+  uint32_t wanted = h->wanted.load(std::memory_order_relaxed);
+  while (static_cast<int32_t>(wanted - want) < 0 &&
+         !h->wanted.compare_exchange_weak(wanted, want, std::memory_order_relaxed)) {
+  }
   h->sleepers.fetch_add(1, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with the publisher's fence
   const bool idle = !reader_.Pending() && !stop_.load(std::memory_order_acquire) &&
@@ -162,10 +170,9 @@ bool BridgeObject::SleepUntilPublished() noexcept {
   // on wakes every sleeper, then marks it passed on; whether or not it slept through the change: a subscriber that
   // saw the new head in its re-check is as able to pass it on as one the publisher woke, and may be the only one
   // awake (with the first design's publisher, requiring a sleep first lost a wake-up in wake_protocol_model.py;
-  // passing on more often costs only wake-ups). The wake comes before the mark, so a
-  // subscriber killed in between leaves the value unmarked; `forwarded` only moves forward (a subscriber that ran
-  // late must not make a newer value look not passed on). The words are the region's, untrusted: a bad value there
-  // costs wake-ups, never correctness, since every wake is followed by a fresh look at the head.
+  // passing on more often costs only wake-ups). The wake comes before the mark, so a subscriber killed in between
+  // leaves the value unmarked, and the publisher's heal wakes another; `forwarded` only moves forward (a subscriber
+  // that ran late must not make a newer value look not passed on).
   const uint32_t now = h->wake_word.load(std::memory_order_acquire);
   uint32_t forwarded = h->forwarded.load(std::memory_order_acquire);
   if (static_cast<int32_t>(forwarded - now) < 0) {

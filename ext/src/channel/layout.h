@@ -9,8 +9,9 @@
 //  - Identity (Header, first 64 bytes): the publisher, once, before the region becomes visible. Subscribers
 //    validate it at attach time and keep their own copies of the geometry; they never re-read it.
 //  - Status, ring head, cells: the publisher only. Subscribers read them as untrusted input.
-//  - Wake words (sleepers, forwarded): subscribers. The publisher reads `sleepers` to decide whether a publication
-//    needs a wake syscall (Writer::WakeSubscribers). `armed` is no longer used (layout version 1 keeps its place).
+//  - Wake words (sleepers, forwarded, wanted): subscribers. The publisher reads `wanted` (and, to heal a wake that
+//    was not passed on, `forwarded` and `sleepers`) to decide whether a publication needs a wake syscall
+//    (Writer::WakeSubscribers). `armed` is no longer used (it keeps its place).
 //  - Request slots: a subscriber fills a slot, the publisher answers in it.
 #pragma once
 #include <atomic>
@@ -23,7 +24,7 @@ namespace mapioffline {
 namespace channel {
 
 inline constexpr uint32_t kMagic = 0x48434F4Du;  // "MOCH" in memory order
-inline constexpr uint32_t kLayoutVersion = 1;
+inline constexpr uint32_t kLayoutVersion = 2;  // 2: `wanted` (a version-1 subscriber does not set it)
 inline constexpr uint32_t kMaxProfileUnits = 256;  // UTF-16 code units of the folded profile name
 inline constexpr uint32_t kRequestSlots = 8;
 inline constexpr uint32_t kMinRingCapacity = 2;
@@ -92,6 +93,7 @@ struct alignas(64) Header {
   alignas(64) std::atomic<uint32_t> sleepers;   // subscribers (about to be) asleep on wake_word
   std::atomic<uint32_t> forwarded;              // the last wake_word value a woken subscriber passed on to all
   std::atomic<uint32_t> armed;                  // unused (the first wake protocol's flag; see writer.cpp)
+  std::atomic<uint32_t> wanted;                 // the highest wake_word value a subscriber asleep waits for
 
   // -- requests ----------------------------------------------------------------------------------------------
   alignas(64) std::atomic<uint32_t> request_word;  // +1 per request: the futex the publisher's request thread sleeps on
@@ -122,6 +124,7 @@ static_assert(offsetof(Header, wake_word) == 192, "layout");
 static_assert(offsetof(Header, sleepers) == 256, "layout");
 static_assert(offsetof(Header, forwarded) == 260, "layout");
 static_assert(offsetof(Header, armed) == 264, "layout");
+static_assert(offsetof(Header, wanted) == 268, "layout");
 static_assert(offsetof(Header, request_word) == 320, "layout");
 static_assert(offsetof(Header, profile) == 384, "layout");
 static_assert(offsetof(Header, slots) == 896, "layout");

@@ -49,9 +49,10 @@ class Region {
   const std::string &name() const noexcept { return name_; }
 
   // Sleeps while *word == expected, at most timeout_ns (negative: no limit); may return early. `word` must lie in
-  // this region. Wake wakes up to `count` sleepers of `word` in every process (count < 0: all).
+  // this region. Wake wakes up to `count` sleepers of `word` in every process (count < 0: all) and returns how many
+  // it woke, or -1 when the OS does not say (Windows' semaphores) or the call failed.
   void Wait(std::atomic<uint32_t> *word, uint32_t expected, int64_t timeout_ns) const noexcept;
-  void Wake(std::atomic<uint32_t> *word, int count) const noexcept;
+  int Wake(std::atomic<uint32_t> *word, int count) const noexcept;
 
  private:
   void Reset() noexcept;

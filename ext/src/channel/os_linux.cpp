@@ -422,9 +422,10 @@ void Region::Wait(std::atomic<uint32_t> *word, uint32_t expected, int64_t timeou
   syscall(SYS_futex, reinterpret_cast<uint32_t *>(word), FUTEX_WAIT, expected, pts, nullptr, 0);
 }
 
-void Region::Wake(std::atomic<uint32_t> *word, int count) const noexcept {
-  syscall(SYS_futex, reinterpret_cast<uint32_t *>(word), FUTEX_WAKE, count < 0 ? INT_MAX : count, nullptr, nullptr,
-          0);
+int Region::Wake(std::atomic<uint32_t> *word, int count) const noexcept {
+  const long woken = syscall(SYS_futex, reinterpret_cast<uint32_t *>(word), FUTEX_WAKE, count < 0 ? INT_MAX : count,
+                             nullptr, nullptr, 0);
+  return woken < 0 ? -1 : static_cast<int>(woken);
 }
 
 PublisherWatch::~PublisherWatch() {

@@ -27,7 +27,7 @@ HRESULT Region::Open(const std::u16string &, Region *, const char **detail) noex
 }
 void Region::Unlink() noexcept {}
 void Region::Wait(std::atomic<uint32_t> *, uint32_t, int64_t) const noexcept {}
-void Region::Wake(std::atomic<uint32_t> *, int) const noexcept {}
+int Region::Wake(std::atomic<uint32_t> *, int) const noexcept { return -1; }
 
 uint32_t SelfPid() noexcept { return 0; }
 uint64_t SelfStartTime() noexcept { return 0; }

@@ -345,9 +345,9 @@ void Region::Wait(std::atomic<uint32_t> *word, uint32_t expected, int64_t timeou
   WaitForSingleObject(reinterpret_cast<HANDLE>(aux_[index]), ms);
 }
 
-void Region::Wake(std::atomic<uint32_t> *word, int count) const noexcept {
+int Region::Wake(std::atomic<uint32_t> *word, int count) const noexcept {
   const int index = WordIndex(base_, word);
-  if (index < 0) return;
+  if (index < 0) return -1;
   LONG tokens = count;
   if (count < 0) {
     // "Everyone": as many tokens as subscribers are counted asleep (a value from the region: clamped).
@@ -355,6 +355,7 @@ void Region::Wake(std::atomic<uint32_t> *word, int count) const noexcept {
     tokens = static_cast<LONG>(sleepers < 1 ? 1 : (sleepers > 4096 ? 4096 : sleepers));
   }
   ReleaseSemaphore(reinterpret_cast<HANDLE>(aux_[index]), tokens, nullptr);
+  return -1;  // a semaphore does not say who takes its tokens
 }
 
 PublisherWatch::~PublisherWatch() {

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "channel/os.h"
+#include "clock.h"
 
 namespace mapioffline {
 namespace channel {
@@ -61,33 +62,60 @@ void Writer::Publish(const MAPIOFFLINE_RECORD &record) noexcept {
     }
     next_.store(n + 1, std::memory_order_release);
     header_->head.store(n + 1, std::memory_order_release);  // release: the cell is complete before the head moves
+    WakeSubscribers();  // under order_: the heal's memory of our last wake is ours alone
   }
-  WakeSubscribers();
 }
 
 // The wake protocol (checked exhaustively, fences and all, by wake_protocol_model.py beside this file). A subscriber
-// about to sleep reads wake_word, counts itself in `sleepers`, runs a seq_cst fence, and sleeps only if the head
-// has not moved (and only while wake_word still has the value it read: the futex compares). We move the head and
-// wake_word, fence, then read `sleepers`: of the two fences one comes first, so either the subscriber sees our
-// head or we see it counted. A publication that finds anyone counted makes one futex wake of exactly one thread,
-// whatever the number of subscribers; the woken subscriber wakes all the others (BridgeObject::
-// SleepUntilPublished). So our cost per publication is one ring write and at most one wake of one thread.
+// about to sleep reads wake_word (value v), raises `wanted` to at least v + 1 ("wake me at the publication that makes
+// v + 1"), counts itself in `sleepers`, runs a seq_cst fence, and sleeps only if the head has not moved (and only
+// while wake_word is still v: the futex compares). We move the head and wake_word (to w), fence, then read `wanted`:
+// of the two fences one comes first, so either the subscriber sees our head or we see its `wanted` (or a higher
+// value: `wanted` only rises). So `wanted >= w` means someone may be asleep waiting for this publication, and we
+// make one futex wake of exactly one thread, whatever the number of subscribers; the woken subscriber wakes all the
+// others (BridgeObject::SleepUntilPublished). Our cost per publication is one ring write and at most one wake of
+// one thread; and a publication nobody newly waits for (`wanted < w`) costs no system call at all: the rest of a
+// change's records, a flood while subscribers are busy reading, and every publication after a subscriber was
+// stopped (SIGSTOP) or killed while asleep (its `wanted` stays behind; the first protocols counted it asleep
+// forever and paid a syscall per publication for it).
 //
-// Why a count and not a flag that a publication takes (the first design): a flag set by subscribers going to
-// sleep on the value a publication has just made can be taken by that same publication, whose wake then finds
-// nothing new; the next publication finds the flag down and wakes no one, and a subscriber sleeps through it
-// (the model's trace). A count stays up while anyone sleeps. It also heals a subscriber killed between being
-// woken and passing the wake on: its count stays, so the next publication wakes another one, which passes it on.
-// The price: a publication made while a woken subscriber has not yet uncounted itself pays a syscall that wakes no
-// one (cheap: the futex queue is empty), and a subscriber killed while counted makes every later publication pay
-// one. (A stopped subscriber, SIGSTOP or Ctrl-Z, is not in the futex queue: the kernel takes it out to stop it and
-// puts it back on SIGCONT, so it cannot swallow a wake.)
+// The heal: a subscriber we woke that dies (or is stopped) before it passes the wake on leaves the others asleep.
+// So we remember our last wake that woke someone; while `forwarded` has not reached it and anyone is counted asleep,
+// a publication at least heal_interval_ns_ later wakes one more thread, which passes it on. The interval keeps a
+// change's three records, made microseconds apart while the woken subscriber is still getting up, from paying a
+// syscall each. (Documented limit: the others then learn of that change at a publication after the interval.)
+// The model checks both the heal and what breaks without it.
+//
+// Why not a flag a publication takes (the first design): a flag set by subscribers going to sleep on the value a
+// publication has just made can be taken by that same publication, whose wake then finds nothing new; the next one
+// finds the flag down and wakes no one. `wanted` is a value, so a late arm for an old value cannot hide a new one.
+// (A stopped subscriber is not in the futex queue: the kernel takes it out to stop it and puts it back on SIGCONT,
+// so it cannot swallow a wake.)
 void Writer::WakeSubscribers() noexcept {
-  header_->wake_word.fetch_add(1, std::memory_order_release);
+  const uint32_t word = header_->wake_word.fetch_add(1, std::memory_order_release) + 1;
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (!wakes_ || header_->sleepers.load(std::memory_order_relaxed) == 0) return;
+  if (!wakes_) return;
+  // Signed differences: the words wrap. They are the region's (untrusted): a hostile value costs syscalls, never a
+  // missed wake of an honest subscriber.
+  bool wake = static_cast<int32_t>(header_->wanted.load(std::memory_order_relaxed) - word) >= 0;
+  if (!wake && owed_) {
+    if (static_cast<int32_t>(header_->forwarded.load(std::memory_order_relaxed) - owed_word_) >= 0) {
+      owed_ = false;  // passed on
+    } else if (header_->sleepers.load(std::memory_order_relaxed) != 0 &&
+               static_cast<int64_t>(MonotonicNs() - owed_since_ns_) >= heal_interval_ns_) {
+      wake = true;
+    }
+  }
+  if (!wake) return;
   wake_calls_.fetch_add(1, std::memory_order_relaxed);
-  wakes_->Wake(&header_->wake_word, 1);
+  const int woken = wakes_->Wake(&header_->wake_word, 1);
+  // A wake that found nobody queued owes no one a fan-out: anyone asleep now went to sleep after it, on a value that
+  // a later publication's `wanted` covers. (-1: the OS does not say; assume someone.)
+  owed_ = woken != 0;
+  if (owed_) {
+    owed_word_ = word;
+    owed_since_ns_ = static_cast<int64_t>(MonotonicNs());
+  }
 }
 
 void Writer::Stop() noexcept {

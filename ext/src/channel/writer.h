@@ -43,6 +43,13 @@ class Writer {
   // Wake system calls made so far: how often a publication found a subscriber counted asleep (the bench's measure
   // of the publisher's wake cost, which must not grow with the number of subscribers).
   uint64_t wake_calls() const noexcept { return wake_calls_.load(std::memory_order_relaxed); }
+  // How long a wake may stay not passed on before a publication wakes another subscriber (see WakeSubscribers).
+  static constexpr int64_t kHealIntervalNs = 1000000;
+  // Tests: another interval (0: every publication heals).
+  void set_heal_interval_ns(int64_t ns) noexcept {
+    std::lock_guard<std::mutex> lock(order_);
+    heal_interval_ns_ = ns;
+  }
 
  private:
   void WakeSubscribers() noexcept;
@@ -55,6 +62,11 @@ class Writer {
   std::atomic<uint64_t> next_{0};  // our own head: never read back from the region
   bool state_reported_ = false;    // under order_: a DONE stored a state since Go()
   std::atomic<uint64_t> wake_calls_{0};
+  // Under order_: our last wake that woke someone, until `forwarded` shows it passed on (the heal).
+  bool owed_ = false;
+  uint32_t owed_word_ = 0;
+  int64_t owed_since_ns_ = 0;
+  int64_t heal_interval_ns_ = kHealIntervalNs;
 };
 
 }  // namespace channel
