@@ -22,6 +22,7 @@ import pytest
 
 import mapioffline
 from mapioffline import _bridge
+from mapioffline.testing import start_pump
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the Linux channel")
 
@@ -287,6 +288,25 @@ def test_a_subscriber_that_falls_behind_reports_the_gap(profile: str, peers: lis
     assert lines[-1]["kind"] == DONE
     with mapioffline.open_offline(profile, backend="embedded") as source:
         pass  # (the publisher's embedded object lives in its own process: nothing to compare here)
+
+
+def test_a_stopped_subscriber_costs_the_publisher_no_wake_calls_and_misses_nothing(
+        profile: str, peers: list[Peer]) -> None:
+    """A subscriber stopped (SIGSTOP, Ctrl-Z) while asleep: the publications after it cost the publisher at most
+    one wake system call in all (the one it had gone to sleep waiting for), not one each; continued, it gets them."""
+    with mapioffline.open_offline(profile, backend="embedded") as source, _bridge.publish(profile, source) as publisher:
+        subscriber = start_subscriber(peers, profile, "get")
+        source.set_state(mapioffline.State.OFFLINE, block=True)
+        assert [r["kind"] for r in received(subscriber, 3)] == [START, CHANGE, DONE]  # then it goes to sleep
+        os.kill(subscriber.process.pid, signal.SIGSTOP)
+        _, status = os.waitpid(subscriber.process.pid, os.WUNTRACED)
+        assert os.WIFSTOPPED(status)
+        calls = publisher.wake_calls
+        start_pump(publisher._notify_pointer, 1000).join()
+        assert publisher.wake_calls - calls <= 1
+        os.kill(subscriber.process.pid, signal.SIGCONT)
+        assert [r["dropped_before"] for r in received(subscriber, 1000)] == [0] * 1000
+    assert subscriber.json() == {"end": "PublisherGone"}
 
 
 def test_set_state_requests_allowed(profile: str, peers: list[Peer]) -> None:
