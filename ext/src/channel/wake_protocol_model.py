@@ -3,16 +3,21 @@
 
 What is modelled, one shared-memory access per step (local steps run together with the next shared one):
   Writer::Publish + WakeSubscribers   the head store (release), wake_word.fetch_add (release), the seq_cst fence,
-                                      the load of `sleepers`, and a futex wake of exactly one sleeper when it is
-                                      not 0. Mutant "armed-flag": the first design (a flag the publication takes,
-                                      and a heal when its last wake was not passed on): the model finds its lost
-                                      wake-up (a flag set for the value a publication had just made was taken by
-                                      that publication; the next one found it down).
+                                      the load of `wanted`, and a futex wake of exactly one sleeper when `wanted`
+                                      has reached the new value; else the heal: when the last wake woke someone
+                                      (futex's count) and `forwarded` is behind it and `sleepers` is not 0, and the
+                                      heal interval has passed (a nondeterministic choice, except at the last
+                                      publication, which is late enough), a wake of one more. Mutant "armed-flag":
+                                      the first design (a flag the publication takes, and a heal when its last wake
+                                      was not passed on): the model finds its lost wake-up (a flag set for the value
+                                      a publication had just made was taken by that publication; the next one found
+                                      it down).
   BridgeObject::ReaderMain +          the reader loop (head load, consume), then SleepUntilPublished: wake_word
-  SleepUntilPublished                 load, sleepers += 1, seq_cst fence, the head re-check, the futex wait on the
-                                      value read, sleepers -= 1, and the fan-out: when `forwarded` is behind the
-                                      value, wake every sleeper (if sleepers counts any), then move `forwarded` up
-                                      to it (compare-exchange, never backwards).
+  SleepUntilPublished                 load, `wanted` raised to that value + 1 (compare-exchange), sleepers += 1,
+                                      seq_cst fence, the head re-check, the futex wait on the value read,
+                                      sleepers -= 1, and the fan-out: when `forwarded` is behind the value, wake
+                                      every sleeper (if sleepers counts any), then move `forwarded` up to it
+                                      (compare-exchange, never backwards).
   the kernel                          futex wait compares the word and queues the thread in one step; a wake of n
                                       dequeues the first n (FIFO). Both are system calls: the thread's store
                                       buffer is empty when they run (so the subscriber's fence is implied by the
@@ -23,11 +28,14 @@ nondeterministic step at a time; loads see the thread's own buffer first); a fen
 The wake_word fetch_add is a release RMW: its store is buffered behind the head store (never visible before it)
 and later loads may pass it (C++ gives no StoreLoad order there).
 
-Property, in every terminal state (no thread can move, buffers drained): every live subscriber has consumed every
-publication and exited its loop (a subscriber asleep then is a lost wake-up). The "kill" scenario (--long) adds a
-subscriber that dies right after a futex wait returns, before it passes the wake on, unless that was for the last
-publication (the documented limit: then the others learn of it at the next publication); the count it leaves
-behind must make the next publication wake the others.
+Properties: in every terminal state (no thread can move, buffers drained), every live subscriber has consumed every
+publication and exited its loop (a subscriber asleep then is a lost wake-up); and, without a victim, in every state
+where the publisher is between two publications and every subscriber is asleep or done with nothing buffered, no
+subscriber sleeps behind the head (it would sleep until some later publication: a wake-up late, if not lost). The
+"kill" scenarios add a subscriber that dies right after a futex wait returns, before it passes the wake on, unless
+that was for the last publication (the documented limit: then the others learn of it at the next publication after
+the heal interval); the heal must make that publication wake the others. "kill" has one other subscriber,
+"kill-two" (--long) two.
 
 Usage: wake_protocol_model.py [--scenario NAME] [--mutant NAME]. With no arguments: every scenario on the code
 as written, then every mutant on its scenario, which must report a violation. Prints the states explored.
