@@ -175,7 +175,7 @@ def check(cfg: Config) -> tuple[int, str | None]:
     regs0 = (("a", 0), ("cursor", 0), ("f", 0), ("h", 0), ("n", 0), ("now", 0), ("pending", 0), ("s", 0),
              ("seen", 0), ("woken", 0), ("word", 0))
     # Thread state: (pc, regs, buffer, status) with status "run", "wait", "end", "dead".
-    start = (tuple((0, regs0, (), "run") for _ in progs), tuple(0 for _ in LOCATIONS), ())
+    start = (tuple((0, regs0, (), "run") for _ in progs), tuple(0 for _ in LOCATIONS), ())  # canonical already
     parents: dict = {start: None}
     seen_states = parents
     stack = [start]
@@ -199,6 +199,22 @@ def check(cfg: Config) -> tuple[int, str | None]:
                         f"{memory[index['head']]}, the publisher between publications (memory "
                         f"{dict(zip(LOCATIONS, memory))})")
         return None
+
+    # Symmetry: the subscribers that are not the victim run one program, so a state and the same state with two of
+    # them swapped (their queue places too) behave alike; only one of each such set is explored. Traces then name
+    # threads by their place in the canonical order.
+    alike = range(1, 1 + cfg.subscribers)
+
+    def canonical(state):
+        threads, memory, queue = state
+        order = sorted(alike, key=lambda t: threads[t])
+        if order == list(alike):
+            return state
+        place = {old: new for new, old in zip(alike, order)}
+        renamed = list(threads)
+        for new, old in zip(alike, order):
+            renamed[new] = threads[old]
+        return tuple(renamed), memory, tuple(place.get(t, t) for t in queue)
 
     def read(memory, buffer, loc):
         for l, kind, v in reversed(buffer):
@@ -327,6 +343,7 @@ def check(cfg: Config) -> tuple[int, str | None]:
                                               f"{dict(zip(LOCATIONS, memory))})")
             continue
         for new, what in successors:
+            new = canonical(new)
             if new not in parents:
                 parents[new] = ((threads, memory, queue), what)
                 stack.append(new)
