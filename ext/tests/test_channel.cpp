@@ -7,6 +7,7 @@
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -505,21 +506,35 @@ void TestReaderRefusesCorruption() {
   CHECK_HR(Reader().Attach(image.base, ch::RegionSize(8), folded), MAPI_E_NOT_FOUND);
 }
 
-// The publisher's half of the wake protocol (Writer::WakeSubscribers), on a real region: a publication makes one
-// wake syscall exactly when someone is counted asleep, whatever the count, and none otherwise. The count is also
-// the heal: a subscriber killed after being woken, before it passed the wake on, stays counted, so the next
-// publication wakes another sleeper (the first design took a flag instead, and could wake no one then).
+// A live region of this process's with its writer, for the publisher's half of the wake protocol
+// (Writer::WakeSubscribers); stopped and unlinked at the end of the test.
+struct LiveRegion {
+  ch::Region region;
+  std::unique_ptr<Writer> writer;
+
+  explicit LiveRegion(const char *profile) {
+    const std::u16string folded = Wide(profile);
+    const char *detail = nullptr;
+    CHECK_HR(ch::Region::Create(folded, ch::RegionSize(8), &region, &detail), S_OK);
+    if (!region.valid()) return;
+    writer = std::make_unique<Writer>(region.base(), &region,
+                                      Identity{8, 3, 0, ch::SelfPid(), ch::SelfStartTime()}, folded);
+    writer->Go(MAPIOFFLINE_STATE_ONLINE);
+  }
+  ~LiveRegion() {
+    if (!writer) return;
+    writer->Stop();
+    region.Unlink();
+  }
+};
+
 // A publication pays a wake syscall only when some subscriber went to sleep waiting for it (`wanted`): a subscriber
 // that was stopped or killed while asleep costs the publications after it nothing (the count-based protocol paid
 // one syscall per publication for it, forever).
 void TestOnlyANewSleeperCostsAWake() {
-  const std::u16string folded = Wide("channel-test-wanted");
-  ch::Region region;
-  const char *detail = nullptr;
-  CHECK_HR(ch::Region::Create(folded, ch::RegionSize(8), &region, &detail), S_OK);
-  if (!region.valid()) return;
-  Writer writer(region.base(), &region, Identity{8, 3, 0, ch::SelfPid(), ch::SelfStartTime()}, folded);
-  writer.Go(MAPIOFFLINE_STATE_ONLINE);
+  LiveRegion live("channel-test-wanted");
+  if (!live.writer) return;
+  Writer &writer = *live.writer;
   writer.set_heal_interval_ns(INT64_MAX);  // this test is about `wanted` alone (Windows cannot say who was woken)
   ch::Header *h = writer.header();
   writer.Publish(Record(0));  // nobody asleep: no syscall
@@ -534,8 +549,6 @@ void TestOnlyANewSleeperCostsAWake() {
   h->wanted.store(h->wake_word.load() + 50);  // a value far ahead (a hostile or confused writer): costs syscalls
   writer.Publish(Record(10));
   CHECK(writer.wake_calls() == 2);
-  writer.Stop();
-  region.Unlink();
 }
 
 #if defined(__linux__)
@@ -568,13 +581,10 @@ void WaitUntilInFutexWait(pid_t tid) {
 // A subscriber the publisher woke dies before passing the wake on (its count stays, `forwarded` stays behind): a
 // publication after the heal interval wakes another one, and only then.
 void TestAWakeNotPassedOnIsHealed() {
-  const std::u16string folded = Wide("channel-test-heal");
-  ch::Region region;
-  const char *detail = nullptr;
-  CHECK_HR(ch::Region::Create(folded, ch::RegionSize(8), &region, &detail), S_OK);
-  if (!region.valid()) return;
-  Writer writer(region.base(), &region, Identity{8, 3, 0, ch::SelfPid(), ch::SelfStartTime()}, folded);
-  writer.Go(MAPIOFFLINE_STATE_ONLINE);
+  LiveRegion live("channel-test-heal");
+  if (!live.writer) return;
+  Writer &writer = *live.writer;
+  const ch::Region &region = live.region;
   ch::Header *h = writer.header();
   // A subscriber's sleep (BridgeObject::SleepUntilPublished) that returns without its epilogue, as if killed.
   auto dies_after_its_wake = [&] {
@@ -607,8 +617,6 @@ void TestAWakeNotPassedOnIsHealed() {
     CHECK(writer.wake_calls() == calls + (heal_due ? 2 : 1));
     h->sleepers.store(0);
   }
-  writer.Stop();
-  region.Unlink();
 }
 #endif
 
