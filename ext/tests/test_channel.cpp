@@ -552,12 +552,14 @@ void TestOnlyANewSleeperCostsAWake() {
 }
 
 #if defined(__linux__)
-// Blocks until thread `tid` of this process sleeps in a futex wait (the kernel has queued it). No API says so; the
-// test is about what the publisher does once a sleeper is queued, so it must not publish before.
+// Blocks until thread `tid` of this process sleeps in a futex wait (the kernel has queued it), at most 10 s (then
+// the check fails: a kernel whose /proc does not show it cannot run this test). No API says so; the test is about
+// what the publisher does once a sleeper is queued, so it must not publish before.
 void WaitUntilInFutexWait(pid_t tid) {
   const std::string base = "/proc/self/task/" + std::to_string(tid);
   const std::string futex = std::to_string(SYS_futex) + " ";
-  for (;;) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
     char buf[256] = {};
     const int fd = open((base + "/syscall").c_str(), O_RDONLY | O_CLOEXEC);
     CHECK(fd >= 0);
@@ -576,45 +578,68 @@ void WaitUntilInFutexWait(pid_t tid) {
     if (n > 0 && std::string(buf, static_cast<size_t>(n)).rfind(futex, 0) == 0 && sleeping) return;
     std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
+  fprintf(stderr, "thread %d never showed up in a futex wait\n", static_cast<int>(tid));
+  CHECK(false);
 }
 
-// A subscriber the publisher woke dies before passing the wake on (its count stays, `forwarded` stays behind): a
-// publication after the heal interval wakes another one, and only then.
-void TestAWakeNotPassedOnIsHealed() {
-  LiveRegion live("channel-test-heal");
-  if (!live.writer) return;
-  Writer &writer = *live.writer;
-  const ch::Region &region = live.region;
-  ch::Header *h = writer.header();
-  // A subscriber's sleep (BridgeObject::SleepUntilPublished) that returns without its epilogue, as if killed.
-  auto dies_after_its_wake = [&] {
-    std::atomic<pid_t> tid{0};
-    std::thread t([&] {
+// A subscriber's sleep (BridgeObject::SleepUntilPublished) without its epilogue: once woken it neither uncounts
+// itself nor passes the wake on, as if it were killed right then. Returns once the kernel has queued it.
+struct RawSleeper {
+  std::atomic<pid_t> tid{0};
+  std::atomic<bool> woken{false};
+  std::thread thread;
+
+  RawSleeper(const ch::Region &region, ch::Header *h) {
+    thread = std::thread([this, &region, h] {
       const uint32_t seen = h->wake_word.load();
       h->wanted.store(seen + 1);
       h->sleepers.fetch_add(1);
       std::atomic_thread_fence(std::memory_order_seq_cst);
       tid.store(static_cast<pid_t>(syscall(SYS_gettid)));
       region.Wait(&h->wake_word, seen, -1);
+      woken.store(true);
     });
     while (tid.load() == 0) std::this_thread::yield();
     WaitUntilInFutexWait(tid.load());
-    return t;
-  };
+  }
+  ~RawSleeper() { thread.join(); }
+};
+
+// A subscriber the publisher woke dies before passing the wake on (its count stays, `forwarded` stays behind):
+// a publication after the heal interval wakes another sleeper, and only then; a heal that found nobody queued owes
+// nothing; a wake passed on is not healed.
+void TestAWakeNotPassedOnIsHealed() {
+  LiveRegion live("channel-test-heal");
+  if (!live.writer) return;
+  Writer &writer = *live.writer;
+  ch::Header *h = writer.header();
   for (const bool heal_due : {true, false}) {
     writer.set_heal_interval_ns(heal_due ? 0 : INT64_MAX);
     const uint64_t calls = writer.wake_calls();
-    std::thread victim = dies_after_its_wake();
-    writer.Publish(Record(1));  // wakes the victim (it was queued: this wake owes a fan-out)
-    victim.join();
+    // Queued in this order; a futex wakes its sleepers of one priority first in, first out.
+    auto victim = std::make_unique<RawSleeper>(live.region, h);
+    RawSleeper survivor(live.region, h);
+    writer.Publish(Record(1));  // someone waits for it: wakes the victim, which then "dies"
+    victim.reset();             // joined: it was woken
     CHECK(writer.wake_calls() == calls + 1);
+    CHECK(!survivor.woken.load());
     writer.Publish(Record(2));  // nobody new waits, but the last wake was not passed on
-    CHECK(writer.wake_calls() == calls + (heal_due ? 2 : 1));
-    // Passed on (as a live subscriber would mark it): no more heals.
-    h->forwarded.store(h->wake_word.load());
-    writer.Publish(Record(3));
-    writer.Publish(Record(4));
-    CHECK(writer.wake_calls() == calls + (heal_due ? 2 : 1));
+    if (heal_due) {
+      CHECK(writer.wake_calls() == calls + 2);  // the heal: it woke the survivor (joined below)
+      writer.Publish(Record(3));  // the survivor "died" too: healed again, and this wake found nobody queued...
+      CHECK(writer.wake_calls() == calls + 3);
+      writer.Publish(Record(4));  // ...so it owes nothing: no more heals
+      CHECK(writer.wake_calls() == calls + 3);
+    } else {
+      CHECK(writer.wake_calls() == calls + 1);  // within the interval: no heal yet
+      CHECK(!survivor.woken.load());
+      h->forwarded.store(h->wake_word.load());  // passed on (as a live subscriber marks it)...
+      writer.set_heal_interval_ns(0);
+      writer.Publish(Record(3));  // ...so even with the interval over, no heal
+      CHECK(writer.wake_calls() == calls + 1);
+      CHECK(!survivor.woken.load());
+      live.region.Wake(&h->wake_word, -1);  // let the survivor go
+    }
     h->sleepers.store(0);
   }
 }

@@ -1196,8 +1196,9 @@ cdef class BridgePublisher:
 
     @property
     def wake_calls(self):
-        """Wake system calls made so far: one per publication that found a subscriber asleep, however many
-        subscribers there are (they pass a wake on among themselves)."""
+        """Wake system calls made so far: at most one per publication, and only for one that a subscriber went to
+        sleep waiting for (or that heals a wake not passed on), however many subscribers there are (they pass a
+        wake on among themselves)."""
         if self._p is NULL:
             raise ClosedError("the publisher is stopped")
         return mapioffline_bridge_publisher_wake_calls(self._p)

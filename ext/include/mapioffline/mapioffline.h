@@ -658,8 +658,9 @@ IMAPIOfflineNotify *mapioffline_bridge_publisher_notify(mapioffline_bridge_publi
  * publisher's cost as the source's thread pays it. Either pointer may be NULL. */
 void mapioffline_bridge_publisher_counters(mapioffline_bridge_publisher *publisher, uint64_t *published,
                                            uint64_t *notify_ns);
-/* Wake system calls the publisher made so far: one per publication that found a subscriber asleep, whatever the
- * number of subscribers (they pass the wake on among themselves). */
+/* Wake system calls the publisher made so far: at most one per publication, and only for one that a subscriber
+ * went to sleep waiting for (or that heals a wake not passed on), whatever the number of subscribers (they pass
+ * the wake on among themselves). */
 uint64_t mapioffline_bridge_publisher_wake_calls(mapioffline_bridge_publisher *publisher);
 /* The OS name of the publisher's region (e.g. "/mapioffline-u1000-<hash>"), valid until stop. */
 const char *mapioffline_bridge_publisher_region(mapioffline_bridge_publisher *publisher);

@@ -18,6 +18,15 @@ constexpr int64_t kRequestTimeoutNs = 30ll * 1000000000ll;  // a publisher that 
 
 std::atomic<const void *> g_bridge_vtable{nullptr};
 
+// Raises the region's `wanted` to at least `want` ("a publication that makes wake_word `want` must wake someone").
+// It only rises (signed: the words wrap), so an older sleeper's value never hides a newer one.
+void RaiseWanted(Header *h, uint32_t want) noexcept {
+  uint32_t wanted = h->wanted.load(std::memory_order_relaxed);
+  while (static_cast<int32_t>(wanted - want) < 0 &&
+         !h->wanted.compare_exchange_weak(wanted, want, std::memory_order_relaxed)) {
+  }
+}
+
 }  // namespace
 
 bool BridgeObject::Is(const void *p) noexcept {
@@ -122,11 +131,17 @@ void BridgeObject::Destroy(bool on_reader) noexcept {
 
 // Moves the shared wake word on and wakes every sleeper on it, so our reader (wherever it is in its sleep
 // protocol) looks again. Other subscribers of the channel wake spuriously and sleep again: this is rare (close,
-// publisher death).
+// publisher death). Our move makes the value others sleep on stale without waking them until our wake below; were
+// we killed in between, the publisher would not know to wake them (no one newly waits for its next value). So
+// `wanted` first covers the value after ours: the next publication then wakes one of them, who passes it on
+// (wake_protocol_model.py, scenario "close"). Compare-exchange, so that the value we cover is the one after ours.
 void BridgeObject::WakeReader() noexcept {
   if (!reader_.header()) return;
   Header *h = reader_.header();
-  h->wake_word.fetch_add(1, std::memory_order_release);
+  uint32_t word = h->wake_word.load(std::memory_order_relaxed);
+  do {
+    RaiseWanted(h, word + 2);
+  } while (!h->wake_word.compare_exchange_weak(word, word + 1, std::memory_order_acq_rel));
   region_.Wake(&h->wake_word, -1);
 }
 
@@ -153,13 +168,7 @@ void BridgeObject::MarkPublisherGone() noexcept {
 bool BridgeObject::SleepUntilPublished() noexcept {
   Header *h = reader_.header();
   const uint32_t seen = h->wake_word.load(std::memory_order_acquire);
-  // "Wake me at the publication that makes seen + 1": `wanted` only rises (signed: the words wrap), so an older
-  // sleeper's value never hides ours, and ours covers every older one still asleep.
-  const uint32_t want = seen + 1;
-  uint32_t wanted = h->wanted.load(std::memory_order_relaxed);
-  while (static_cast<int32_t>(wanted - want) < 0 &&
-         !h->wanted.compare_exchange_weak(wanted, want, std::memory_order_relaxed)) {
-  }
+  RaiseWanted(h, seen + 1);  // wake me at the publication that makes seen + 1 (covers every older sleeper too)
   h->sleepers.fetch_add(1, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with the publisher's fence
   const bool idle = !reader_.Pending() && !stop_.load(std::memory_order_acquire) &&

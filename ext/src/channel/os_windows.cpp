@@ -8,9 +8,13 @@
 //
 // Words: WaitOnAddress does not cross processes, so each word subscribers or the publisher sleep on (wake_word,
 // request_word, each request slot's state) has a named semaphore. Wait checks the word first, then waits for a
-// token; Wake releases tokens. A token released before the waiter waits stays in the semaphore, so no wake-up is
-// lost (the futex's atomic compare is replaced by counting); a token nobody needed makes one later wait return
-// early, and every caller looks again after a wait.
+// token; Wake releases tokens. A token released before the waiter waits stays in the semaphore (the futex's atomic
+// compare is replaced by counting); a token nobody needed makes one later wait return early, and every caller looks
+// again after a wait. Known limit, which the futex does not have: a semaphore's tokens are not tied to the value a
+// waiter checked, so a subscriber preempted between its check and its wait can find its token taken by another
+// one that went back to sleep on a newer value; it then sleeps until the next publication. And Wake cannot say
+// whom it woke (it returns -1), so the publisher's heal (writer.cpp) cannot tell a wake nobody took from one not
+// passed on: untaken tokens are capped (kTokenCap) so that they cannot pile up.
 //
 // Liveness: the subscriber opens the publisher's process (SYNCHRONIZE) and checks its creation time against the
 // one in the region (a reused pid is not the publisher); a watcher thread waits on the process handle, which is
@@ -38,6 +42,7 @@ constexpr int kDirectoryView = 13;                              // aux_ index of
 constexpr int kGeneration = 14;                                 // aux_ index: the generation this region is
 constexpr uint32_t kDirectoryMagic = 0x52444F4Du;               // "MODR"
 constexpr LONG kMaxTokens = 0x7FFFFFFF;
+constexpr LONG kTokenCap = 64;  // untaken tokens beyond this are taken back by the Wake that released them
 
 // The per-profile directory: which generation of the channel is current, and who publishes it.
 struct Directory {
@@ -354,7 +359,11 @@ int Region::Wake(std::atomic<uint32_t> *word, int count) const noexcept {
     const uint32_t sleepers = index == 0 ? static_cast<const Header *>(base_)->sleepers.load() : 1;
     tokens = static_cast<LONG>(sleepers < 1 ? 1 : (sleepers > 4096 ? 4096 : sleepers));
   }
-  ReleaseSemaphore(reinterpret_cast<HANDLE>(aux_[index]), tokens, nullptr);
+  LONG before = 0;
+  if (ReleaseSemaphore(reinterpret_cast<HANDLE>(aux_[index]), tokens, &before) && before >= kTokenCap) {
+    // Nobody took the last kTokenCap: later waiters will find those; ours would only make them spin longer.
+    for (LONG i = 0; i < tokens; ++i) WaitForSingleObject(reinterpret_cast<HANDLE>(aux_[index]), 0);
+  }
   return -1;  // a semaphore does not say who takes its tokens
 }
 

@@ -35,7 +35,16 @@ subscriber sleeps behind the head (it would sleep until some later publication: 
 "kill" scenarios add a subscriber that dies right after a futex wait returns, before it passes the wake on, unless
 that was for the last publication (the documented limit: then the others learn of it at the next publication after
 the heal interval); the heal must make that publication wake the others. "kill" has one other subscriber,
-"kill-two" (--long) two.
+"kill-two" (--long) two. "close" adds a subscriber closing (BridgeObject::WakeReader: `wanted` raised past the
+value it makes, then wake_word moved on by compare-exchange) that dies before its wake of everyone; with two
+writers of wake_word the publisher's fetch_add is modelled as a locked RMW (x86) there.
+
+Not modelled: Writer::Stop (it ends every stream: subscribers also see the status and the publisher's death);
+Windows' semaphores (os_windows.cpp: tokens instead of a compare, and its known limit); a victim dying elsewhere
+than right after its futex wait (before it, it is just gone; after its uncount, it has passed the wake on or is
+one more subscriber that is awake). With two publications the heal's "interval not yet over" choice is never
+taken (the first publication has no earlier wake to heal); a three-publication "kill" (Config(3, 1, True)) takes
+it, and is minutes and gigabytes here.
 
 Usage: wake_protocol_model.py [--scenario NAME] [--mutant NAME]. With no arguments: every scenario on the code
 as written, then every mutant on its scenario, which must report a violation. Prints the states explored.
@@ -57,6 +66,7 @@ class Config:
     subscribers: int
     victim: bool
     mutants: frozenset
+    closer: bool = False  # a subscriber closing (BridgeObject::WakeReader) that dies before its wake
 
 
 # Instructions: (op, *args). Register operands are names; value operands are functions of the register dict.
@@ -167,13 +177,28 @@ def print_trace(parents: dict, at: tuple) -> None:
     print("\n".join(reversed(steps)))
 
 
+def closer(cfg: Config) -> list:
+    """BridgeObject::WakeReader, killed right before its wake of everyone: `wanted` raised past the value it makes
+    (mutant close-no-raise: not), then wake_word moved on by compare-exchange."""
+    return [
+        ("label", "retry"),
+        ("load", "o", "wake_word"),
+        *([] if "close-no-raise" in cfg.mutants else [("cas_max_value", "wanted", lambda r: r["o"] + 2)]),
+        ("cas_eq", "ok", "wake_word", "o"),                             # wake_word: o -> o + 1, or fail
+        ("jump_if", lambda r: r["ok"] == 0, "retry"),
+        ("die",),
+    ]
+
+
 def check(cfg: Config) -> tuple[int, str | None]:
     progs = [publisher(cfg)] + [subscriber(cfg, False) for _ in range(cfg.subscribers)]
     if cfg.victim:
         progs.append(subscriber(cfg, True))
+    if cfg.closer:
+        progs.append(closer(cfg))
     labels = [{ins[1]: k for k, ins in enumerate(prog) if ins[0] == "label"} for prog in progs]
-    regs0 = (("a", 0), ("cursor", 0), ("f", 0), ("h", 0), ("n", 0), ("now", 0), ("pending", 0), ("s", 0),
-             ("seen", 0), ("woken", 0), ("word", 0))
+    regs0 = (("a", 0), ("cursor", 0), ("f", 0), ("h", 0), ("n", 0), ("now", 0), ("o", 0), ("ok", 0),
+             ("pending", 0), ("s", 0), ("seen", 0), ("woken", 0), ("word", 0))
     # Thread state: (pc, regs, buffer, status) with status "run", "wait", "end", "dead".
     start = (tuple((0, regs0, (), "run") for _ in progs), tuple(0 for _ in LOCATIONS), ())  # canonical already
     parents: dict = {start: None}
@@ -189,7 +214,7 @@ def check(cfg: Config) -> tuple[int, str | None]:
 
     def behind_at_rest(threads, memory) -> str | None:
         pc, _, buffer, _ = threads[0]
-        if cfg.victim or pc not in boundaries or buffer:
+        if cfg.victim or cfg.closer or pc not in boundaries or buffer:
             return None
         if any(status == "run" or buffer for _, _, buffer, status in threads[1:]):
             return None
@@ -269,12 +294,27 @@ def check(cfg: Config) -> tuple[int, str | None]:
                 new_buffer = buffer + ((ins[1], "store", ins[2](r)),)
             elif op == "add_buffered":
                 new_buffer = buffer + ((ins[1], "add", ins[2]),)
+            elif op == "rmw" and cfg.closer:
+                # With a second writer of wake_word (the closer), a buffered RMW would read a stale value: a
+                # locked RMW instead (x86's, a full barrier), exact for both writers.
+                if buffer:
+                    continue
+                r[ins[1]] = mem[index[ins[2]]] + ins[3]
+                mem[index[ins[2]]] = r[ins[1]]
             elif op == "rmw":
                 # wake_word.fetch_add(1, release): its store enters the buffer behind the head store (release:
                 # never visible before it), and later loads may still pass it (no StoreLoad order). Buffering an
-                # RMW is exact here because the publisher is the only writer of wake_word in the model.
+                # RMW is exact here because the publisher is the only writer of wake_word in these scenarios.
                 r[ins[1]] = read(memory, buffer, ins[2]) + ins[3]
                 new_buffer = buffer + ((ins[2], "store", r[ins[1]]),)
+            elif op == "cas_eq":  # compare-exchange ins[2]: r[ins[3]] -> r[ins[3]] + 1; r[ins[1]] says if it did
+                if buffer:
+                    continue
+                r[ins[1]] = int(mem[index[ins[2]]] == r[ins[3]])
+                if r[ins[1]]:
+                    mem[index[ins[2]]] = r[ins[3]] + 1
+            elif op == "die":
+                new_status = "dead"
             elif op == "xchg":
                 if any(l == ins[2] for l, _, _ in buffer):
                     continue
@@ -354,6 +394,7 @@ SCENARIOS = {
     "two-subscribers": Config(2, 2, False, frozenset()),
     "kill": Config(2, 1, True, frozenset()),
     "kill-two": Config(2, 2, True, frozenset()),
+    "close": Config(2, 1, False, frozenset(), closer=True),
 }
 LONG = {"kill-two"}  # minutes and gigabytes in this Python checker: run with --long
 # Each mutant, and the scenario that must find it.
@@ -363,12 +404,13 @@ MUTANTS = {
     "armed-flag": "two-subscribers",                # the publisher's rule before 2026-12-01 (lost a wake-up)
     "arm-equal": "two-subscribers",                 # wake only for `wanted` == the new value, not >= it
     "no-heal": "kill",                              # no second wake when the last one was not passed on
+    "close-no-raise": "close",                      # WakeReader moving wake_word without raising `wanted` first
 }
 
 
 def run(scenario: str, mutants: frozenset) -> tuple[int, str | None]:
     base = SCENARIOS[scenario]
-    return check(Config(base.publications, base.subscribers, base.victim, mutants))
+    return check(Config(base.publications, base.subscribers, base.victim, mutants, base.closer))
 
 
 def main() -> int:

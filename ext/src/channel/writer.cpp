@@ -77,14 +77,17 @@ void Writer::Publish(const MAPIOFFLINE_RECORD &record) noexcept {
 // one thread; and a publication nobody newly waits for (`wanted < w`) costs no system call at all: the rest of a
 // change's records, a flood while subscribers are busy reading, and every publication after a subscriber was
 // stopped (SIGSTOP) or killed while asleep (its `wanted` stays behind; the first protocols counted it asleep
-// forever and paid a syscall per publication for it).
+// forever and paid a syscall per publication for it). On Windows, where Wake cannot say whom it woke, a sleeper
+// killed while asleep makes the heal below release one token per heal interval instead (os_windows.cpp).
 //
 // The heal: a subscriber we woke that dies (or is stopped) before it passes the wake on leaves the others asleep.
 // So we remember our last wake that woke someone; while `forwarded` has not reached it and anyone is counted asleep,
 // a publication at least heal_interval_ns_ later wakes one more thread, which passes it on. The interval keeps a
 // change's three records, made microseconds apart while the woken subscriber is still getting up, from paying a
 // syscall each. (Documented limit: the others then learn of that change at a publication after the interval.)
-// The model checks both the heal and what breaks without it.
+// The model checks both the heal and what breaks without it. A subscriber that moves wake_word itself
+// (BridgeObject::WakeReader, on close) raises `wanted` past the value it makes first, so that its death between
+// that move and its wake of everyone is covered the same way (the model's "close" scenario).
 //
 // Why not a flag a publication takes (the first design): a flag set by subscribers going to sleep on the value a
 // publication has just made can be taken by that same publication, whose wake then finds nothing new; the next one

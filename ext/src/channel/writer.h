@@ -40,8 +40,9 @@ class Writer {
   // Records published so far.
   uint64_t Head() const noexcept { return next_.load(std::memory_order_acquire); }
   Header *header() const noexcept { return header_; }
-  // Wake system calls made so far: how often a publication found a subscriber counted asleep (the bench's measure
-  // of the publisher's wake cost, which must not grow with the number of subscribers).
+  // Wake system calls made so far: how often a publication found a subscriber waiting for it, or healed a wake not
+  // passed on (the bench's measure of the publisher's wake cost, which must not grow with the number of
+  // subscribers).
   uint64_t wake_calls() const noexcept { return wake_calls_.load(std::memory_order_relaxed); }
   // How long a wake may stay not passed on before a publication wakes another subscriber (see WakeSubscribers).
   static constexpr int64_t kHealIntervalNs = 1000000;
