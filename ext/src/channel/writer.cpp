@@ -98,8 +98,8 @@ void Writer::WakeSubscribers() noexcept {
   const uint32_t word = header_->wake_word.fetch_add(1, std::memory_order_release) + 1;
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (!wakes_) return;
-  // Signed differences: the words wrap. They are the region's (untrusted): a hostile value costs syscalls, never a
-  // missed wake of an honest subscriber.
+  // Signed differences: the words wrap. They are the region's (untrusted): a bad value costs syscalls, or (lowered
+  // by another process of the user) delays wake-ups as stopping us would; never a crash or a spin here.
   bool wake = static_cast<int32_t>(header_->wanted.load(std::memory_order_relaxed) - word) >= 0;
   if (!wake && owed_) {
     if (static_cast<int32_t>(header_->forwarded.load(std::memory_order_relaxed) - owed_word_) >= 0) {
