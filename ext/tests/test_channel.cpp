@@ -62,6 +62,17 @@ ULONG AdviseSink(IMAPIOfflineMgr *obj, IMAPIOfflineNotify *sink, ULONG client_to
   return token;
 }
 
+// A native sink of `capacity` records, attached and advised on `obj` with `client_token`; nullptr if it cannot be
+// made (the failed check says so).
+IMAPIOfflineNotify *NewAdvisedSink(IMAPIOfflineMgr *obj, ULONG capacity, ULONG client_token) {
+  IMAPIOfflineNotify *sink = nullptr;
+  CHECK_HR(mapioffline_sink_create(capacity, &sink), S_OK);
+  if (!sink) return nullptr;
+  mapioffline_sink_attach(sink);
+  AdviseSink(obj, sink, client_token);
+  return sink;
+}
+
 // Pops everything up to `want` records, waiting for each (bounded by a 5 s timeout per wait: a missing record
 // fails the test instead of hanging it).
 std::vector<MAPIOFFLINE_RECORD> PopAll(IMAPIOfflineNotify *sink, size_t want, std::vector<uint64_t> *gaps) {
@@ -119,10 +130,7 @@ void TestPublishAndFollow() {
   CHECK_HR(bridge->GetCapabilities(&caps), S_OK);
   CHECK(caps == (MAPIOFFLINE_CAPABILITY_OFFLINE | MAPIOFFLINE_CAPABILITY_ONLINE));
 
-  IMAPIOfflineNotify *sink = nullptr;
-  CHECK_HR(mapioffline_sink_create(64, &sink), S_OK);
-  mapioffline_sink_attach(sink);
-  AdviseSink(bridge, sink, 77);
+  IMAPIOfflineNotify *sink = NewAdvisedSink(bridge, 64, 77);
 
   // A change made on the source arrives through the channel, in order, with our client token.
   CHECK_HR(source->SetCurrentState(MAPIOFFLINE_FLAG_BLOCK, MAPIOFFLINE_STATE_OFFLINE_MASK, MAPIOFFLINE_STATE_OFFLINE,
@@ -204,12 +212,10 @@ void TestEveryAsleepSubscriberIsWokenThroughTheFanOut() {
   for (int i = 0; i < kSubscribers; ++i) {
     IMAPIOfflineMgr *bridge = nullptr;
     CHECK_HR(mapioffline_open_bridge(reinterpret_cast<const WCHAR *>(profile.c_str()), &bridge, nullptr), S_OK);
-    IMAPIOfflineNotify *sink = nullptr;
-    CHECK_HR(mapioffline_sink_create(256, &sink), S_OK);
-    mapioffline_sink_attach(sink);
-    if (!bridge || !sink) break;
-    AdviseSink(bridge, sink, static_cast<ULONG>(i));
+    if (!bridge) break;
     bridges.push_back(bridge);
+    IMAPIOfflineNotify *sink = NewAdvisedSink(bridge, 256, static_cast<ULONG>(i));
+    if (!sink) break;
     sinks.push_back(sink);
   }
   for (int c = 0; c < kChanges; ++c) {
@@ -348,10 +354,7 @@ void TestExecutor() {
     source->Release();
     return;
   }
-  IMAPIOfflineNotify *sink = nullptr;
-  CHECK_HR(mapioffline_sink_create(64, &sink), S_OK);
-  mapioffline_sink_attach(sink);
-  AdviseSink(bridge, sink, 5);
+  IMAPIOfflineNotify *sink = NewAdvisedSink(bridge, 64, 5);
 
   // Blocking: the executor runs it on the host's thread without BLOCK; the answer waits for the DONE anyway.
   CHECK_HR(bridge->SetCurrentState(MAPIOFFLINE_FLAG_BLOCK, MAPIOFFLINE_STATE_OFFLINE_MASK, MAPIOFFLINE_STATE_OFFLINE,
