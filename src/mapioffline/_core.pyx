@@ -1,7 +1,15 @@
-# cython: language_level=3
+# cython: language_level=3, freethreading_compatible=True
 """The compiled binding over the native core (ext/): Notification, Sink, OfflineObject and the test pump.
 
 Each cdef class owns exactly one COM reference. Every wait releases the GIL; every HRESULT goes through _check.
+
+Free-threaded CPython (3.13t+): the module declares itself compatible, so threads run its calls at once. The
+native core is thread-safe by itself (Notify is lock-free, a sink's consumers take its native consumer mutex,
+objects are reference counted with atomics). What this binding adds is the C state of each handle (its pointer,
+closed flag, final counters): it is only read or written inside ``cython.critical_section(self)``. A section
+spans only native calls that never call back into Python (a short native lock at most): a pointer used beyond it
+(a wait, building a list) is pinned first, by its own AddRef inside the section. On a GIL build a critical
+section compiles to nothing.
 """
 
 cimport cython
@@ -280,6 +288,9 @@ cdef class _Handle:
         return "handle"
 
     cdef IUnknown *_unknown(self) except NULL:
+        """The pointer, or the error of a closed or forked handle. Only inside critical_section(self): close() on
+        another thread releases the reference, so the pointer is usable only until the section ends (pin it to
+        use it beyond)."""
         if self._generation != _fork_generation:
             raise _forked_error(self._what())
         if self._closed or self._p is NULL:
@@ -287,15 +298,19 @@ cdef class _Handle:
         return self._p
 
     cdef IUnknown *_pin(self) except NULL:
-        cdef IUnknown *p = self._unknown()
-        p.AddRef()
+        cdef IUnknown *p
+        with cython.critical_section(self):
+            p = self._unknown()
+            p.AddRef()
         return p
 
     cdef void _before_release(self) noexcept:
-        """Runs once, at close(), while the reference is still held (the Sink closes its consumer side here)."""
+        """Runs once, at close(), inside its critical section while the reference is still held (the Sink closes
+        its consumer side here): native calls only, nothing that blocks."""
         pass
 
     cdef void _release(self) noexcept:
+        """At deallocation only (no other thread can reach the object then); close() has its own."""
         cdef IUnknown *p = self._p
         self._p = NULL
         if p is not NULL and self._generation == _fork_generation:
@@ -305,27 +320,40 @@ cdef class _Handle:
     @property
     def closed(self):
         """True after close() (or in a fork child, where the handle is inert)."""
-        return self._closed or self._generation != _fork_generation
+        with cython.critical_section(self):
+            return self._closed or self._generation != _fork_generation
 
     def close(self):
-        """Releases the handle (idempotent; a no-op in a fork child)."""
-        if self._closed:
-            return
-        self._closed = True  # under the GIL: exactly one caller gets past this point
-        if self._generation != _fork_generation:
-            return
-        self._before_release()
-        self._release()
+        """Releases the handle (idempotent; a no-op in a fork child). Safe from several threads at once, also
+        while other threads use the handle: their calls either ran before or fail with ClosedError, and a call
+        that pinned the object finishes on its own reference."""
+        cdef IUnknown *p
+        with cython.critical_section(self):
+            if self._closed:
+                return
+            self._closed = True  # exactly one caller gets past this point
+            if self._generation != _fork_generation:
+                return
+            self._before_release()
+            p = self._p
+            self._p = NULL
+        if p is not NULL:
+            with nogil:  # a last Release may join a native thread that calls a sink needing the GIL
+                p.Release()
 
     def __enter__(self):
-        self._unknown()
+        with cython.critical_section(self):
+            self._unknown()
         return self
 
     def __exit__(self, *exc_info):
         self.close()
 
     def __del__(self):
-        if not self._closed and self._p is not NULL and self._generation == _fork_generation:
+        cdef bint unclosed
+        with cython.critical_section(self):
+            unclosed = not self._closed and self._p is not NULL and self._generation == _fork_generation
+        if unclosed:
             warnings.warn(f"unclosed {self!r}", ResourceWarning, source=self)
             self.close()
 
@@ -361,19 +389,6 @@ cdef object _end_error(int code):
 
 cdef object _stats_tuple(const MAPIOFFLINE_SINK_STATS *s):
     return SinkStats(s.received, s.delivered, s.dropped, s.invalid, s.dropped_reported)
-
-
-cdef object _stats_of(IMAPIOfflineNotify *p):
-    cdef MAPIOFFLINE_SINK_STATS s
-    mapioffline_sink_stats(p, &s)
-    return _stats_tuple(&s)
-
-
-cdef object _raw_last_state_of(IMAPIOfflineNotify *p):
-    cdef ULONG s = 0
-    if not mapioffline_sink_get_last_state(p, &s):
-        return None
-    return s
 
 
 cdef uint64_t _spin_ns(object spin_us) except? 0:
@@ -421,10 +436,12 @@ cdef class Sink(_Handle):
         self._final_capacity = mapioffline_sink_capacity(p)
 
     cdef inline IMAPIOfflineNotify *_sink(self) except NULL:
+        """_unknown() as the sink: inside critical_section(self) only."""
         return <IMAPIOfflineNotify *>self._unknown()
 
     cdef inline bint _has_final(self) except -1:
-        """True when closed (the counters come from the snapshot); raises in a fork child."""
+        """True when closed (the counters come from the snapshot); raises in a fork child. Inside
+        critical_section(self) only, with the snapshot read in the same section."""
         if self._generation != _fork_generation:
             raise _forked_error("sink")
         return self._closed
@@ -438,14 +455,19 @@ cdef class Sink(_Handle):
     def com_pointer(self):
         """Address of the sink's IMAPIOfflineNotify, valid while this Sink is open. A manager that Advises it holds
         its own reference, which keeps the native sink alive even after close()."""
-        return <uintptr_t>self._sink()
+        with cython.critical_section(self):
+            return <uintptr_t>self._sink()
 
     @property
     def capacity(self):
         """The ring's capacity after rounding (readable after close())."""
-        if self._has_final():
-            return self._final_capacity
-        return mapioffline_sink_capacity(self._sink())
+        cdef ULONG capacity
+        with cython.critical_section(self):
+            if self._has_final():
+                capacity = self._final_capacity
+            else:
+                capacity = mapioffline_sink_capacity(self._sink())
+        return capacity
 
     @property
     def last_state(self):
@@ -462,25 +484,28 @@ cdef class Sink(_Handle):
 
     cdef object _raw_last_state(self):
         # A cdef method, not the property: last_state is the cheapest state check and stays one C call.
-        if self._has_final():
-            return self._final_last_state if self._final_has_last_state else None
-        return _raw_last_state_of(self._sink())
+        cdef ULONG state = 0
+        cdef bint known
+        with cython.critical_section(self):
+            if self._has_final():
+                known = self._final_has_last_state
+                state = self._final_last_state
+            else:
+                known = mapioffline_sink_get_last_state(self._sink(), &state)
+        return state if known else None
 
     @property
     def stats(self):
         """SinkStats(received, delivered, dropped, invalid, dropped_reported); after close(), as they were then."""
-        if self._has_final():
-            return _stats_tuple(&self._final_stats)
-        return _stats_of(self._sink())
+        cdef MAPIOFFLINE_SINK_STATS s
+        with cython.critical_section(self):
+            if self._has_final():
+                s = self._final_stats
+            else:
+                mapioffline_sink_stats(self._sink(), &s)
+        return _stats_tuple(&s)
 
     # -- consumption -----------------------------------------------------------------------------------------
-    cdef object _pop_one(self, IMAPIOfflineNotify *p):
-        cdef MAPIOFFLINE_RECORD r
-        cdef uint64_t gap = 0
-        if mapioffline_sink_pop_records(p, &r, 1, &gap) == 1:
-            return _make(&r, gap)
-        return None
-
     cdef object _next(self, object timeout, uint64_t spin_ns, bint stop_on_interrupt, uint32_t seen):
         """The next notification. Raises the end-of-stream error (ClosedError, StreamEnded, PublisherGone) once
         the sink is empty and its stream is over, TimeoutError; returns None only when stop_on_interrupt and the
@@ -491,19 +516,25 @@ cdef class Sink(_Handle):
         cdef uint64_t spin_slice
         cdef IMAPIOfflineNotify *p
         cdef int result, code
+        cdef MAPIOFFLINE_RECORD r
+        cdef uint64_t gap = 0
+        cdef size_t got
         while True:
-            p = self._sink()
-            # The end is read before the pop: it is stored after the records that precede it were published, so
-            # an empty pop after it means nothing more is coming. Popping first let the last records and the end
-            # land between the two, and StreamEnded came with records pending (sink_protocol_model.py).
-            code = _end_code(p)
-            n = self._pop_one(p)  # no Python code runs between the two reads and the pop: p cannot be freed
-            if n is not None:
-                return n
+            with cython.critical_section(self):  # close() on another thread cannot release p in here
+                p = self._sink()
+                # The end is read before the pop: it is stored after the records that precede it were published,
+                # so an empty pop after it means nothing more is coming. Popping first let the last records and
+                # the end land between the two, and StreamEnded came with records pending (sink_protocol_model.py).
+                code = _end_code(p)
+                got = mapioffline_sink_pop_records(p, &r, 1, &gap)
+                if got == 0 and code == 0:
+                    if not stop_on_interrupt:
+                        seen = mapioffline_sink_interrupts(p)  # an interrupt is only a reason to look again
+                    p.AddRef()  # pinned across the wait: close() on another thread must not free it under us
+            if got == 1:
+                return _make(&r, gap)
             if code != 0:
                 raise _end_error(code)
-            if not stop_on_interrupt:
-                seen = mapioffline_sink_interrupts(p)  # an interrupt is only a reason to look again
             slice_ns = _WAIT_SLICE_NS
             spin_slice = 0
             if spin_ns > 0:
@@ -514,10 +545,10 @@ cdef class Sink(_Handle):
             if limit >= 0:
                 remaining = limit - <int64_t>(mapioffline_now_ns() - start)
                 if remaining <= 0:
+                    p.Release()
                     raise TimeoutError(f"no notification within {timeout} s")
                 if remaining < slice_ns:
                     slice_ns = remaining
-            p.AddRef()  # pinned across the wait: close() on another thread must not free it under us
             with nogil:
                 result = mapioffline_sink_wait_since(p, slice_ns, spin_slice, seen)
                 p.Release()
@@ -552,21 +583,27 @@ cdef class Sink(_Handle):
         cdef MAPIOFFLINE_RECORD buf[256]
         cdef uint64_t gaps[256]
         cdef size_t want, n, i
+        cdef IMAPIOfflineNotify *p = NULL
         cdef list out = []
-        # Pinned: building the list runs the allocator (and maybe the garbage collector, and so Python code that
-        # could close this sink on another thread).
-        cdef IMAPIOfflineNotify *p = <IMAPIOfflineNotify *>self._pin()
-        try:
-            while left > 0:
-                want = _BATCH if <size_t>left > _BATCH else <size_t>left
-                n = mapioffline_sink_pop_records(p, buf, want, gaps)
-                for i in range(n):
-                    out.append(_make(&buf[i], gaps[i]))
-                left -= <Py_ssize_t>n
-                if n < want:
+        cdef bint first = True
+        while left > 0:
+            want = _BATCH if <size_t>left > _BATCH else <size_t>left
+            # Each batch is popped inside the section, the objects made outside it (the allocator may run the
+            # garbage collector, and so Python code that closes this sink). A close() between two batches ends the
+            # drain with what it took: nothing is popped after close() took its final counters, so
+            # stats.delivered then counts every record a consumer got.
+            with cython.critical_section(self):
+                if first:
+                    p = self._sink()
+                elif self._closed:
                     break
-        finally:
-            p.Release()
+                n = mapioffline_sink_pop_records(p, buf, want, gaps)
+            first = False
+            for i in range(n):
+                out.append(_make(&buf[i], gaps[i]))
+            left -= <Py_ssize_t>n
+            if n < want:
+                break
         return out
 
     def drain_into(self, buffer):
@@ -581,7 +618,8 @@ cdef class Sink(_Handle):
         cdef size_t count, n
         cdef MAPIOFFLINE_RECORD tmp[64]
         cdef size_t done = 0, want
-        self._sink()  # a closed sink is a ClosedError before the buffer is even looked at
+        with cython.critical_section(self):
+            self._sink()  # a closed sink is a ClosedError before the buffer is even looked at
         try:
             PyObject_GetBuffer(buffer, &view, PyBUF_WRITABLE)
         except BufferError as e:
@@ -589,19 +627,22 @@ cdef class Sink(_Handle):
         except TypeError:
             raise TypeError(f"drain_into needs a writable buffer, not {type(buffer).__name__}") from None
         try:
-            p = self._sink()  # taken after GetBuffer, which may run Python code (a __buffer__ method)
             count = <size_t>view.len // 32
             if count == 0:
                 raise ValueError(f"buffer of {view.len} bytes cannot hold one {RECORD_SIZE}-byte record")
-            if (<uintptr_t>view.buf) % 8 == 0:
-                return mapioffline_sink_pop_records(p, <MAPIOFFLINE_RECORD *>view.buf, count, NULL)
-            while done < count:  # unaligned memory: go through an aligned buffer
-                want = count - done if count - done < 64 else 64
-                n = mapioffline_sink_pop_records(p, tmp, want, NULL)
-                memcpy(<char *>view.buf + done * 32, tmp, n * 32)
-                done += n
-                if n < want:
-                    break
+            # Taken after GetBuffer, which may run Python code (a __buffer__ method); native calls only below.
+            with cython.critical_section(self):
+                p = self._sink()
+                if (<uintptr_t>view.buf) % 8 == 0:
+                    done = mapioffline_sink_pop_records(p, <MAPIOFFLINE_RECORD *>view.buf, count, NULL)
+                else:
+                    while done < count:  # unaligned memory: go through an aligned buffer
+                        want = count - done if count - done < 64 else 64
+                        n = mapioffline_sink_pop_records(p, tmp, want, NULL)
+                        memcpy(<char *>view.buf + done * 32, tmp, n * 32)
+                        done += n
+                        if n < want:
+                            break
             return done
         finally:
             PyBuffer_Release(&view)
@@ -609,7 +650,9 @@ cdef class Sink(_Handle):
     def fileno(self):
         """A descriptor (POSIX) that is readable while notifications are pending (level-triggered), after close
         and after the stream ended, for selectors and asyncio. Raises NotSupported on Windows."""
-        cdef int fd = mapioffline_sink_fileno(self._sink())
+        cdef int fd
+        with cython.critical_section(self):
+            fd = mapioffline_sink_fileno(self._sink())
         if fd < 0:
             raise NotSupported("Sink.fileno() needs POSIX (on Windows use aget())")
         return fd
@@ -617,7 +660,8 @@ cdef class Sink(_Handle):
     def interrupt(self):
         """Wakes every consumer blocked on this sink without ending anything: they look again and go back to
         waiting. (Tools that wait for a condition of their own use this to be woken.)"""
-        mapioffline_sink_interrupt(self._sink())
+        with cython.critical_section(self):
+            mapioffline_sink_interrupt(self._sink())
 
     def __iter__(self):
         return self
@@ -627,9 +671,7 @@ cdef class Sink(_Handle):
         subscription feeding it ended, or the sink was closed)."""
         if self._generation != _fork_generation:
             raise _forked_error("sink")
-        if self._closed:
-            raise StopIteration  # closed before this call (e.g. inside the for loop): the iteration ends
-        try:
+        try:  # closed before this call (e.g. inside the for loop) is a ClosedError too: the iteration ends
             return self._next(None, 0, False, 0)
         except ClosedError:  # StreamEnded and PublisherGone derive from it
             raise StopIteration from None
@@ -637,15 +679,20 @@ cdef class Sink(_Handle):
     # -- for the facade (Subscription, callbacks, asyncio): native operations only -------------------------
     def _attach(self):
         """A subscription starts feeding this sink (its stream reopens)."""
-        mapioffline_sink_attach(self._sink())
+        with cython.critical_section(self):
+            mapioffline_sink_attach(self._sink())
 
     def _detach(self):
         """A subscription stopped feeding this sink; with none left, consumers stop once it is empty."""
-        mapioffline_sink_detach(self._sink())
+        with cython.critical_section(self):
+            mapioffline_sink_detach(self._sink())
 
     def _interrupts(self):
         """The interrupt count: read it before checking a condition of your own, then pass it to _next_since."""
-        return mapioffline_sink_interrupts(self._sink())
+        cdef uint32_t count
+        with cython.critical_section(self):
+            count = mapioffline_sink_interrupts(self._sink())
+        return count
 
     def _next_since(self, seen):
         """Blocks for the next notification like get(); None once the interrupt count differs from ``seen``."""
@@ -653,21 +700,28 @@ cdef class Sink(_Handle):
 
     def _try_get(self):
         """Non-blocking: a Notification, None when empty, or the end-of-stream error when empty and over."""
-        cdef IMAPIOfflineNotify *p = self._sink()
-        cdef int code = _end_code(p)  # before the pop, as in _next
-        n = self._pop_one(p)
-        if n is None and code != 0:
+        cdef IMAPIOfflineNotify *p
+        cdef MAPIOFFLINE_RECORD r
+        cdef uint64_t gap = 0
+        cdef size_t got
+        cdef int code
+        with cython.critical_section(self):
+            p = self._sink()
+            code = _end_code(p)  # before the pop, as in _next
+            got = mapioffline_sink_pop_records(p, &r, 1, &gap)
+        if got == 1:
+            return _make(&r, gap)
+        if code != 0:
             raise _end_error(code)
-        return n
+        return None
 
     def _watch(self):
         """(fd or None, pin): the pin holds a native reference so that the descriptor stays open while an event
         loop watches it, even if the sink is closed (and its handle's reference released) meanwhile."""
-        cdef IMAPIOfflineNotify *p = self._sink()
-        cdef int fd = mapioffline_sink_fileno(p)
+        cdef IMAPIOfflineNotify *p = <IMAPIOfflineNotify *>self._pin()
+        cdef int fd = mapioffline_sink_fileno(p)  # the descriptor lives as long as the native sink
         cdef _Pin pin = _Pin.__new__(_Pin)
-        p.AddRef()
-        pin._p = <IUnknown *>p
+        pin._p = <IUnknown *>p  # the pin adopts the reference
         return (None if fd < 0 else fd), pin
 
     def _wait(self, double seconds):
@@ -680,9 +734,15 @@ cdef class Sink(_Handle):
             p.Release()
 
     def __repr__(self):
-        if self.closed or self._p is NULL:
+        cdef uintptr_t address = 0
+        cdef ULONG capacity = 0
+        with cython.critical_section(self):
+            if not self._closed and self._p is not NULL and self._generation == _fork_generation:
+                address = <uintptr_t>self._p
+                capacity = mapioffline_sink_capacity(<IMAPIOfflineNotify *>self._p)
+        if address == 0:
             return "<mapioffline.Sink closed>"
-        return f"<mapioffline.Sink capacity={mapioffline_sink_capacity(<IMAPIOfflineNotify *>self._p)} at 0x{<uintptr_t>self._p:x}>"
+        return f"<mapioffline.Sink capacity={capacity} at 0x{address:x}>"
 
 
 # wait_idle's slices: a condition-variable wait is not cut short by a signal, so Ctrl-C waits for the slice's end.
@@ -731,7 +791,8 @@ cdef class OfflineObject(_Handle):
     @property
     def com_pointer(self):
         """Address of the IMAPIOfflineMgr, valid while this handle is open."""
-        return <uintptr_t>self._mgr()
+        with cython.critical_section(self):
+            return <uintptr_t>self._mgr()
 
     @property
     def capabilities(self):
@@ -928,18 +989,24 @@ cdef class PumpHandle:
     def join(self):
         """Waits (GIL released) for the producers; returns the wall time they took in ns. Idempotent. In a fork
         child, a pump started by the parent returns 0 at once and is leaked: its threads exist only there."""
-        cdef mapioffline_pump *pump = self._pump
+        cdef mapioffline_pump *pump
         cdef uint64_t elapsed = 0
-        self._pump = NULL
+        with cython.critical_section(self):  # one caller takes the pump; the others do not join it twice
+            pump = self._pump
+            self._pump = NULL
         if pump is not NULL:
             with nogil:
                 mapioffline_pump_join(pump, &elapsed)
-            self.elapsed_ns = elapsed
-        return self.elapsed_ns
+            with cython.critical_section(self):
+                self.elapsed_ns = elapsed
+        with cython.critical_section(self):
+            elapsed = self.elapsed_ns
+        return elapsed
 
     @property
     def running(self):
-        return self._pump is not NULL
+        with cython.critical_section(self):
+            return self._pump is not NULL
 
     def __dealloc__(self):
         if self._pump is not NULL:
@@ -1181,17 +1248,15 @@ cdef class BridgePublisher:
     @property
     def region_name(self):
         """The OS name of the channel's shared memory (on Linux, a file in /dev/shm)."""
-        if self._p is NULL:
-            raise ClosedError("the publisher is stopped")
-        return mapioffline_bridge_publisher_region(self._p).decode("utf-8")
+        with cython.critical_section(self):  # stop() on another thread frees the publisher once it has _p
+            return mapioffline_bridge_publisher_region(self._publisher()).decode("utf-8")
 
     @property
     def counters(self):
         """(notifications published, total ns spent publishing them inside Notify): the publisher's cost."""
         cdef uint64_t published = 0, spent = 0
-        if self._p is NULL:
-            raise ClosedError("the publisher is stopped")
-        mapioffline_bridge_publisher_counters(self._p, &published, &spent)
+        with cython.critical_section(self):
+            mapioffline_bridge_publisher_counters(self._publisher(), &published, &spent)
         return published, spent
 
     @property
@@ -1199,25 +1264,35 @@ cdef class BridgePublisher:
         """Wake system calls made so far: at most one per publication, and only for one that a subscriber went to
         sleep waiting for (or that heals a wake not passed on), however many subscribers there are (they pass a
         wake on among themselves)."""
-        if self._p is NULL:
-            raise ClosedError("the publisher is stopped")
-        return mapioffline_bridge_publisher_wake_calls(self._p)
+        cdef uint64_t calls
+        with cython.critical_section(self):
+            calls = mapioffline_bridge_publisher_wake_calls(self._publisher())
+        return calls
 
     @property
     def _notify_pointer(self):
         """Address of the publisher's own IMAPIOfflineNotify (for the test pump in benchmarks), valid until stop."""
-        if self._p is NULL:
-            raise ClosedError("the publisher is stopped")
-        return <uintptr_t>mapioffline_bridge_publisher_notify(self._p)
+        with cython.critical_section(self):
+            return <uintptr_t>mapioffline_bridge_publisher_notify(self._publisher())
 
     @property
     def closed(self):
-        return self._p is NULL
+        with cython.critical_section(self):
+            return self._p is NULL
+
+    cdef mapioffline_bridge_publisher *_publisher(self) except NULL:
+        """The publisher, or ClosedError once stopped: inside critical_section(self) only (see stop())."""
+        if self._p is NULL:
+            raise ClosedError("the publisher is stopped")
+        return self._p
 
     def stop(self):
-        """Stops publishing: every subscriber's stream ends (PublisherGone). Idempotent."""
-        cdef mapioffline_bridge_publisher *p = self._p
-        self._p = NULL
+        """Stops publishing: every subscriber's stream ends (PublisherGone). Idempotent, and safe from several
+        threads at once."""
+        cdef mapioffline_bridge_publisher *p
+        with cython.critical_section(self):  # exactly one caller takes the publisher
+            p = self._p
+            self._p = NULL
         if p is not NULL and self._generation == _fork_generation:
             with nogil:  # unadvising waits for a Notify in progress, which may need the GIL
                 mapioffline_bridge_publish_stop(p)
@@ -1225,15 +1300,18 @@ cdef class BridgePublisher:
     close = stop
 
     def __enter__(self):
-        if self._p is NULL:
-            raise ClosedError("the publisher is stopped")
+        with cython.critical_section(self):
+            self._publisher()
         return self
 
     def __exit__(self, *exc_info):
         self.stop()
 
     def __del__(self):
-        if self._p is not NULL and self._generation == _fork_generation:
+        cdef bint running
+        with cython.critical_section(self):
+            running = self._p is not NULL and self._generation == _fork_generation
+        if running:
             warnings.warn(f"unstopped {self!r}", ResourceWarning, source=self)
             self.stop()
 
@@ -1243,5 +1321,5 @@ cdef class BridgePublisher:
                 mapioffline_bridge_publish_stop(self._p)
 
     def __repr__(self):
-        state = "stopped" if self._p is NULL else "publishing"
+        state = "stopped" if self.closed else "publishing"
         return f"<mapioffline.BridgePublisher {state} profile={self.profile!r}>"

@@ -211,5 +211,7 @@ def _flush_at_exit() -> None:
     """Delivers what open callback subscriptions hold, within one bound for all of them, before the interpreter
     stops its daemon threads."""
     deadline = time.monotonic() + _exit_timeout
-    for dispatcher in list(_running):
+    with _lock:  # dispatchers that end meanwhile discard themselves (under the lock) from another thread
+        running = list(_running)
+    for dispatcher in running:
         dispatcher.finish(max(0.0, deadline - time.monotonic()))

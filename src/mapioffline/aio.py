@@ -9,6 +9,7 @@ wait again. Loops without add_reader (the Windows Proactor loop) wait in the def
 from __future__ import annotations
 
 import asyncio
+import threading
 import weakref
 from typing import TYPE_CHECKING
 
@@ -62,18 +63,23 @@ class _Watcher:
             self.loop.remove_reader(self.fd)
         except NotImplementedError:  # the loop never had it (Proactor)
             pass
-        by_sink = _watchers.get(self.loop)
+        with _watchers_lock:
+            by_sink = _watchers.get(self.loop)
         if by_sink is not None and by_sink.get(self.sink_id) is self:
             del by_sink[self.sink_id]
         self.pin.close()
 
 
-# Per loop (weakly: a closed, collected loop takes its entries along), per sink id: the active watcher.
+# Per loop (weakly: a closed, collected loop takes its entries along), per sink id: the active watcher. A loop's
+# own dict is only touched from that loop's thread; the outer mapping is shared by the loops of every thread, and
+# WeakKeyDictionary is not documented as thread-safe (without the GIL, its weakref callbacks run on any thread).
 _watchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, _Watcher]] = weakref.WeakKeyDictionary()
+_watchers_lock = threading.Lock()
 
 
 def _watcher_for(loop: asyncio.AbstractEventLoop, sink: Sink) -> _Watcher | None:
-    by_sink = _watchers.setdefault(loop, {})
+    with _watchers_lock:
+        by_sink = _watchers.setdefault(loop, {})
     watcher = by_sink.get(id(sink))
     if watcher is None:
         fd, pin = sink._watch()
