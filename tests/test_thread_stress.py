@@ -57,9 +57,11 @@ def _join(threads: list[threading.Thread]) -> None:
 class _Taken:
     """What the consumers took, keyed so that a record taken twice (or one never taken) shows."""
 
-    def __init__(self) -> None:
+    def __init__(self, enough: int = 0) -> None:
         self.lock = threading.Lock()
         self.keys: list[PumpKey] = []
+        self.enough = threading.Event()  # set once ``enough`` records were taken, by whichever consumer
+        self._threshold = enough
 
     def add(self, kind: int, token: int, old: int) -> None:
         # Pump records: token = producer index, old_state = its sequence. Subscription records: one change per
@@ -67,6 +69,8 @@ class _Taken:
         key = ("pump", token, old) if token < 1000 else ("change", token, kind)
         with self.lock:
             self.keys.append(key)
+            if len(self.keys) == self._threshold:
+                self.enough.set()
 
     def add_notification(self, n: mapioffline.Notification) -> None:
         self.add(n.raw_kind, n.client_token, n.raw_old_state)
@@ -194,9 +198,8 @@ def test_every_consumer_call_on_one_sink_from_many_threads_takes_each_record_exa
 
 
 def test_close_racing_every_consumer_call_ends_each_one_and_delivered_counts_what_they_took() -> None:
-    taken = _Taken()
+    taken = _Taken(enough=2000)
     errors: list[BaseException] = []
-    enough = threading.Event()
     with Sink(1 << 12) as sink:
         def counted(loop: Callable[[], None]) -> Callable[[], None]:
             """Runs a consumer until close() ends it: a ClosedError (or the end of an iteration) is its end."""
@@ -209,9 +212,10 @@ def test_close_racing_every_consumer_call_ends_each_one_and_delivered_counts_wha
 
         def get_loop() -> None:
             while True:
-                taken.add_notification(sink.get(timeout=5))
-                if len(taken.keys) >= 2000:
-                    enough.set()
+                try:
+                    taken.add_notification(sink.get(timeout=5))
+                except TimeoutError:
+                    continue  # the pump may have ended before close(): this loop ends with close()
 
         def drain_loop() -> None:
             while True:
@@ -248,9 +252,11 @@ def test_close_racing_every_consumer_call_ends_each_one_and_delivered_counts_wha
         targets = [get_loop, get_loop, drain_loop, drain_into_loop, iterate, asyncio_tasks, asyncio_tasks, reader]
         threads = _run_all([counted(t) for t in targets], errors)
         # The pump holds its own reference: it keeps calling Notify after close(), which counts those as dropped.
-        pump = start_pump(sink.com_pointer, 200_000, threads=2, sequence=True)
+        # Long enough to be running at close() on most runs; if it ended first, the 4096 records it left in the
+        # ring are more than the 2000 taken before close().
+        pump = start_pump(sink.com_pointer, 2_000_000, threads=2, sequence=True)
         try:
-            enough.wait(HANG_S)
+            assert taken.enough.wait(HANG_S), f"only {len(taken.keys)} records taken"
             closers = _run_all([sink.close] * 8, errors)  # 8 threads close at once: exactly one does it
             _join(closers)
             _join(threads)
@@ -319,3 +325,48 @@ def test_importing_the_package_leaves_a_free_threaded_interpreter_without_the_gi
     assert result.returncode == 0 and result.stderr == "", result.stderr
     free_threaded, gil_enabled = result.stdout.split()
     assert gil_enabled == ("False" if free_threaded == "True" else "True")
+
+
+def test_close_from_many_threads_at_once_releases_the_handle_reference_once() -> None:
+    """8 threads call close() on the same handle at once, round after round: exactly one releases the handle's
+    reference (two extra references, held by pins, show a second release instead of freeing the object)."""
+    from mapioffline.testing import com_refcount
+
+    rounds, closers = 300, 8
+    start = threading.Barrier(closers + 1)
+    end = threading.Barrier(closers + 1)
+    current: list[Sink] = []
+    errors: list[BaseException] = []
+
+    def closer() -> None:
+        try:
+            for _ in range(rounds):
+                start.wait()
+                current[0].close()
+                end.wait()
+        except BaseException as error:  # noqa: BLE001 - reported by the test
+            errors.append(error)
+            start.abort()
+            end.abort()
+
+    threads = [threading.Thread(target=closer) for _ in range(closers)]
+    for t in threads:
+        t.start()
+    wrong: list[int] = []
+    try:
+        for _ in range(rounds):
+            sink = Sink(8)
+            address = sink.com_pointer
+            pins = [sink._watch()[1] for _ in range(2)]
+            current[:] = [sink]
+            start.wait()
+            end.wait()
+            count = com_refcount(address)
+            if count != 2:
+                wrong.append(count)
+            for pin in pins:
+                pin.close()
+    finally:
+        _join(threads)
+    assert errors == []
+    assert wrong == [], f"{len(wrong)} of {rounds} rounds left {wrong[:5]} references instead of the pins' 2"

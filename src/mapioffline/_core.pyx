@@ -57,6 +57,20 @@ cdef size_t _BATCH = 256
 # A spin is cut in slices this long so that Ctrl-C is noticed between them (the issue asks for 100 ms at most).
 cdef uint64_t _SPIN_SLICE_NS = 50_000_000
 
+cdef extern from *:
+    """
+    #if PY_VERSION_HEX >= 0x030D0000
+    #define mapioffline_py_finalizing() Py_IsFinalizing()
+    #else
+    #define mapioffline_py_finalizing() _Py_IsFinalizing()
+    #endif
+    """
+    # True once interpreter shutdown has begun: a handle collected then is closed without a ResourceWarning (nobody
+    # can act on it, and the warnings module may already be torn down: on free-threaded builds handles are often
+    # freed after the module globals were cleared).
+    bint mapioffline_py_finalizing() noexcept
+
+
 # Moves on in a child after fork(): handles made before it refuse to touch the parent's threads and memory.
 cdef int _fork_generation = 0
 
@@ -354,7 +368,8 @@ cdef class _Handle:
         with cython.critical_section(self):
             unclosed = not self._closed and self._p is not NULL and self._generation == _fork_generation
         if unclosed:
-            warnings.warn(f"unclosed {self!r}", ResourceWarning, source=self)
+            if not mapioffline_py_finalizing():
+                warnings.warn(f"unclosed {self!r}", ResourceWarning, source=self)
             self.close()
 
     def __dealloc__(self):
@@ -1312,7 +1327,8 @@ cdef class BridgePublisher:
         with cython.critical_section(self):
             running = self._p is not NULL and self._generation == _fork_generation
         if running:
-            warnings.warn(f"unstopped {self!r}", ResourceWarning, source=self)
+            if not mapioffline_py_finalizing():
+                warnings.warn(f"unstopped {self!r}", ResourceWarning, source=self)
             self.stop()
 
     def __dealloc__(self):

@@ -6,6 +6,7 @@ advised again after its subscription ended."""
 
 from __future__ import annotations
 
+import sys
 import threading
 import warnings
 from collections.abc import Callable
@@ -206,9 +207,15 @@ class Subscription:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    # Class attributes, not module globals: a subscription collected during interpreter shutdown (on free-threaded
+    # builds, often after the module globals were cleared) still reaches them.
+    _interpreter_finalizing = staticmethod(sys.is_finalizing)
+    _warn = staticmethod(warnings.warn)
+
     def __del__(self) -> None:
         if getattr(self, "_offline", None) is not None:
-            warnings.warn(f"unclosed {self!r}", ResourceWarning, source=self)
+            if not self._interpreter_finalizing():  # at shutdown nobody can act on the warning: close quietly
+                self._warn(f"unclosed {self!r}", ResourceWarning, source=self)
             self.close()
 
     def __repr__(self) -> str:
