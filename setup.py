@@ -8,7 +8,6 @@ Environment switches (no custom command-line flags):
 
 import os
 import sys
-import sysconfig
 from glob import glob
 
 from Cython.Build import cythonize
@@ -39,10 +38,6 @@ else:
     elif sanitize == "thread":
         compile_args += ["-fsanitize=thread"]
         link_args += ["-fsanitize=thread"]
-        if sysconfig.get_config_var("Py_GIL_DISABLED"):
-            # Free-threaded interpreter: its critical sections are announced to TSan (ext/tsan/, why there).
-            sources.append("ext/tsan/critical_section_wrap.cpp")
-            link_args += ["-Wl,--wrap=PyCriticalSection_Begin", "-Wl,--wrap=PyCriticalSection_End"]
     link_args += ["-pthread"]
 
 extension = Extension(
