@@ -159,9 +159,13 @@ def received_after(peer: Peer, command: str, count: int) -> list[dict[str, Any]]
 def test_no_publisher_is_not_found_with_what_to_run(profile: str) -> None:
     with pytest.raises(mapioffline.NotFound, match=r"bridge publish --profile"):
         mapioffline.open_offline(profile, backend="bridge")
-    # "auto" falls back to the embedded object off Windows when no publisher runs.
-    with mapioffline.open_offline(profile) as obj:
-        assert obj.backend == "embedded"
+    # "auto" never falls back to the simulator: it names the three ways on, on every OS.
+    with pytest.raises(mapioffline.NotFound) as info:
+        mapioffline.open_offline(profile)
+    message = str(info.value)
+    assert "addin install" in message
+    assert f"bridge publish --profile {profile}" in message
+    assert 'backend="embedded"' in message
 
 
 def test_auto_and_bridge_follow_a_publisher_in_this_process(profile: str) -> None:
@@ -516,14 +520,15 @@ def test_cli_publish_state_and_sigterm(profile: str) -> None:
     assert "bridge publish --profile" in missing.stderr
 
 
-def test_auto_on_windows_never_falls_back_to_the_simulator(profile: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Outlook's DLL is not in this process and no publisher runs: on Windows, "auto" must say what to install.
-    monkeypatch.setattr(sys, "platform", "win32")
+@pytest.mark.parametrize("platform", ["win32", "linux", "darwin"])
+def test_auto_is_the_same_rule_on_every_os(profile: str, platform: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Outlook's DLL is not in this process and no publisher runs: "auto" says what to do, never the simulator.
+    monkeypatch.setattr(sys, "platform", platform)
     with pytest.raises(mapioffline.NotFound, match=r"python -m mapioffline addin install"):
         mapioffline.open_offline(profile)
     monkeypatch.undo()
     with _bridge.publish(profile):
-        monkeypatch.setattr(sys, "platform", "win32")
+        monkeypatch.setattr(sys, "platform", platform)
         with mapioffline.open_offline(profile) as obj:  # a running publisher is found there too
             assert obj.backend == "bridge"
 

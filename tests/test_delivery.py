@@ -46,7 +46,7 @@ def test_two_threads_closing_a_subscription_that_holds_the_last_reference_never_
         import threading
         import mapioffline
         for i in range(3000):
-            obj = mapioffline.open_offline(f"race-{i % 7}")
+            obj = mapioffline.open_offline(f"race-{i % 7}", backend="embedded")
             sub = obj.advise()
             obj.close()  # the subscription's own handle now holds the object's last reference
             gate = threading.Barrier(2)
@@ -66,7 +66,7 @@ def test_two_threads_closing_a_subscription_that_holds_the_last_reference_never_
 
 def test_a_storm_of_lifecycle_and_state_calls_from_many_threads(profile: str) -> None:
     errors: list[BaseException] = []
-    with open_offline(profile) as obj:
+    with open_offline(profile, backend="embedded") as obj:
         shared = Sink(64)
 
         def worker(seed: int) -> None:
@@ -142,7 +142,7 @@ def test_the_readme_callback_example_prints_its_done() -> None:
             def on_change(n):
                 if n.kind is NotifyKind.STATECHANGE_DONE:
                     print("now", n.new_state.name)
-            with mapioffline.open_offline("readme") as offline:
+            with mapioffline.open_offline("readme", backend="embedded") as offline:
                 with offline.advise(callback=on_change):
                     offline.set_state(State.OFFLINE)
         """)
@@ -158,7 +158,7 @@ def test_exit_delivers_what_an_unclosed_callback_subscription_holds() -> None:
         import time
         import mapioffline
         from mapioffline import State
-        obj = mapioffline.open_offline("exit-flush")
+        obj = mapioffline.open_offline("exit-flush", backend="embedded")
         sub = obj.advise(callback=lambda n: (time.sleep(0.02), print(n.kind.name, flush=True)))
         obj.set_state(State.OFFLINE)
     """)
@@ -172,7 +172,7 @@ def test_exit_is_bounded_when_a_callback_blocks_forever() -> None:
         import threading
         import mapioffline
         from mapioffline import State
-        obj = mapioffline.open_offline("exit-stuck")
+        obj = mapioffline.open_offline("exit-stuck", backend="embedded")
         sub = obj.advise(callback=lambda n: threading.Event().wait())
         obj.set_state(State.OFFLINE)
         print("leaving", flush=True)
@@ -290,7 +290,7 @@ def test_threads_mixing_every_consumer_call_on_one_sink_see_each_record_once() -
 
 
 def test_a_shared_sink_streams_while_any_subscription_is_active(profile: str) -> None:
-    with open_offline(profile + "-a") as a, open_offline(profile + "-b") as b, Sink(64) as sink:
+    with open_offline(profile + "-a", backend="embedded") as a, open_offline(profile + "-b", backend="embedded") as b, Sink(64) as sink:
         sub_a, sub_b = a.advise(sink, token=1), b.advise(sink, token=2)
         sub_a.close()
         # Empty, one subscription left: the stream goes on (an await times out rather than ending).
@@ -536,7 +536,7 @@ def test_re_advising_a_sink_from_inside_its_retired_callback_is_a_clear_error() 
         import mapioffline
         from mapioffline import NotifyKind, State
         outcome = []
-        with mapioffline.open_offline("readvise-inside") as obj, mapioffline.Sink(16) as sink:
+        with mapioffline.open_offline("readvise-inside", backend="embedded") as obj, mapioffline.Sink(16) as sink:
             def callback(n):
                 if n.kind is NotifyKind.STATECHANGE_START:
                     sub.unadvise()

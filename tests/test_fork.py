@@ -53,7 +53,7 @@ PRELUDE = textwrap.dedent(f"""
     def change_completes(profile):
         # In a child: the profile's object is a fresh one (ONLINE), a non-blocking change on it runs, and its
         # notifications arrive. 0 when all of that holds.
-        with mapioffline.open_offline(profile) as obj:
+        with mapioffline.open_offline(profile, backend="embedded") as obj:
             if obj.state is not State.ONLINE:
                 print(f"child: the object is {{obj.state!r}}, not a fresh one", file=sys.stderr)
                 return 2
@@ -82,7 +82,7 @@ def run_script(body: str, timeout: float = 180) -> list[str]:
 
 def test_a_child_gets_a_working_object_of_its_own_and_inherited_ones_are_inert() -> None:
     lines = run_script("""
-        obj = mapioffline.open_offline("fork-own")
+        obj = mapioffline.open_offline("fork-own", backend="embedded")
         sub = obj.advise()
         obj.set_state(State.OFFLINE, block=False)  # starts the object's thread, which the child will not have
         assert [sub.sink.get(timeout=5).kind for _ in range(3)][-1] is NotifyKind.STATECHANGE_DONE
@@ -169,7 +169,7 @@ def test_forking_while_another_thread_opens_and_closes_objects() -> None:
 
         def churn():
             while not stop.is_set():
-                with mapioffline.open_offline("fork-churn") as obj:
+                with mapioffline.open_offline("fork-churn", backend="embedded") as obj:
                     try:
                         obj.set_state(State.OFFLINE, block=False)
                     except mapioffline.Pending:  # another churning thread's change on the same object

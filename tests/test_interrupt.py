@@ -84,7 +84,7 @@ def test_ctrl_c_in_a_script_blocked_in_get_exits_cleanly() -> None:
     code = textwrap.dedent("""
         import os, signal, threading, time
         import mapioffline
-        obj = mapioffline.open_offline("ctrl-c")
+        obj = mapioffline.open_offline("ctrl-c", backend="embedded")
         sub = obj.advise()
         threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
         start = time.monotonic()

@@ -33,7 +33,7 @@ def test_unclosed_sink_warns_and_is_closed() -> None:
 
 def test_unclosed_offline_object_warns_and_is_closed(profile: str) -> None:
     before = live_offline_objects()
-    obj = open_offline(profile)
+    obj = open_offline(profile, backend="embedded")
     with pytest.warns(ResourceWarning, match="unclosed <mapioffline.OfflineObject"):
         del obj
         gc.collect()
@@ -54,7 +54,7 @@ def test_unclosed_subscription_warns_and_is_closed(offline: OfflineObject) -> No
 
 def test_closed_handles_do_not_warn(profile: str) -> None:
     # filterwarnings = error: any ResourceWarning here would fail the test.
-    obj = open_offline(profile)
+    obj = open_offline(profile, backend="embedded")
     sub = obj.advise()
     sink = Sink(4)
     sub.close()
@@ -72,7 +72,7 @@ import mapioffline
 from mapioffline import State
 
 obj = mapioffline.open_offline("exit-test", backend="embedded")
-other = mapioffline.open_offline("exit-test-2")
+other = mapioffline.open_offline("exit-test-2", backend="embedded")
 plain = [obj.advise(token=i) for i in range(3)]
 called = threading.Event()
 with_callback = obj.advise(callback=lambda n: called.set())
@@ -107,7 +107,7 @@ def test_interpreter_exit_with_handles_in_a_reference_cycle() -> None:
             pass
         h = Holder()
         h.me = h
-        h.obj = mapioffline.open_offline("cycle")
+        h.obj = mapioffline.open_offline("cycle", backend="embedded")
         h.sub = h.obj.advise()
         h.obj.set_state(mapioffline.State.OFFLINE, block=False)
         del h
@@ -123,7 +123,7 @@ import os, sys
 import mapioffline
 from mapioffline import ClosedError, State
 
-obj = mapioffline.open_offline("fork-test")
+obj = mapioffline.open_offline("fork-test", backend="embedded")
 sub = obj.advise()
 sink = mapioffline.Sink(4)
 pid = os.fork()
@@ -172,7 +172,7 @@ def test_handles_inherited_by_a_fork_child_raise_closed_error() -> None:
 
 
 def test_state_is_reported_for_a_fresh_object_after_everything_closed(profile: str) -> None:
-    with open_offline(profile) as obj:
+    with open_offline(profile, backend="embedded") as obj:
         obj.set_state(State.OFFLINE)
-    with open_offline(profile) as obj:
+    with open_offline(profile, backend="embedded") as obj:
         assert obj.state is State.ONLINE

@@ -50,14 +50,14 @@ def test_embedded_backend(profile: str) -> None:
         assert repr(obj) == f"<mapioffline.OfflineObject backend='embedded' profile={profile!r}>"
 
 
-def test_auto_backend_is_embedded_outside_outlook(profile: str) -> None:
+def test_auto_backend_is_never_the_simulator(profile: str) -> None:
     assert not mapioffline._core._outlook_loaded()
-    with open_offline(profile) as obj:
-        assert obj.backend == "embedded"
+    with pytest.raises(mapioffline.NotFound, match='backend="embedded"'):
+        open_offline(profile)
 
 
 def test_default_profile() -> None:
-    with open_offline() as obj:
+    with open_offline(backend="embedded") as obj:
         assert obj.profile == "mapioffline"
 
 
@@ -110,25 +110,25 @@ def test_cannot_be_constructed_directly() -> None:
 
 
 def test_same_profile_case_insensitive_is_the_same_object(profile: str) -> None:
-    with open_offline(profile) as a, open_offline(profile.upper()) as b:
+    with open_offline(profile, backend="embedded") as a, open_offline(profile.upper(), backend="embedded") as b:
         assert a.com_pointer == b.com_pointer
         a.set_state(State.OFFLINE)
         assert b.state is State.OFFLINE
-    with open_offline(profile + "-other") as c:
+    with open_offline(profile + "-other", backend="embedded") as c:
         assert c.state is State.ONLINE
 
 
 def test_object_lives_while_a_handle_refers_to_it_and_a_new_one_starts_online(profile: str) -> None:
     baseline = live_offline_objects()
-    first = open_offline(profile)
+    first = open_offline(profile, backend="embedded")
     first.set_state(State.OFFLINE)
-    second = open_offline(profile)
+    second = open_offline(profile, backend="embedded")
     first.close()
     assert live_offline_objects() == baseline + 1
     assert second.state is State.OFFLINE
     second.close()
     assert live_offline_objects() == baseline
-    with open_offline(profile) as again:
+    with open_offline(profile, backend="embedded") as again:
         assert again.state is State.ONLINE
 
 
@@ -263,7 +263,7 @@ def test_pending_while_a_non_blocking_change_is_in_flight(offline: OfflineObject
 
 
 def test_close_is_idempotent_and_use_after_close_raises_closed_error(profile: str) -> None:
-    obj = open_offline(profile)
+    obj = open_offline(profile, backend="embedded")
     obj.close()
     obj.close()
     assert obj.closed
@@ -278,7 +278,7 @@ def test_close_is_idempotent_and_use_after_close_raises_closed_error(profile: st
 
 
 def test_with_statement_closes(profile: str) -> None:
-    with open_offline(profile) as obj:
+    with open_offline(profile, backend="embedded") as obj:
         pass
     assert obj.closed
 
@@ -292,13 +292,13 @@ def test_reopening_after_the_last_handle_closed_gives_a_fresh_online_object(prof
     rounds = 100
     stale = []
     for round_ in range(rounds):
-        with open_offline(profile) as obj:
+        with open_offline(profile, backend="embedded") as obj:
             try:
                 obj.set_state(State.OFFLINE, block=False)
             except Pending:  # the previous round's object, its change still in flight
                 stale.append((round_, obj.state, "Pending on the first call"))
                 continue
-        with open_offline(profile) as again, again.advise(token=round_) as sub:
+        with open_offline(profile, backend="embedded") as again, again.advise(token=round_) as sub:
             state = again.state
             try:
                 again.set_state(State.OFFLINE)  # a fresh object: a whole ONLINE -> OFFLINE change, at once
@@ -512,7 +512,7 @@ def test_wait_idle_bad_timeout(offline: OfflineObject, timeout: object, error: t
 
 
 def test_wait_idle_after_close_raises_closed_error(profile: str) -> None:
-    obj = open_offline(profile)
+    obj = open_offline(profile, backend="embedded")
     obj.close()
     with pytest.raises(ClosedError):
         obj.wait_idle(0)

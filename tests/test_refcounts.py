@@ -43,7 +43,7 @@ def test_counters_back_to_baseline_after_open_advise_unadvise_close_cycles(profi
     sinks, objects = live_sinks(), live_offline_objects()
     python_objects = len(gc.get_objects())
     for i in range(CYCLES):
-        obj = open_offline(f"{profile}-{i % 3}")
+        obj = open_offline(f"{profile}-{i % 3}", backend="embedded")
         sub = obj.advise(token=i, capacity=4)
         with_callback = obj.advise(callback=lambda n: None) if i % 20 == 0 else None
         passed = Sink(4)

@@ -114,7 +114,7 @@ class DeliveryMachine(RuleBasedStateMachine):
     def open(self, profile: str) -> OfflineObject:
         if not self._alive(profile):
             self.state[profile] = State.ONLINE  # every handle was closed: a fresh object starts ONLINE
-        obj = open_offline(profile)
+        obj = open_offline(profile, backend="embedded")
         self.open_handles[profile].append(obj)
         assert obj.state is self.state[profile]
         return obj

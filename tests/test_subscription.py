@@ -111,12 +111,12 @@ def test_unadvise_wakes_a_blocked_iterator(offline: OfflineObject) -> None:
 
 def test_a_subscription_keeps_its_object_alive(profile: str) -> None:
     baseline = live_offline_objects()
-    obj = open_offline(profile)
+    obj = open_offline(profile, backend="embedded")
     obj.set_state(State.OFFLINE)
     sub = obj.advise()
     obj.close()
     assert live_offline_objects() == baseline + 1
-    with open_offline(profile) as again:
+    with open_offline(profile, backend="embedded") as again:
         assert again.state is State.OFFLINE  # the same object, not a fresh ONLINE one
         again.set_state(State.ONLINE)
     assert len(sub.sink.drain()) == 3  # still delivered to
@@ -164,7 +164,7 @@ def test_advise_a_closed_sink_raises_closed_error(offline: OfflineObject) -> Non
 
 
 def test_advise_on_a_closed_object_raises_closed_error(profile: str) -> None:
-    obj = open_offline(profile)
+    obj = open_offline(profile, backend="embedded")
     obj.close()
     with pytest.raises(ClosedError):
         obj.advise()
@@ -177,7 +177,7 @@ def test_cannot_be_constructed_directly() -> None:
 
 def test_unadvise_after_the_object_was_closed(profile: str) -> None:
     """The subscription holds its own reference, so unadvising after the user closed theirs still works."""
-    obj = open_offline(profile)
+    obj = open_offline(profile, backend="embedded")
     sub = obj.advise()
     obj.close()
     sub.unadvise()

@@ -78,17 +78,18 @@ _BACKENDS = ("auto", "embedded", "outlook", "bridge")
 def open_offline(profile: str = "mapioffline", *, backend: str = "auto") -> OfflineObject:
     """Opens the offline object for ``profile``.
 
-    ``backend="embedded"``: the in-process embedded object (one per profile name, case-insensitive; a new one
-    starts ONLINE). ``"outlook"``: Outlook's own object through HrOpenOfflineObj (Windows, inside Outlook's
-    process; the profile name is required, e.g. ``Application.Session.CurrentProfileName``). ``"auto"``: Outlook's
-    when its MAPI DLL is already loaded in this process, else the bridge when a publisher for ``profile`` runs in
-    another process, else (on Windows) NotFound naming the add-in to install, never the simulator silently, and
-    elsewhere the embedded object. ``"bridge"``: follows the publisher of ``profile`` in another process of this
-    user (``python -m mapioffline bridge publish``, or the Outlook add-in); the object has the same API.
+    ``backend="auto"`` (the default) never gives the simulator: Outlook's object when Outlook's MAPI DLL is loaded
+    in this process, else the bridge when a publisher of ``profile`` runs in another process of this user, else
+    NotFound naming the three ways on. The rule is the same on every OS. ``"outlook"``: Outlook's own object
+    through HrOpenOfflineObj (Windows, inside Outlook's process; the profile name is required, e.g.
+    ``Application.Session.CurrentProfileName``). ``"bridge"``: follows the publisher of ``profile`` in another
+    process of this user (``python -m mapioffline bridge publish``, or the Outlook add-in); the object has the same
+    API. ``"embedded"``: the in-process simulator (one per profile name, case-insensitive; a new one starts
+    ONLINE), for tests, demos and publishing.
 
     Raises TypeError/ValueError for bad arguments, NotSupported for "outlook" off Windows, MapiError (NotFound
-    outside Outlook's process) when Outlook's object cannot be opened, NotFound for "bridge" when no publisher runs
-    for ``profile``."""
+    outside Outlook's process) when Outlook's object cannot be opened, NotFound for "bridge" and "auto" when no
+    publisher runs for ``profile``."""
     if not isinstance(profile, str):
         raise TypeError(f"profile must be a str, not {type(profile).__name__}")
     if not isinstance(backend, str):
@@ -107,13 +108,18 @@ def open_offline(profile: str = "mapioffline", *, backend: str = "auto") -> Offl
         found = _bridge.open_bridge_if_running(profile)
         if found is not None:
             return found
-        if sys.platform == "win32":
-            raise NotFound(
-                f"Outlook's offline object is not in this process and no bridge publisher runs for profile "
-                f"{profile!r}: run `python -m mapioffline addin install` (then restart Outlook) so that Outlook "
-                f"publishes its state, or ask for backend=\"embedded\" to use the simulator"
-            )
+        raise NotFound(_nothing_to_follow(profile))
     return _core._open_embedded(OfflineObject, profile)
+
+
+def _nothing_to_follow(profile: str) -> str:
+    """What "auto" says when neither Outlook's object nor a publisher of ``profile`` is there: the three ways on."""
+    return (
+        f"Outlook's offline object is not in this process and no bridge publisher runs for profile {profile!r}: "
+        "install the Outlook add-in on Windows (`python -m mapioffline addin install`, then restart Outlook) so that "
+        f"Outlook publishes its state; or run `python -m mapioffline bridge publish --profile {profile}` in another "
+        'process; or pass backend="embedded" for the simulator'
+    )
 
 
 def available_backends() -> dict[str, str]:
