@@ -951,7 +951,10 @@ def _outlook_export():
 # -- testing support ---------------------------------------------------------------------------------------------
 
 cdef class PumpHandle:
-    """Native producer threads calling Notify; see mapioffline.testing.start_pump."""
+    """PumpHandle()
+--
+
+Native producer threads calling Notify; see mapioffline.testing.start_pump."""
 
     cdef mapioffline_pump *_pump
     cdef readonly uint64_t elapsed_ns
