@@ -199,3 +199,10 @@ cdef extern from "mapioffline/bridge.h" nogil:
     HRESULT mapioffline_open_bridge(const WCHAR *profile, IMAPIOfflineMgr **out, const char **detail)
     int mapioffline_is_bridge(IUnknown *p)
     HRESULT mapioffline_bridge_stats(IMAPIOfflineMgr *bridge, MAPIOFFLINE_BRIDGE_STATS *out)
+
+    ctypedef struct mapioffline_bridge_watch:
+        pass
+
+    HRESULT mapioffline_bridge_watch_start(const WCHAR *profile, mapioffline_bridge_watch **out)
+    void mapioffline_bridge_watch_wait(mapioffline_bridge_watch *watch, int64_t timeout_ns)
+    void mapioffline_bridge_watch_stop(mapioffline_bridge_watch *watch)

@@ -106,6 +106,20 @@ HRESULT mapioffline_open_bridge(const WCHAR *profile, IMAPIOfflineMgr **out, con
 int mapioffline_is_bridge(IUnknown *p);
 /* E_INVALIDARG unless bridge is a bridge object. */
 HRESULT mapioffline_bridge_stats(IMAPIOfflineMgr *bridge, MAPIOFFLINE_BRIDGE_STATS *out);
+/* Waiting for a publisher to appear, without polling where the OS allows it. Start the watch first, then try
+ * mapioffline_open_bridge; while it answers MAPI_E_NOT_FOUND, call mapioffline_bridge_watch_wait and try again.
+ * Linux: inotify on the directory of the channel's names (woken when a publisher creates the name and again when
+ * its channel goes live); Windows: no change notification exists for named objects, so the wait returns after at
+ * most 250 ms (one cheap open attempt per slice). */
+typedef struct mapioffline_bridge_watch mapioffline_bridge_watch;
+/* E_INVALIDARG for a NULL or empty profile, E_OUTOFMEMORY, MAPI_E_NO_SUPPORT where the bridge does not exist. */
+HRESULT mapioffline_bridge_watch_start(const WCHAR *profile, mapioffline_bridge_watch **out);
+/* Returns when a publisher of the profile may have appeared, when a signal arrived (POSIX: EINTR), or after
+ * timeout_ns (negative: no limit), whichever comes first; the caller opens again to find out and keeps its own
+ * deadline. One thread at a time per watch. */
+void mapioffline_bridge_watch_wait(mapioffline_bridge_watch *watch, int64_t timeout_ns);
+/* Ends the watch (NULL: nothing). */
+void mapioffline_bridge_watch_stop(mapioffline_bridge_watch *watch);
 
 #ifdef __cplusplus
 } /* extern "C" */
