@@ -13,11 +13,9 @@ from collections.abc import Callable
 
 import pytest
 from conftest import (
-    _METHOD,
     HRESULT,
     IID_IMAPIOfflineMgr,
     IID_IUnknown,
-    ULONG,
     PythonSink,
     raw_advise,
     raw_unadvise,
@@ -36,6 +34,7 @@ from mapioffline import (
     State,
     open_offline,
 )
+from mapioffline._ctypes_abi import CtypesComObject
 from mapioffline.testing import live_offline_objects
 
 # -- open_offline ---------------------------------------------------------------------------------------------
@@ -364,35 +363,12 @@ def test_a_consumer_that_saw_done_can_change_the_state_at_once(offline: OfflineO
 # -- wait_idle ------------------------------------------------------------------------------------------------
 
 
-class _ForeignManager:
+class _ForeignManager(CtypesComObject):
     """A minimal IMAPIOfflineMgr in ctypes (only IUnknown works): an object that is not the embedded one."""
 
     def __init__(self) -> None:
-        qi = _METHOD(HRESULT, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p))
-        ref = _METHOD(ULONG, ctypes.c_void_p)
-        unused = _METHOD(HRESULT, ctypes.c_void_p)
-        self.refs = 1
-        self._callbacks = [qi(self._query_interface), ref(self._add_ref), ref(self._release)]
-        self._callbacks += [unused(lambda this: 0x80040102 - 2**32) for _ in range(13)]
-        self._vtable = (ctypes.c_void_p * 16)(*(ctypes.cast(cb, ctypes.c_void_p) for cb in self._callbacks))
-        self._object = (ctypes.c_void_p * 1)(ctypes.addressof(self._vtable))
-        self.com_pointer = ctypes.addressof(self._object)
-
-    def _query_interface(self, this: int, iid: int, out: object) -> int:
-        if ctypes.string_at(iid, 16) not in (IID_IUnknown, IID_IMAPIOfflineMgr):
-            out[0] = None  # type: ignore[index]
-            return 0x80004002 - 2**32
-        out[0] = this  # type: ignore[index]
-        self.refs += 1
-        return 0
-
-    def _add_ref(self, this: int) -> int:
-        self.refs += 1
-        return self.refs
-
-    def _release(self, this: int) -> int:
-        self.refs -= 1
-        return self.refs
+        no_support = (HRESULT, (), lambda this: 0x80040102 - 2**32)
+        super().__init__((IID_IUnknown, IID_IMAPIOfflineMgr), [no_support] * 13)
 
 
 def test_wait_idle_waits_for_a_change_in_flight_without_polling(offline: OfflineObject) -> None:
