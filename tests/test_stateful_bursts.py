@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -142,6 +143,17 @@ class CallbackModel:
         self.sink.log = [Item(item.record, DROPPED) for item in log]  # what is unreported counts as dropped
         self.sink.taken = len(log) - (stats.dropped - stats.dropped_reported)
         self.sink.callback = None
+
+
+class SlowDoneSink(PythonSink):
+    """Takes a while over DONE, without the GIL: the phase in which a new request is queued, or answered at once
+    if it asks for the state the change is heading to, lasts long enough for this thread's next call to land in
+    it."""
+
+    def _notify(self, this: int, record: object) -> None:
+        super()._notify(this, record)
+        if record and record.contents.NotifyType == 3:  # type: ignore[attr-defined]
+            time.sleep(0.0002)
 
 
 @dataclass
@@ -320,10 +332,10 @@ class BurstMachine(RuleBasedStateMachine):
             assert m.sink.real.closed
             m.sink.closed = True
 
-    @rule(obj=handles)
-    def advise_foreign(self, obj: OfflineObject) -> None:
+    @rule(obj=handles, slow=st.booleans())
+    def advise_foreign(self, obj: OfflineObject, slow: bool) -> None:
         self._settle()
-        sink = PythonSink()
+        sink = SlowDoneSink() if slow else PythonSink()
         token = self.next_token
         self.next_token += 1
         hr, advise_token = raw_advise(obj.com_pointer, sink.com_pointer, token)
@@ -362,7 +374,22 @@ class BurstMachine(RuleBasedStateMachine):
             BURST_OUTCOMES["accepted", block, not idle, no_op] += 1
             self._apply(obj.profile, target)
             idle = False
+            if block:
+                self._check_delivered(obj.profile)
         self.in_flight = obj
+
+    def _check_delivered(self, profile: str) -> None:
+        """A blocking set_state has returned: every change accepted so far on the profile reached every sink
+        (README: it returns once DONE reached every sink), also when it was a no-op because the change in flight
+        was already heading to that state."""
+        for s in self._all_sinks():
+            if not s.closed and any(m.sink is s and m.profile == profile for m in self.all_subs):
+                unsure = sum(item.maybe_unsent for item in s.log)  # its subscription ended while they were in flight
+                assert s.received - unsure <= s.real.stats.received <= s.received, (
+                    "set_state(block=True) returned before DONE reached every sink")
+        for f in self.foreign:
+            if f.profile == profile:
+                f.check(final=True)
 
     @rule()
     def wait_idle(self) -> None:
@@ -415,20 +442,26 @@ class BurstMachine(RuleBasedStateMachine):
                     s.received, s.delivered, s.dropped, s.reported)
 
     def teardown(self) -> None:
-        self._settle()
-        for f in self.foreign:
-            assert raw_unadvise(f.obj.com_pointer, f.advise_token) == 0
-        for m in self.all_subs:
-            if not m.closed:
+        try:
+            self._settle()
+            for m in self.all_subs:
+                if not m.closed:
+                    m.sub.close()
+                    m.closed = True
+                    if m.callback is not None and m.sink.callback is m.callback:
+                        m.callback.check(final=True)
+        finally:
+            # Whatever failed above: release everything, so that the next example starts from fresh objects and
+            # no ctypes sink is freed while an object still holds it.
+            for f in self.foreign:
+                raw_unadvise(f.obj.com_pointer, f.advise_token)
+            for m in self.all_subs:
                 m.sub.close()
-                m.closed = True
-                if m.callback is not None and m.sink.callback is m.callback:
-                    m.callback.check(final=True)
-        for handles in self.open_handles.values():
-            for obj in handles:
-                obj.close()
-        for s in self.sinks:
-            s.real.close()
+            for handles in self.open_handles.values():
+                for obj in handles:
+                    obj.close()
+            for s in self.sinks:
+                s.real.close()
 
 
 BurstMachine.TestCase.settings = settings(
