@@ -15,6 +15,9 @@ subscription is closed, what is left of the log is exactly the drops not reporte
 unadvised or closed while a change is in flight got a prefix of what it would have been sent: the model marks
 those records as possibly never sent and checks the count against the sink's ``received``.
 
+When a blocking call of a burst returns, every record of every change accepted so far has reached its sink
+(README: ``block=True`` returns once DONE reached every sink), also when the call was a no-op because the change in
+flight was heading to that state already (issue 19 item 7). A ctypes sink slow over DONE widens that phase.
 Other rules (plain consumption, advising, unadvising a shared sink) first wait for the object to be idle
 (``wait_idle``), which is itself checked: once it returns, every record of every accepted change is in its sink.
 
@@ -23,7 +26,6 @@ Scale: MAPIOFFLINE_STATEFUL_EXAMPLES and MAPIOFFLINE_STATEFUL_STEPS (defaults ke
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -107,7 +109,6 @@ class CallbackModel:
     sink: SinkModel
     got: list[Notification]
     start: int  # the log index the dispatcher starts from
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def check(self, final: bool) -> None:
         """What the callback received matches the log; with ``final`` (the dispatcher has finished), nothing
@@ -146,9 +147,8 @@ class CallbackModel:
 
 
 class SlowDoneSink(PythonSink):
-    """Takes a while over DONE, without the GIL: the phase in which a new request is queued, or answered at once
-    if it asks for the state the change is heading to, lasts long enough for this thread's next call to land in
-    it."""
+    """Takes a while over DONE, without the GIL: the phase in which a new request is queued (or, asking for the
+    state the change is heading to, is a no-op) lasts long enough for this thread's next call to land in it."""
 
     def _notify(self, this: int, record: object) -> None:
         super()._notify(this, record)
@@ -296,17 +296,16 @@ class BurstMachine(RuleBasedStateMachine):
             s = SinkModel(sub.sink, owned=True)
         s.feeds += 1
         s.ever_fed = True
+        if owner is not None and not owner.active:
+            # The sink's callback subscription was unadvised: advise() (with or without a callback) let its
+            # dispatcher hand over everything first, so it has finished and got all it will ever get.
+            assert s.callback is not None
+            s.callback.check(final=True)
         cb: CallbackModel | None = None
         if got is not None:
-            if s.callback is not None:
-                # The previous callback subscription was unadvised: advise() let its dispatcher hand over
-                # everything first, so it has finished and got all it will ever get.
-                s.callback.check(final=True)
             cb = CallbackModel(s, got, start=s.taken)
             s.ring = []  # whatever is in the ring now goes to the callback
             s.callback = cb
-        # A plain subscription on a sink whose callback subscription was only unadvised: that dispatcher may
-        # still consume (the model keeps the sink in callback mode until that subscription is closed).
         m = ModelSub(sub, obj.profile, token, s, cb)
         self.all_subs.append(m)
         return m

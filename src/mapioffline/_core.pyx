@@ -772,8 +772,9 @@ cdef class OfflineObject(_Handle):
         does nothing and sends nothing.
 
         A call made while another change is handing out DONE (the embedded object, spec 7.4 refinement 0.2) is
-        queued and carried out right after that; ``block=True`` then returns once its own change is done. Only one
-        call can be queued so: a second one while it waits gets Pending. ``wait_idle()`` waits for a change in
+        queued and carried out right after that; ``block=True`` then returns once its own change is done (or, if it
+        asks for the state that change is heading to, sends nothing and returns once that DONE reached every sink).
+        Only one call can be queued so: a second one while it waits gets Pending. ``wait_idle()`` waits for a change in
         flight without polling.
 
         Raises TypeError/ValueError for bad arguments (before any native call), Pending (retryable) while a
