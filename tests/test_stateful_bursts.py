@@ -281,6 +281,9 @@ class BurstMachine(RuleBasedStateMachine):
     def advise(self, obj: OfflineObject, data: st.DataObject, callback: bool, capacity: int) -> object:
         self._settle()
         s: SinkModel | None = data.draw(st.sampled_from([None, *(s for s in self.sinks if not s.closed)]))
+        return self._advise(obj, s, callback, capacity)
+
+    def _advise(self, obj: OfflineObject, s: SinkModel | None, callback: bool, capacity: int) -> object:
         token = self.next_token
         self.next_token += 1
         got: list[Notification] | None = [] if callback else None
@@ -310,6 +313,17 @@ class BurstMachine(RuleBasedStateMachine):
         m = ModelSub(sub, obj.profile, token, s, cb)
         self.all_subs.append(m)
         return m
+
+    @rule(target=subs, m=subs, callback=st.booleans())
+    def readvise(self, m: ModelSub, callback: bool) -> object:
+        """Unadvises a subscription on a sink of the user's and advises that sink again at once, on the same
+        object: the old dispatcher, if any, may not have seen its stream end yet."""
+        if m.sink.owned or m.sink.closed or m.closed or not self.open_handles[m.profile]:
+            return multiple()
+        self._settle()
+        m.sub.unadvise()
+        self._end(m)
+        return self._advise(self.open_handles[m.profile][0], m.sink, callback, 8)
 
     @rule(m=subs)
     def unadvise(self, m: ModelSub) -> None:
