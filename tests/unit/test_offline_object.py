@@ -360,6 +360,47 @@ def test_a_consumer_that_saw_done_can_change_the_state_at_once(offline: OfflineO
     assert failed == [], f"{len(failed)} of {rounds} rounds failed: {sorted(set(failed))}"
 
 
+def test_a_blocking_no_op_made_during_done_returns_once_done_reached_every_sink(offline: OfflineObject) -> None:
+    """Issue 19 item 7. README: set_state(block=True) returns once DONE reached every sink. Asked, while a change
+    hands out DONE, for the state that change is heading to, it is a no-op (nothing sent) but still a blocking call:
+    it returns once that DONE reached every sink. It used to return at once, and a caller that then closed a callback
+    subscription lost the DONE: one notification fewer than required."""
+    received_when_it_returned: list[int] = []
+    callers: list[threading.Thread] = []
+
+    class HoldsDone(PythonSink):  # advised first: DONE reaches it before the subscription below
+        def _notify(self, this: int, record: object) -> None:
+            super()._notify(this, record)
+            if record.contents.NotifyType != NotifyKind.STATECHANGE_DONE:  # type: ignore[attr-defined]
+                return
+            calling = threading.Event()
+
+            def no_op() -> None:
+                calling.set()
+                offline.set_state(State.OFFLINE, block=True)  # where the change in flight is heading
+                received_when_it_returned.append(sub.sink.stats.received)
+
+            caller = threading.Thread(target=no_op)
+            callers.append(caller)
+            caller.start()
+            assert calling.wait(10)
+            caller.join(0.1)  # a no-op that does not wait for DONE returns here, while DONE is held
+
+    holder = HoldsDone()
+    hr, token = raw_advise(offline.com_pointer, holder.com_pointer)
+    assert hr == 0
+    try:
+        with offline.advise() as sub:
+            offline.set_state(State.OFFLINE, block=True)
+            for caller in callers:
+                caller.join(10)
+            assert received_when_it_returned == [3]  # START, STATECHANGE and DONE, not 2
+            assert [n.kind for n in sub.sink.drain()] == [NotifyKind.STATECHANGE_START, NotifyKind.STATECHANGE,
+                                                          NotifyKind.STATECHANGE_DONE]
+    finally:
+        assert raw_unadvise(offline.com_pointer, token) == 0
+
+
 # -- wait_idle ------------------------------------------------------------------------------------------------
 
 
