@@ -40,7 +40,7 @@ def _windows_path(path: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def winecmake_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+def wine_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     require_tools(["cmake", "x86_64-w64-mingw32-g++-posix", "wine"])
     build = tmp_path_factory.mktemp("addin-x64")
     cmake_build(build, MINGW64, ["mapioffline_addin", "fake_outlook_host", "olmapi32_recording", "bridge_subscriber_peer"])
