@@ -195,7 +195,7 @@ def test_help_documents_the_exit_statuses(args: list[str]) -> None:
 
 
 def test_readme_documents_the_same_exit_statuses() -> None:
-    readme = Path(__file__).resolve().parent.parent / "README.md"
+    readme = Path(__file__).resolve().parents[2] / "README.md"
     if not readme.is_file():
         pytest.skip("runs from the source tree")
     assert EXIT_STATUSES in readme.read_text(encoding="utf-8")
