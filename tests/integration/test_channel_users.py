@@ -108,7 +108,9 @@ def users() -> Iterator[tuple[User, User]]:
 
 
 def base_env(runtime_dir: Path | None) -> dict[str, str]:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONDONTWRITEBYTECODE": "1"}
+    """This process's environment (a sanitizer build needs its LD_PRELOAD), with XDG_RUNTIME_DIR as asked."""
+    env = dict(os.environ)
+    env.pop("XDG_RUNTIME_DIR", None)
     if runtime_dir is not None:
         env["XDG_RUNTIME_DIR"] = str(runtime_dir)
     return env
