@@ -81,6 +81,10 @@ class User:
                                 text=True)
 
 
+# For useradd and userdel: without a sanitizer runtime the sanitizer passes preload (it is for our extension).
+PLAIN_ENV = {key: value for key, value in os.environ.items() if key != "LD_PRELOAD"}
+
+
 @pytest.fixture
 def users() -> Iterator[tuple[User, User]]:
     """Two throwaway users, (victim, other), removed after the test with whatever they left in /dev/shm."""
@@ -89,7 +93,7 @@ def users() -> Iterator[tuple[User, User]]:
         for role in ("victim", "other"):
             name = f"mo-{role}-{uuid.uuid4().hex[:8]}"
             subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                            name], check=True, capture_output=True, timeout=TIMEOUT_S)
+                            name], check=True, capture_output=True, timeout=TIMEOUT_S, env=PLAIN_ENV)
             entry = pwd.getpwnam(name)
             made.append(User(name, entry.pw_uid, entry.pw_gid))
         yield made[0], made[1]
@@ -104,7 +108,7 @@ def users() -> Iterator[tuple[User, User]]:
                             leftover.unlink()
                 except FileNotFoundError:
                     pass
-            subprocess.run(["userdel", user.name], check=False, capture_output=True, timeout=TIMEOUT_S)
+            subprocess.run(["userdel", user.name], check=False, capture_output=True, timeout=TIMEOUT_S, env=PLAIN_ENV)
 
 
 def base_env(runtime_dir: Path | None) -> dict[str, str]:
