@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import mapioffline
-from mapioffline import _bench
+from mapioffline.bench import inprocess as _bench
 from mapioffline.__main__ import EXIT_STATUSES, main
 
 
@@ -255,7 +255,7 @@ def test_every_rate_the_bench_prints_says_how_many_it_dropped() -> None:
 def test_bench_plot_without_matplotlib_names_the_extra_before_measuring(tmp_path: Path) -> None:
     # sys.modules[name] = None makes that import fail, as when matplotlib is not installed.
     code = ("import sys; sys.modules['matplotlib'] = None\n"
-            "from mapioffline import _bench\n"
+            "from mapioffline.bench import inprocess as _bench\n"
             "def no(quick): raise AssertionError('measured before checking for matplotlib')\n"
             "_bench.collect = no\n"
             "from mapioffline.__main__ import main\n"
