@@ -103,6 +103,9 @@ constexpr unsigned kWriteSeals = F_SEAL_WRITE | F_SEAL_FUTURE_WRITE;
 
 std::string LocatorName(const std::u16string &folded) { return kLocatorPrefix + ProfileHash(folded); }
 
+// The last component of a path (a Region's name_ is its locator's path).
+std::string LeafOf(const std::string &path) { return path.substr(path.rfind('/') + 1); }
+
 // True for a name LocatorName can make: the prefix and 16 lower-case hex digits.
 bool IsLocatorName(const char *name) {
   const size_t prefix = sizeof kLocatorPrefix - 1;
@@ -631,7 +634,7 @@ void Region::Unlink() noexcept {
   if (directory_ < 0) return;
   try {
     const int dir = static_cast<int>(directory_);
-    const std::string name = name_.substr(name_.rfind('/') + 1);
+    const std::string name = LeafOf(name_);
     const DirectoryLock lock(dir);
     struct stat st;
     // Only our own locator: a replacement may own the name by now.
@@ -644,14 +647,15 @@ void Region::Unlink() noexcept {
 }
 
 void Region::Announce() const noexcept {
-  if (name_.empty()) return;
+  if (directory_ < 0) return;
   try {
-    const std::string path = ShmPath(name_);
+    const int dir = static_cast<int>(directory_);
+    const std::string name = LeafOf(name_);
     struct stat st;
     // Touching the name (IN_ATTRIB) wakes ChannelWatch sleepers; only our own locator, as in Unlink.
-    if (lstat(path.c_str(), &st) == 0 && static_cast<uint64_t>(st.st_dev) == identity_[0] &&
+    if (fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && static_cast<uint64_t>(st.st_dev) == identity_[0] &&
         static_cast<uint64_t>(st.st_ino) == identity_[1]) {
-      utimensat(AT_FDCWD, path.c_str(), nullptr, AT_SYMLINK_NOFOLLOW);
+      utimensat(dir, name.c_str(), nullptr, AT_SYMLINK_NOFOLLOW);
     }
   } catch (...) {
   }
@@ -715,17 +719,24 @@ ChannelWatch::~ChannelWatch() {
 }
 
 void ChannelWatch::Start(const std::u16string &folded) {
-  // The directory is whatever ShmPath puts the channel's name in: this watch follows it wherever it moves.
-  const std::string path = ShmPath(ShmName(folded));
-  const size_t slash = path.rfind('/');
-  const std::string directory = slash == 0 ? std::string("/") : path.substr(0, slash);
-  leaf_ = path.substr(slash + 1);
+  leaf_ = LocatorName(folded);
+  // The user's channel directory, made if it is missing (the user's own: a subscriber makes it as a publisher
+  // would), watched through its checked descriptor: /proc/self/fd/<n> names exactly the directory that passed the
+  // checks. One that is refused (another user's) leaves handle_ at -1: Wait then sleeps kFallbackSliceNs, and the
+  // caller's next open reports the refusal.
+  int dir = -1;
+  std::string dir_path;
+  const char *ignored = nullptr;
+  if (FAILED(ChannelDirectory(true, &dir, &dir_path, &ignored))) return;
   const int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (fd < 0) return;
+  char path[40];
+  std::snprintf(path, sizeof path, "/proc/self/fd/%d", dir);
   // IN_CREATE: linkat of a new locator; IN_ATTRIB: Region::Announce (the channel went live); IN_MOVED_TO for
-  // completeness. A directory that cannot be watched leaves handle_ at -1: Wait then sleeps kFallbackSliceNs.
-  if (inotify_add_watch(fd, directory.c_str(), IN_CREATE | IN_MOVED_TO | IN_ATTRIB) < 0) {
-    close(fd);
+  // completeness.
+  const bool watched = fd >= 0 && inotify_add_watch(fd, path, IN_CREATE | IN_MOVED_TO | IN_ATTRIB | IN_ONLYDIR) >= 0;
+  close(dir);
+  if (!watched) {
+    if (fd >= 0) close(fd);
     return;
   }
   handle_ = fd;
