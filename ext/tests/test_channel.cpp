@@ -29,7 +29,6 @@
 #include <unistd.h>
 
 #include "channel/locator.h"
-#include "channel/region_name.h"
 #endif
 
 namespace {
@@ -654,8 +653,14 @@ void TestAWakeNotPassedOnIsHealed() {
 // name unless a live process really holds a ring there.
 struct HostileLocators {
   std::u16string profile = Wide("channel-test-hostile");  // already folded: lower case ASCII
-  std::string path = "/dev/shm/mapioffline-u" + std::to_string(static_cast<unsigned long>(getuid())) + "-" +
-                     mapioffline::channel::ProfileHash(profile);
+  std::string path = LocatorPath(profile);
+
+  static std::string LocatorPath(const std::u16string &folded) {
+    std::string path;
+    const char *detail = nullptr;
+    CHECK_HR(ch::LocatorPath(folded, &path, &detail), S_OK);
+    return path;
+  }
 
   void Write(const void *bytes, size_t size) {
     unlink(path.c_str());
@@ -754,7 +759,8 @@ void TestHostileLocators() {
   unlink(regular_path);
   t.Write(HostileLocators::Ours(regular));
   CHECK_HR(t.Open(), MAPIOFFLINE_E_CHANNEL_CORRUPT);
-  const std::string shm_path = t.path + "-regular";  // a tmpfs file: it reports F_SEAL_SEAL, nothing else
+  // A tmpfs file: it reports F_SEAL_SEAL, nothing else.
+  const std::string shm_path = "/dev/shm/mapioffline-hostile-" + std::to_string(static_cast<long>(getpid()));
   const int shm_file = open(shm_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
   CHECK(shm_file >= 0 && ftruncate(shm_file, static_cast<off_t>(size)) == 0);
   unlink(shm_path.c_str());

@@ -1222,7 +1222,7 @@ Publishes an offline object's notifications into the channel of a profile, for s
 
     @property
     def region_name(self):
-        """The OS name of the channel's shared memory (on Linux, a file in /dev/shm)."""
+        """The OS name of the channel (on Linux, the path of its locator in the user's channel directory)."""
         if self._p is NULL:
             raise ClosedError("the publisher is stopped")
         return mapioffline_bridge_publisher_region(self._p).decode("utf-8")
