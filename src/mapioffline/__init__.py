@@ -19,6 +19,7 @@ from mapioffline._core import (
     now_ns,
 )
 from mapioffline._dispatch import exit_timeout, set_exit_timeout
+from mapioffline._names import as_argument, shown
 from mapioffline._enums import FLAG_BLOCK, OFFLINE_MASK, STATE_ALL, Capability, NotifyKind, State
 from mapioffline._offline import OfflineObject
 from mapioffline._sink import Sink
@@ -87,6 +88,9 @@ def open_offline(profile: str = "mapioffline", *, backend: str = "auto") -> Offl
     API. ``"embedded"``: the in-process simulator (one per profile name, case-insensitive; a new one starts
     ONLINE), for tests, demos and publishing.
 
+    A profile name has 1 to 255 UTF-16 code units and no unpaired surrogate, for every backend (a MAPI profile is a
+    registry key, whose names have at most 255 characters); any other raises InvalidArgument (a ValueError).
+
     Raises TypeError/ValueError for bad arguments, NotSupported for "outlook" off Windows, MapiError (NotFound
     outside Outlook's process) when Outlook's object cannot be opened, NotFound for "bridge" and "auto" when no
     publisher runs for ``profile``."""
@@ -96,8 +100,6 @@ def open_offline(profile: str = "mapioffline", *, backend: str = "auto") -> Offl
         raise TypeError(f"backend must be a str, not {type(backend).__name__}")
     if backend not in _BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(map(repr, _BACKENDS))}, not {backend!r}")
-    if not profile:
-        raise ValueError("profile must be a non-empty profile name")
     if backend == "outlook" or (backend == "auto" and _core._outlook_loaded()):
         if sys.platform != "win32":
             raise NotSupported("the Outlook backend exists only on Windows, inside Outlook's process")
@@ -115,10 +117,11 @@ def open_offline(profile: str = "mapioffline", *, backend: str = "auto") -> Offl
 def _nothing_to_follow(profile: str) -> str:
     """What "auto" says when neither Outlook's object nor a publisher of ``profile`` is there: the three ways on."""
     return (
-        f"Outlook's offline object is not in this process and no bridge publisher runs for profile {profile!r}: "
+        f"Outlook's offline object is not in this process and no bridge publisher runs for profile {shown(profile)}: "
         "install the Outlook add-in on Windows (`python -m mapioffline addin install`, then restart Outlook) so that "
-        f"Outlook publishes its state; or run `python -m mapioffline bridge publish --profile {profile}` in another "
-        'process; or pass backend="embedded" for the simulator'
+        "Outlook publishes its state; or run "
+        f"`python -m mapioffline bridge publish --profile {as_argument(profile)}` in another process; "
+        'or pass backend="embedded" for the simulator'
     )
 
 

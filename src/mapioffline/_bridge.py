@@ -9,6 +9,7 @@ import sys
 
 from mapioffline import _core
 from mapioffline._core import BridgePublisher, BridgeStats
+from mapioffline._names import as_argument, shown
 from mapioffline._offline import OfflineObject
 from mapioffline.errors import NotFound
 
@@ -19,9 +20,10 @@ def _how_to_publish(profile: str) -> str:
     if sys.platform == "win32":
         return (
             "install the Outlook add-in that publishes it (`python -m mapioffline addin install`, then restart "
-            f"Outlook), or run `python -m mapioffline bridge publish --profile {profile}` for the embedded object"
+            f"Outlook), or run `python -m mapioffline bridge publish --profile {as_argument(profile)}` for the "
+            "embedded object"
         )
-    return f"start one with `python -m mapioffline bridge publish --profile {profile}`"
+    return f"start one with `python -m mapioffline bridge publish --profile {as_argument(profile)}`"
 
 
 def open_bridge(profile: str) -> OfflineObject:
@@ -32,7 +34,7 @@ def open_bridge(profile: str) -> OfflineObject:
     address, error = _core._open_bridge_pointer(profile)
     if address is None:
         if isinstance(error, NotFound):
-            raise NotFound(f"no bridge publisher runs for profile {profile!r}: {_how_to_publish(profile)}") from None
+            raise NotFound(f"no bridge publisher runs for profile {shown(profile)}: {_how_to_publish(profile)}") from None
         assert error is not None
         raise error
     return _core._adopt_bridge(OfflineObject, address, profile)
@@ -68,11 +70,10 @@ def publish(
     some (a power of two; 0 = 4096).
 
     Raises MapiError (MAPI_E_CALL_FAILED) when a live publisher already publishes ``profile``, TypeError /
-    ValueError for bad arguments."""
+    ValueError for bad arguments (InvalidArgument for a name that is not a valid profile name: 1 to 255 UTF-16
+    code units, no unpaired surrogate)."""
     if not isinstance(profile, str):
         raise TypeError(f"profile must be a str, not {type(profile).__name__}")
-    if not profile:
-        raise ValueError("profile must be a non-empty profile name")
     if not isinstance(allow_set_state, bool):
         raise TypeError(f"allow_set_state must be a bool, not {type(allow_set_state).__name__}")
     if source is None:
