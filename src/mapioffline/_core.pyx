@@ -23,6 +23,18 @@ from mapioffline.errors import ClosedError, NotSupported, PublisherGone, StreamE
 
 from mapioffline._core cimport *
 
+cdef extern from *:
+    """
+    #ifndef MAPIOFFLINE_DEBUG_INFO
+    #define MAPIOFFLINE_DEBUG_INFO 0
+    #endif
+    """
+    int MAPIOFFLINE_DEBUG_INFO
+
+#: Whether setup.py built this library with debug info (MAPIOFFLINE_DEBUG=1 or a sanitizer build); release builds
+#: carry none.
+_DEBUG_INFO = MAPIOFFLINE_DEBUG_INFO != 0
+
 CORE_VERSION = mapioffline_version().decode("ascii")
 HEADER_VERSION = MAPIOFFLINE_VERSION_STRING.decode("ascii")
 
