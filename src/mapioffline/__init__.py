@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from mapioffline._version import __version__
-from mapioffline import _bridge, _core
+from mapioffline import _bridge, _core, bridge
 from mapioffline._core import (
     MAX_SPIN_US,
     RECORD_FORMAT,
@@ -19,8 +19,8 @@ from mapioffline._core import (
     now_ns,
 )
 from mapioffline._dispatch import exit_timeout, set_exit_timeout
+from mapioffline._enums import FLAG_BLOCK, OFFLINE_MASK, STATE_ALL, Capability, EndReason, NotifyKind, State
 from mapioffline._names import as_argument, shown
-from mapioffline._enums import FLAG_BLOCK, OFFLINE_MASK, STATE_ALL, Capability, NotifyKind, State
 from mapioffline._offline import OfflineObject
 from mapioffline._sink import Sink
 from mapioffline._subscription import Subscription
@@ -53,6 +53,7 @@ __all__ = [
     "State",
     "Capability",
     "NotifyKind",
+    "EndReason",
     "OFFLINE_MASK",
     "STATE_ALL",
     "FLAG_BLOCK",
@@ -76,7 +77,7 @@ __all__ = [
 _BACKENDS = ("auto", "embedded", "outlook", "bridge")
 
 
-def open_offline(profile: str = "mapioffline", *, backend: str = "auto") -> OfflineObject:
+def open_offline(profile: str = "mapioffline", *, backend: str = "auto", wait: float | None = None) -> OfflineObject:
     """Opens the offline object for ``profile``.
 
     ``backend="auto"`` (the default) never gives the simulator: Outlook's object when Outlook's MAPI DLL is loaded
@@ -91,22 +92,33 @@ def open_offline(profile: str = "mapioffline", *, backend: str = "auto") -> Offl
     A profile name has 1 to 255 UTF-16 code units and no unpaired surrogate, for every backend (a MAPI profile is a
     registry key, whose names have at most 255 characters); any other raises InvalidArgument (a ValueError).
 
+    ``wait`` (seconds, or ``float("inf")`` for no limit; None: do not wait): with "bridge" and "auto", when no
+    publisher of ``profile`` runs, waits up to that long for one to appear instead of raising NotFound at once (on
+    Linux the channel's directory is watched with inotify; on Windows, which has no such event, one cheap check
+    every 250 ms). Ctrl-C interrupts the wait. "embedded" and "outlook" open at once and ignore it.
+
     Raises TypeError/ValueError for bad arguments, NotSupported for "outlook" off Windows, MapiError (NotFound
     outside Outlook's process) when Outlook's object cannot be opened, NotFound for "bridge" and "auto" when no
-    publisher runs for ``profile``."""
+    publisher runs for ``profile`` (none appeared within ``wait``), KeyboardInterrupt on Ctrl-C while waiting."""
     if not isinstance(profile, str):
         raise TypeError(f"profile must be a str, not {type(profile).__name__}")
     if not isinstance(backend, str):
         raise TypeError(f"backend must be a str, not {type(backend).__name__}")
     if backend not in _BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(map(repr, _BACKENDS))}, not {backend!r}")
+    seconds = _bridge.check_wait(wait)
     if backend == "outlook" or (backend == "auto" and _core._outlook_loaded()):
         if sys.platform != "win32":
             raise NotSupported("the Outlook backend exists only on Windows, inside Outlook's process")
         return _core._open_outlook(OfflineObject, profile, backend == "outlook")
     if backend == "bridge":
-        return _bridge.open_bridge(profile)
+        return _bridge.open_bridge(profile, seconds)
     if backend == "auto":
+        if seconds is not None:
+            try:
+                return _bridge.open_bridge(profile, seconds)
+            except NotFound:
+                raise NotFound(_nothing_to_follow(profile)) from None
         found = _bridge.open_bridge_if_running(profile)
         if found is not None:
             return found

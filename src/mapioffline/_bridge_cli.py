@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import signal
 import sys
 import threading
@@ -29,14 +30,14 @@ from mapioffline.errors import ClosedError, MapiError, NotFound
 
 __all__ = ["add_commands"]
 
-# How often `watch --wait` looks for a new publisher while none can be followed (there is no event for "a publisher
-# appeared").
-_RECONNECT_S = 0.25
-
 # HRESULTs of a bridge open that a new publisher of the profile clears (`watch --wait` waits through them): none runs
 # (NotFound), it died meanwhile (PublisherGone), or a dead one left a region that fails validation, which the next
 # publisher replaces.
 _CHANNEL_CORRUPT = 0x80040A02
+
+# How often `watch --wait` looks again at a region that fails validation (waiting for no publisher at all is
+# open_offline(wait=), which needs no polling).
+_RECHECK_S = 0.25
 
 _PROFILE_HELP = "the profile's name (1 to 255 UTF-16 code units; compared case-insensitively)"
 
@@ -216,22 +217,34 @@ def _can_clear(error: MapiError) -> bool:
     return isinstance(error, (NotFound, ClosedError)) or error.hresult == _CHANNEL_CORRUPT
 
 
-def _watch(args: argparse.Namespace) -> int:
-    said = ""  # the reason for waiting last printed: once per reason, not once per look
+def _open_bridge(args: argparse.Namespace) -> OfflineObject:
+    """The bridge object of the profile; with --wait, once a publisher can be followed, having said on stderr what it
+    waits for (once per reason)."""
+    said = ""
     while True:
         try:
-            offline: OfflineObject = open_offline(args.profile, backend="bridge")
+            return open_offline(args.profile, backend="bridge")
         except MapiError as error:
             if not (args.wait and _can_clear(error)):
                 raise
-            reason = error.message
-            if reason != said:
-                print(f"{PROG}: waiting for a publisher of profile {shown(args.profile)}: {reason}", file=sys.stderr,
-                      flush=True)
-                said = reason
-            threading.Event().wait(_RECONNECT_S)
-            continue
-        said = ""
+            if error.message != said:
+                print(f"{PROG}: waiting for a publisher of profile {shown(args.profile)}: {error.message}",
+                      file=sys.stderr, flush=True)
+                said = error.message
+            none_runs = isinstance(error, NotFound)
+        if none_runs:
+            try:
+                return open_offline(args.profile, backend="bridge", wait=math.inf)
+            except MapiError as error:
+                if not _can_clear(error):
+                    raise
+        else:
+            threading.Event().wait(_RECHECK_S)
+
+
+def _watch(args: argparse.Namespace) -> int:
+    while True:
+        offline = _open_bridge(args)
         with offline:
             status = _follow(offline, args)
         if status != EXIT_PUBLISHER_GONE or not args.wait:

@@ -26,7 +26,7 @@ from mapioffline.interop import (
 )
 from mapioffline.testing import pump
 
-HEADER_DIR = Path(__file__).resolve().parent.parent / "ext" / "include"
+HEADER_DIR = Path(__file__).resolve().parents[2] / "ext" / "include"
 
 # (struct, field, the C expression of its offset): every field of the three structures.
 FIELDS = [

@@ -7,7 +7,7 @@ Measures
   1. wake-up p50/p99: a state change made on the publisher's embedded object (non-blocking) until a subscriber in
      another process returns from get(), against the same change reaching get() on a sleeping thread of the
      publisher's own process, in alternating rounds (the machine's load changes fall on both sides); from the
-     publisher's Notify (the record's stamp, as _bench.latency_get measures) and from set_state; ratios of p50s;
+     publisher's Notify (the record's stamp, as bench.inprocess.latency_get measures) and from set_state; ratios of p50s;
   2. reading the state through the bridge (OfflineObject.state, and the same on the embedded object);
   3. the publisher's cost per notification with 0, 1 and 100 subscribers attached (one of the 100 stopped with
      SIGSTOP, so it never reads): CPU time of the publishing thread per notification for paced blocking changes;
@@ -21,7 +21,7 @@ Each subscriber is a bridge object (own reader thread, own cursor); the 100 are 
 --poll-idle (root) holds /dev/cpu_dma_latency at 0 for the run, so idle CPUs poll instead of halting: in a virtual
 machine every wake-up of a halted CPU costs an exit to the hypervisor, and the cross-process path has more CPU hops
 than the in-process one (its set_state -> get() ratio is mostly that on this kind of machine).
-Pacing between wake-up samples uses short sleeps so that the consumer is asleep when measured (as _bench does).
+Pacing between wake-up samples uses short sleeps so that the consumer is asleep when measured (as bench.inprocess does).
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def helper_hold(profile: str, count: int, expect: int) -> None:
 
 def spawn(*args: str, cpus: set[int] | None = None) -> subprocess.Popen[str]:
     """A helper process running `args` (see the end of this file), on `cpus` if given."""
-    p = subprocess.Popen([sys.executable, "-m", "mapioffline._bridge_bench", *args], stdin=subprocess.PIPE,
+    p = subprocess.Popen([sys.executable, "-m", "mapioffline.bench.bridge", *args], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, text=True,
                          preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
     assert p.stdout is not None
@@ -128,7 +128,7 @@ def paced_changes(source: Any, samples: int, warmup: int, returned: Callable[[],
 
 def wakeup_in_process(source: Any, samples: int, warmup: int) -> list[tuple[int, int]]:
     """paced_changes with the get() on a thread of this process that sleeps between changes: the same situation as
-    the subscriber process's main thread (and as _bench.latency_get, the library's in-process wake-up figure), so
+    the subscriber process's main thread (and as bench.inprocess.latency_get, the library's in-process wake-up figure), so
     that the process boundary is the only difference."""
     returned: "queue.SimpleQueue[tuple[int, int]]" = queue.SimpleQueue()
     with source.advise(capacity=4096) as sub:
@@ -168,7 +168,7 @@ def wakeup_cross_process(source: Any, samples: int, warmup: int) -> list[tuple[i
 def wakeups(source: Any, samples: int, rounds: int, warmup: int = 50) -> dict[str, Any]:
     """Both wake-ups, in alternating rounds, so that a change in the machine's load (shared, noisy) falls on both
     sides alike. `notify_to_get` (the publisher's Notify stamped the record -> get() returned) is the wake-up as
-    _bench.latency_get defines it, and the part the bridge adds to; set_state -> get() adds the source's own
+    bench.inprocess.latency_get defines it, and the part the bridge adds to; set_state -> get() adds the source's own
     thread hop, which both sides share. The ratios of the p50s are the figures to read.
 
     Each round starts with `warmup` changes that are not counted: a subscriber process's first few dozen wake-ups

@@ -26,7 +26,7 @@ from mapioffline.testing import start_pump
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the Linux channel")
 
-PEER = str(Path(__file__).with_name("bridge_peer.py"))
+PEER = str(Path(__file__).resolve().parents[1] / "bridge_peer.py")
 START, CHANGE, DONE = 1, 2, 3
 OFFLINE, ONLINE = 1, 2
 # A line a peer owes us must come within this bound, or the test fails instead of hanging.

@@ -12,7 +12,7 @@ import pytest
 
 from mapioffline import _addin
 
-ADDIN = Path(__file__).resolve().parent.parent / "ext" / "addin"
+ADDIN = Path(__file__).resolve().parents[2] / "ext" / "addin"
 
 
 def test_clsid_and_progid_are_the_dlls() -> None:

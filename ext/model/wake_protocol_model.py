@@ -22,7 +22,7 @@ What is modelled, one shared-memory access per step (local steps run together wi
                                       dequeues the first n (FIFO). Both are system calls: the thread's store
                                       buffer is empty when they run (so the subscriber's fence is implied by the
                                       futex wait here; the publisher's is not, and its mutant is caught).
-Memory model: as in ext/src/sink_protocol_model.py, each thread has a FIFO store buffer (at most BUFFER_LIMIT
+Memory model: as in sink_protocol_model.py, each thread has a FIFO store buffer (at most BUFFER_LIMIT
 entries; stores and read-modify-writes whose result the code does not use drain to memory later, one
 nondeterministic step at a time; loads see the thread's own buffer first); a fence waits for the buffer to drain.
 The wake_word fetch_add is a release RMW: its store is buffered behind the head store (never visible before it)

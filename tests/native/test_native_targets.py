@@ -19,9 +19,8 @@ import pytest
 from native_probe import Toolchain, require
 from wine_session import wine_session
 
-pytestmark = pytest.mark.native
 
-EXT = Path(__file__).resolve().parent.parent / "ext"
+EXT = Path(__file__).resolve().parents[2] / "ext"
 SANITIZE = "-fno-omit-frame-pointer -fno-sanitize-recover=all"
 # UBSan's vptr check assumes every object has C++ RTTI; COM objects written in C (our C99 test's sink) have none.
 ASAN_FLAGS = f"-fsanitize=address,undefined -fno-sanitize=vptr {SANITIZE}"

@@ -22,9 +22,8 @@ import pytest
 from native_probe import Toolchain, require
 from wine_session import wine_session
 
-pytestmark = pytest.mark.native
 
-EXT = Path(__file__).resolve().parent.parent / "ext"
+EXT = Path(__file__).resolve().parents[2] / "ext"
 MINGW64 = ["-DCMAKE_SYSTEM_NAME=Windows", "-DCMAKE_C_COMPILER=x86_64-w64-mingw32-gcc-posix",
            "-DCMAKE_CXX_COMPILER=x86_64-w64-mingw32-g++-posix", "-DCMAKE_CROSSCOMPILING_EMULATOR=wine"]
 MINGW32 = ["-DCMAKE_SYSTEM_NAME=Windows", "-DCMAKE_C_COMPILER=i686-w64-mingw32-gcc-posix",

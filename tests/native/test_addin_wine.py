@@ -25,10 +25,9 @@ from native_probe import require_tools
 from wine_session import wine_session
 
 # Builds from the source tree with other toolchains and runs Windows code under Wine: minutes. Left out by the
-# fast path and the wheel test command (-m "not native").
-pytestmark = pytest.mark.native
+# fast path and the wheel test command (-m "not native and not model").
 
-EXT = Path(__file__).resolve().parent.parent / "ext"
+EXT = Path(__file__).resolve().parents[2] / "ext"
 MINGW64 = ["-DCMAKE_SYSTEM_NAME=Windows", "-DCMAKE_C_COMPILER=x86_64-w64-mingw32-gcc-posix",
            "-DCMAKE_CXX_COMPILER=x86_64-w64-mingw32-g++-posix"]
 MINGW32 = ["-DCMAKE_SYSTEM_NAME=Windows", "-DCMAKE_C_COMPILER=i686-w64-mingw32-gcc-posix",

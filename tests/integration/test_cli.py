@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 import mapioffline
-from mapioffline import _bench, _bridge
+from mapioffline import _bridge
+from mapioffline.bench import inprocess as _bench
 from mapioffline.__main__ import EXIT_STATUSES, main
 from mapioffline._names import shown
 
@@ -201,7 +202,7 @@ def test_help_documents_every_exit_status() -> None:
 
 
 def test_readme_documents_the_same_exit_statuses() -> None:
-    readme = Path(__file__).resolve().parent.parent / "README.md"
+    readme = Path(__file__).resolve().parents[2] / "README.md"
     if not readme.is_file():
         pytest.skip("runs from the source tree")
     assert EXIT_STATUSES in readme.read_text(encoding="utf-8")
@@ -261,7 +262,7 @@ def test_every_rate_the_bench_prints_says_how_many_it_dropped() -> None:
 def test_bench_plot_without_matplotlib_names_the_extra_before_measuring(tmp_path: Path) -> None:
     # sys.modules[name] = None makes that import fail, as when matplotlib is not installed.
     code = ("import sys; sys.modules['matplotlib'] = None\n"
-            "from mapioffline import _bench\n"
+            "from mapioffline.bench import inprocess as _bench\n"
             "def no(quick): raise AssertionError('measured before checking for matplotlib')\n"
             "_bench.collect = no\n"
             "from mapioffline.__main__ import main\n"

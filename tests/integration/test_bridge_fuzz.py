@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-RUN = Path(__file__).resolve().parent.parent / "ext" / "fuzz" / "run_channel"
+RUN = Path(__file__).resolve().parents[2] / "ext" / "fuzz" / "run_channel"
 
 
 def _have_libfuzzer(tmp_path: Path) -> bool:

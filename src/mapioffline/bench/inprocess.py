@@ -374,7 +374,7 @@ def collect(quick: bool) -> dict[str, Any]:
     r["advise_cycle_us"] = advise_cycle(2000 // scale)
     r["idle_cpu_ms_per_s"] = idle_cpu(1.0 if not quick else 0.3)
     if sys.platform.startswith("linux"):  # the bridge: publisher here, subscribers in helper processes
-        from mapioffline._bridge_bench import collect as bridge_collect
+        from mapioffline.bench.bridge import collect as bridge_collect
 
         b = r["bridge"] = bridge_collect(quick)
         r["latency"]["set_state_to_get_same_process"] = b["wakeup_in_process_get"]

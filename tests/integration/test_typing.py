@@ -16,7 +16,7 @@ pytest.importorskip("mypy", reason="mypy is in the 'test' extra")
 
 import mapioffline
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 PYPROJECT = TESTS.parent / "pyproject.toml"
 ALLOWLIST = TESTS / "stubtest_allowlist.txt"
 PACKAGE = Path(mapioffline.__file__).resolve().parent

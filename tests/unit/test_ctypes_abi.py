@@ -7,7 +7,8 @@ import ctypes
 
 import pytest
 
-from mapioffline import _bench, _ctypes_abi
+from mapioffline import _ctypes_abi
+from mapioffline.bench import inprocess as _bench
 from mapioffline._ctypes_abi import ctypes_com_problem
 
 
@@ -65,7 +66,7 @@ def test_bench_collect_leaves_the_ctypes_baselines_out(monkeypatch: pytest.Monke
     monkeypatch.setattr(_bench, "state_queries", lambda *a, **k: {"state_ns": 5.0})
     monkeypatch.setattr(_bench, "fan_out", lambda *a, **k: 1.0)
     monkeypatch.setattr(_bench, "advise_cycle", lambda *a, **k: 1.0)
-    import mapioffline._bridge_bench as bridge_bench  # the bridge figures are not what this test is about
+    import mapioffline.bench.bridge as bridge_bench  # the bridge figures are not what this test is about
 
     monkeypatch.setattr(bridge_bench, "collect", lambda quick: {"wakeup_in_process_get": dict(latency),
                                                                 "wakeup_cross_process_get": dict(latency)})
