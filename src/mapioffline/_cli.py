@@ -33,6 +33,9 @@ STATUS_MEANINGS: dict[int, str] = {
 
 Run = Callable[[argparse.Namespace], int]
 
+# The width of the descriptions and status tables in --help (argparse leaves them as given: they have line breaks).
+_WIDTH = 117
+
 
 class CommandLineError(Exception):
     """A mistake in the command line that argparse cannot see (e.g. an option that goes with another one): status 2."""
@@ -48,7 +51,8 @@ def exit_statuses(statuses: Iterable[int], extra: Mapping[int, str] | None = Non
     lines = ["exit status:"]
     for status in sorted(statuses):
         meaning = STATUS_MEANINGS[status] + (f"; {extra[status]}" if extra and status in extra else "")
-        lines.append(textwrap.fill(meaning, width=117, initial_indent=f"  {status:<4} ", subsequent_indent=" " * 7))
+        lines.append(textwrap.fill(meaning, width=_WIDTH, initial_indent=f"  {status:<4} ", subsequent_indent=" " * 7,
+                                   break_on_hyphens=False))
     return "\n".join(lines)
 
 
@@ -58,7 +62,9 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser], n
     """A subcommand that runs ``run`` (None for a group of subcommands) and may end only with ``statuses`` (listed
     by its --help, with ``extra`` said about some)."""
     codes = frozenset(statuses)
-    parser = commands.add_parser(name, help=help, description=description, epilog=exit_statuses(codes, extra),
+    parser = commands.add_parser(name, help=help,
+                                 description=textwrap.fill(description, width=_WIDTH, break_on_hyphens=False),
+                                 epilog=exit_statuses(codes, extra),
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     if run is not None:
         parser.set_defaults(run=run, statuses=codes)
