@@ -825,8 +825,10 @@ An IMAPIOfflineMgr: the embedded object, Outlook's, or one wrapped with from_poi
         does nothing and sends nothing.
 
         On the embedded object, a call made while another change is handing out DONE is queued and carried out
-        right after that (so a consumer that has just seen DONE can react at once); ``block=True`` then returns once its own change is done. Only one
-        call can be queued so: a second one while it waits gets Pending. ``wait_idle()`` waits for a change in
+        right after that (so a consumer that has just seen DONE can react at once); ``block=True`` then returns once
+        its own change is done (or, if it asks for the state that change is heading to, sends nothing and returns
+        once that DONE reached every sink). Only one call can be queued so: a second one while it waits gets
+        Pending. ``wait_idle()`` waits for a change in
         flight without polling.
 
         Raises TypeError/ValueError for bad arguments (before any native call), Pending (retryable) while a
