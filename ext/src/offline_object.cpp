@@ -61,7 +61,7 @@ HRESULT OfflineObject::Open(ULONG reserved, const WCHAR *profile, const GUID *gu
                             IMAPIOfflineMgr **out) noexcept {
   if (!out) return E_INVALIDARG;
   *out = nullptr;
-  if (reserved != 0 || reserved_guid != nullptr || profile == nullptr || profile[0] == 0) return E_INVALIDARG;
+  if (reserved != 0 || reserved_guid != nullptr || ProfileNameError(profile)) return E_INVALIDARG;
   if (guid == nullptr || !IsEqualGUID(*guid, GUID_GlobalState)) return MAPI_E_NOT_FOUND;
   try {
     std::u16string key = FoldProfileName(profile);

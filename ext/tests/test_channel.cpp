@@ -100,6 +100,28 @@ void TestNotFound() {
   CHECK(detail != nullptr);
 }
 
+// The bridge's entry points refuse what the profile-name rule refuses (mapioffline_profile_name_error), with its
+// message as the detail.
+void TestProfileNameRule() {
+  const std::u16string ok = Wide("channel-test-names");
+  const std::u16string over(MAPIOFFLINE_MAX_PROFILE_NAME + 1, u'p');
+  const char16_t unpaired[] = {u'a', 0xDC80, 0};
+  IMAPIOfflineMgr *source = OpenEmbedded(ok);
+  for (const WCHAR *name : {reinterpret_cast<const WCHAR *>(over.c_str()), reinterpret_cast<const WCHAR *>(unpaired)}) {
+    const char *why = mapioffline_profile_name_error(name);
+    CHECK(why != nullptr);
+    IMAPIOfflineMgr *bridge = nullptr;
+    const char *detail = nullptr;
+    CHECK_HR(mapioffline_open_bridge(name, &bridge, &detail), E_INVALIDARG);
+    CHECK(bridge == nullptr && detail == why);
+    mapioffline_bridge_publisher *pub = nullptr;
+    detail = nullptr;
+    CHECK_HR(mapioffline_bridge_publish_start(source, name, 0, 0, &pub, &detail), E_INVALIDARG);
+    CHECK(pub == nullptr && detail == why);
+  }
+  source->Release();
+}
+
 void TestPublishAndFollow() {
   const std::u16string profile = Wide("Channel-Test-A");
   const std::u16string other_case = Wide("CHANNEL-test-a");
@@ -810,6 +832,7 @@ int main() {
 #if defined(__linux__) || defined(_WIN32)
   // The OS layers (Linux: shared memory, futexes, pidfd; Windows: named mappings, semaphores, process handles).
   TestNotFound();
+  TestProfileNameRule();
   TestPublishAndFollow();
   TestEveryAsleepSubscriberIsWokenThroughTheFanOut();
   TestOnlyANewSleeperCostsAWake();

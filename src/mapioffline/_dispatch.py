@@ -205,8 +205,13 @@ class Dispatcher:
             return True
         self._abandoned = True
         logger.warning("mapioffline: a callback did not finish within %s s; %s notification(s) left undelivered "
-                       "(counted in sink.stats.pending)", timeout, _pending(self._sink))
+                       "(counted in sink.stats.pending)", _seconds(timeout), _pending(self._sink))
         return False
+
+
+def _seconds(value: float | None) -> str:
+    """A duration for a message: at most three decimals ("5", not "4.999952081000174")."""
+    return "no limit" if value is None else f"{round(value, 3):g}"
 
 
 def _pending(sink: Sink) -> int:
