@@ -97,10 +97,7 @@ ULONG mapioffline_sink_last_state(IMAPIOfflineNotify *sink) {
 }
 ULONG mapioffline_sink_capacity(IMAPIOfflineNotify *sink) { return AsSink(sink)->capacity(); }
 
-int mapioffline_is_native_sink(IUnknown *p) {
-  const void *known = mapioffline::Sink::KnownVtable();
-  return p && known && *reinterpret_cast<const void *const *>(p) == known ? 1 : 0;
-}
+int mapioffline_is_native_sink(IUnknown *p) { return mapioffline::Sink::FromInterface(p) ? 1 : 0; }
 
 uint64_t mapioffline_now_ns(void) { return mapioffline::MonotonicNs(); }
 

@@ -10,7 +10,6 @@
 
 #include "advise_table.h"
 #include "fork_generation.h"
-#include "live_counters.h"
 #include "profile_key.h"
 
 namespace mapioffline {
@@ -30,8 +29,6 @@ Registry *&RegistryPointer() {
 }
 
 Registry &TheRegistry() { return *RegistryPointer(); }
-
-std::atomic<const void *> g_object_vtable{nullptr};  // for FromInterface: set by the first object made
 
 #if !defined(_WIN32)
 // fork(): the registry mutex is held across it, so that the child never inherits it locked by a thread that does
@@ -83,47 +80,14 @@ HRESULT OfflineObject::Open(ULONG reserved, const WCHAR *profile, const GUID *gu
 }
 
 OfflineObject::OfflineObject(std::u16string key) : key_(std::move(key)), generation_(ForkGeneration()) {
-  LiveOfflineObjects().fetch_add(1, std::memory_order_relaxed);
-  g_object_vtable.store(*reinterpret_cast<const void *const *>(this), std::memory_order_relaxed);
-}
-
-OfflineObject::~OfflineObject() { LiveOfflineObjects().fetch_sub(1, std::memory_order_relaxed); }
-
-OfflineObject *OfflineObject::FromInterface(IUnknown *p) noexcept {
-  const void *known = g_object_vtable.load(std::memory_order_relaxed);
-  if (!p || !known || *reinterpret_cast<const void *const *>(p) != known) return nullptr;
-  return static_cast<OfflineObject *>(reinterpret_cast<IMAPIOfflineMgr *>(p));
+  RememberVtable();
 }
 
 bool OfflineObject::Inherited() const noexcept { return generation_ != ForkGeneration(); }
 
-bool OfflineObject::TryAddRef() noexcept {
-  ULONG n = refs_.load(std::memory_order_relaxed);
-  while (n != 0) {
-    if (refs_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed)) return true;
-  }
-  return false;
-}
-
-HRESULT OfflineObject::QueryInterface(REFIID iid, void **out) noexcept {
-  if (!out) return E_POINTER;
-  *out = nullptr;
-  if (!IsEqualGUID(iid, IID_IUnknown) && !IsEqualGUID(iid, IID_IMAPIOffline) &&
-      !IsEqualGUID(iid, IID_IMAPIOfflineMgr)) {
-    return E_NOINTERFACE;
-  }
-  *out = static_cast<IMAPIOfflineMgr *>(this);  // single inheritance: one pointer for all three
-  AddRef();
-  return S_OK;
-}
-
-ULONG OfflineObject::AddRef() noexcept { return refs_.fetch_add(1, std::memory_order_relaxed) + 1; }
-
-ULONG OfflineObject::Release() noexcept {
-  const ULONG n = refs_.fetch_sub(1, std::memory_order_acq_rel) - 1;
+void OfflineObject::LastRelease() noexcept {
   // In a fork child an inherited object leaks: its worker does not exist there and its locks may be held.
-  if (n == 0 && !Inherited()) Destroy();
-  return n;
+  if (!Inherited()) Destroy();
 }
 
 // The last reference is gone. We leave the registry at once, so that the next open of the profile makes a fresh

@@ -137,23 +137,6 @@ void Publisher::Stop() noexcept {
   Release();
 }
 
-HRESULT Publisher::QueryInterface(REFIID iid, void **out) noexcept {
-  if (!out) return E_POINTER;
-  *out = nullptr;
-  if (!IsEqualGUID(iid, IID_IUnknown) && !IsEqualGUID(iid, IID_IMAPIOfflineNotify)) return E_NOINTERFACE;
-  *out = static_cast<IMAPIOfflineNotify *>(this);
-  AddRef();
-  return S_OK;
-}
-
-ULONG Publisher::AddRef() noexcept { return refs_.fetch_add(1, std::memory_order_relaxed) + 1; }
-
-ULONG Publisher::Release() noexcept {
-  const ULONG n = refs_.fetch_sub(1, std::memory_order_acq_rel) - 1;
-  if (n == 0) delete this;
-  return n;
-}
-
 void Publisher::Notify(const MAPIOFFLINE_NOTIFY *record) noexcept {
   if (!record || record->ulSize < sizeof(MAPIOFFLINE_NOTIFY)) return;  // what a sink would count as invalid
   MAPIOFFLINE_RECORD r;
