@@ -59,6 +59,8 @@ setup(
             "boundscheck": debug,
             "wraparound": False,
             "embedsignature": True,
+            # Argument Clinic style: CPython reads a class's signature from it (inspect.signature on cdef classes).
+            "embedsignature.format": "clinic",
         },
     )
 )

@@ -1,5 +1,5 @@
 """Bridge stress peers (Linux): objects closed while they receive, and sequenced floods checked record by record.
-Used by tests/test_bridge_stress.py and benchmarks/soak_bridge.py; each role ends with one JSON line on stdout.
+Used by tests/integration/test_bridge_stress.py and benchmarks/soak_bridge.py; each role ends with one JSON line on stdout.
 
     python bridge_churn.py close PROFILE (--rounds N | --seconds S) [--seed N] [--publish]
         Round after round: opens a bridge object on PROFILE, advises (sink capacity 2, 256 or 4096; a callback in

@@ -24,6 +24,19 @@ from mapioffline.testing import live_offline_objects, live_sinks
 
 _profile_counter = itertools.count()
 
+# The kinds of test, one folder each: unit/ (the package in one process), integration/ (processes, the CLI, the
+# README, typing), native/ (builds ext/ for other targets or runs Windows code under Wine: marked `native`, which the
+# wheel test command leaves out), model/ (the protocol model checks: their slow part is marked `model`).
+_FOLDER_MARKERS = {"native": "native"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        marker = _FOLDER_MARKERS.get(item.path.parent.name)
+        if marker:
+            item.add_marker(marker)
+
 
 @pytest.fixture(autouse=True)
 def no_leaked_native_objects() -> Iterator[None]:

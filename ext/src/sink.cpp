@@ -139,7 +139,7 @@ void Sink::RearmPollHandle() noexcept {
 // The stream conditions are read BEFORE the ring (acquire loads): each is stored after the records that precede
 // it were published (a feed detaches only once its Notify calls have returned), so a consumer that sees the end
 // also sees those records. Reading the ring first let a record and the end both land between the two reads, and
-// ENDED/CLOSED came back with that record pending (found by ext/src/sink_protocol_model.py, mutant
+// ENDED/CLOSED came back with that record pending (found by ext/model/sink_protocol_model.py, mutant
 // "wait-checks-ring-first").
 bool Sink::ConsumerShouldReturn(uint32_t seen_interrupts, int *result) const noexcept {
   const bool is_closed = closed();

@@ -93,7 +93,7 @@ def _add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _run_bench(args: argparse.Namespace) -> int:
-    from mapioffline._bench import run_bench
+    from mapioffline.bench.inprocess import run_bench
 
     return run_bench(json_path=args.json, plot_path=args.plot, quick=args.quick)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import signal
 import sys
 import threading
@@ -28,9 +29,6 @@ EXIT_CODES = f"""exit codes:
   {EXIT_NO_PUBLISHER}    no publisher runs for the profile (state, watch)
   {EXIT_PUBLISHER_GONE}    the publisher stopped or died while watching (watch without --wait), within a second
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C) while waiting (state, watch)"""
-
-# How often `watch --wait` looks for a new publisher while none runs (there is no event for "a publisher appeared").
-_RECONNECT_S = 0.25
 
 
 def add_commands(commands: Any) -> None:
@@ -202,13 +200,7 @@ def _state(args: argparse.Namespace) -> int:
 
 def _watch(args: argparse.Namespace) -> int:
     while True:
-        try:
-            offline = open_offline(args.profile, backend="bridge")
-        except NotFound:
-            if not args.wait:
-                raise
-            threading.Event().wait(_RECONNECT_S)
-            continue
+        offline = open_offline(args.profile, backend="bridge", wait=math.inf if args.wait else None)
         with offline:
             status = _follow(offline, args)
         if status != EXIT_PUBLISHER_GONE or not args.wait:

@@ -17,7 +17,7 @@ import warnings
 from typing import NamedTuple
 
 from mapioffline._address import address_of
-from mapioffline._enums import Capability, NotifyKind, State
+from mapioffline._enums import Capability, EndReason, NotifyKind, State
 from mapioffline.errors import ClosedError, NotSupported, PublisherGone, StreamEnded, exception_for
 
 from mapioffline._core cimport *
@@ -145,7 +145,10 @@ class SinkStats(NamedTuple):
 @cython.freelist(512)
 @cython.final
 cdef class Notification:
-    """One notification, immutable. ``kind`` is always a NotifyKind and ``old_state``/``new_state`` always a State:
+    """Notification(kind, client_token=0, mask=0x3, old_state=0, new_state=0, timestamp_ns=0, dropped_before=0)
+--
+
+One notification, immutable. ``kind`` is always a NotifyKind and ``old_state``/``new_state`` always a State:
     a value a foreign manager may send outside the known ones reads as ``NotifyKind.UNKNOWN``/``State.UNKNOWN``,
     and the number as it arrived is ``raw_kind``/``raw_old_state``/``raw_new_state`` (plain ints, always set).
     ``timestamp_ns`` is on the clock of time.perf_counter_ns(); ``dropped_before`` counts notifications the full
@@ -348,6 +351,17 @@ cdef int _end_code(IMAPIOfflineNotify *p) noexcept nogil:
     return <int>mapioffline_sink_end_reason(p)
 
 
+cdef object _end_reason_of(ULONG code):
+    """The EndReason of a MAPIOFFLINE_END_* value (None for MAPIOFFLINE_END_NONE)."""
+    if code == MAPIOFFLINE_END_NONE:
+        return None
+    if code == MAPIOFFLINE_END_UNADVISED:
+        return EndReason.UNADVISED
+    if code == MAPIOFFLINE_END_PUBLISHER_GONE:
+        return EndReason.PUBLISHER_GONE
+    return EndReason.FAILED
+
+
 cdef object _end_error(int code):
     """The exception for an _end_code (not 0)."""
     if code == -1:
@@ -385,7 +399,10 @@ cdef uint64_t _spin_ns(object spin_us) except? 0:
 
 
 cdef class Sink(_Handle):
-    """The native IMAPIOfflineNotify sink: Notify (any thread, no GIL, no locks, no allocation) fills a bounded
+    """Sink(capacity=1024)
+--
+
+The native IMAPIOfflineNotify sink: Notify (any thread, no GIL, no locks, no allocation) fills a bounded
     lock-free ring of ``capacity`` records (rounded up to a power of two); Python consumes it. A full ring refuses
     the newest notification and counts it; the next record that fits reports it in ``dropped_before``.
 
@@ -397,6 +414,7 @@ cdef class Sink(_Handle):
     cdef ULONG _final_last_state
     cdef bint _final_has_last_state
     cdef ULONG _final_capacity
+    cdef ULONG _final_end_reason
 
     def __cinit__(self, capacity=1024):
         if isinstance(capacity, bool) or not isinstance(capacity, int):
@@ -419,6 +437,7 @@ cdef class Sink(_Handle):
         mapioffline_sink_stats(p, &self._final_stats)
         self._final_has_last_state = mapioffline_sink_get_last_state(p, &self._final_last_state)
         self._final_capacity = mapioffline_sink_capacity(p)
+        self._final_end_reason = mapioffline_sink_end_reason(p)
 
     cdef inline IMAPIOfflineNotify *_sink(self) except NULL:
         return <IMAPIOfflineNotify *>self._unknown()
@@ -465,6 +484,18 @@ cdef class Sink(_Handle):
         if self._has_final():
             return self._final_last_state if self._final_has_last_state else None
         return _raw_last_state_of(self._sink())
+
+    @property
+    def end_reason(self):
+        """Why the stream ended, once it has: an EndReason (UNADVISED: every subscription feeding the sink ended;
+        PUBLISHER_GONE: a bridge publisher feeding it stopped or died; FAILED: a feed failed otherwise; CLOSED: the
+        sink was closed while its stream went on). None while it goes on, and before any subscription fed it; a
+        new subscription reopens the stream (None again). Read it after a ``for``/``async for`` loop stopped, or
+        after a callback dispatcher finished, to tell why. Readable after close()."""
+        if self._has_final():
+            reason = _end_reason_of(self._final_end_reason)
+            return EndReason.CLOSED if reason is None else reason
+        return _end_reason_of(mapioffline_sink_end_reason(self._sink()))
 
     @property
     def stats(self):
@@ -690,7 +721,10 @@ cdef int64_t _IDLE_SLICE_NS = 50_000_000
 
 
 cdef class OfflineObject(_Handle):
-    """An IMAPIOfflineMgr: the embedded object, Outlook's, or one wrapped with from_pointer(). Context manager;
+    """OfflineObject(*args, **kwargs)
+--
+
+An IMAPIOfflineMgr: the embedded object, Outlook's, or one wrapped with from_pointer(). Context manager;
     close() is idempotent; subscriptions keep their object alive on their own."""
 
     cdef readonly str backend
@@ -771,8 +805,8 @@ cdef class OfflineObject(_Handle):
         ``block=False`` returns at once and the change runs on the object's thread. Setting the current state
         does nothing and sends nothing.
 
-        A call made while another change is handing out DONE (the embedded object, spec 7.4 refinement 0.2) is
-        queued and carried out right after that; ``block=True`` then returns once its own change is done. Only one
+        On the embedded object, a call made while another change is handing out DONE is queued and carried out
+        right after that (so a consumer that has just seen DONE can react at once); ``block=True`` then returns once its own change is done. Only one
         call can be queued so: a second one while it waits gets Pending. ``wait_idle()`` waits for a change in
         flight without polling.
 
@@ -917,7 +951,10 @@ def _outlook_export():
 # -- testing support ---------------------------------------------------------------------------------------------
 
 cdef class PumpHandle:
-    """Native producer threads calling Notify; see mapioffline.testing.start_pump."""
+    """PumpHandle()
+--
+
+Native producer threads calling Notify; see mapioffline.testing.start_pump."""
 
     cdef mapioffline_pump *_pump
     cdef readonly uint64_t elapsed_ns
@@ -1137,8 +1174,11 @@ def _bridge_stats(address):
 
 
 cdef class BridgePublisher:
-    """Publishes an offline object's notifications into the channel of a profile, for subscribers in other
-    processes of this user. Made by mapioffline._bridge.publish(); stop() (or leaving the ``with`` block) ends every
+    """BridgePublisher(*args, **kwargs)
+--
+
+Publishes an offline object's notifications into the channel of a profile, for subscribers in other
+    processes of this user. Made by mapioffline.bridge.publish(); stop() (or leaving the ``with`` block) ends every
     subscriber's stream. Holds its own reference on the source object."""
 
     cdef mapioffline_bridge_publisher *_p
@@ -1151,7 +1191,7 @@ cdef class BridgePublisher:
         self._generation = _fork_generation
 
     def __init__(self, *args, **kwargs):
-        raise TypeError("use mapioffline._bridge.publish()")
+        raise TypeError("use mapioffline.bridge.publish()")
 
     @staticmethod
     def _start(OfflineObject source not None, str profile, bint allow_set_state, ring_capacity):
@@ -1245,3 +1285,43 @@ cdef class BridgePublisher:
     def __repr__(self):
         state = "stopped" if self._p is NULL else "publishing"
         return f"<mapioffline.BridgePublisher {state} profile={self.profile!r}>"
+
+
+cdef class _BridgeWatch:
+    """Wakes its owner when a bridge publisher of a profile may have appeared (mapioffline_bridge_watch_*): made
+    before the attempt to open that it guards, used by one thread, closed when done."""
+
+    cdef mapioffline_bridge_watch *_w
+
+    def __cinit__(self, str profile):
+        self._w = NULL
+        cdef bytes wide = _wide(profile)
+        cdef const WCHAR *name = <const WCHAR *><const char *>wide
+        _check(mapioffline_bridge_watch_start(name, &self._w), "cannot watch for a bridge publisher")
+
+    def wait(self, timeout):
+        """Returns (GIL released) when a publisher may have appeared, or after ``timeout`` seconds (None: no
+        limit), or after a wait slice so that Ctrl-C is noticed; the caller looks again. Raises KeyboardInterrupt
+        on Ctrl-C."""
+        cdef int64_t ns = _timeout_ns(timeout)
+        if ns < 0 or ns > _WAIT_SLICE_NS:
+            ns = _WAIT_SLICE_NS
+        if self._w is NULL:
+            raise ClosedError("the watch is closed")
+        with nogil:
+            mapioffline_bridge_watch_wait(self._w, ns)
+        PyErr_CheckSignals()
+
+    def close(self):
+        cdef mapioffline_bridge_watch *w = self._w
+        self._w = NULL
+        mapioffline_bridge_watch_stop(w)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def __dealloc__(self):
+        mapioffline_bridge_watch_stop(self._w)

@@ -41,6 +41,9 @@ class Region {
   static HRESULT Open(const std::u16string &folded, Region *out, const char **detail) noexcept;
   // Publisher: removes the name if it still refers to this region (a replacement may own the name by now).
   void Unlink() noexcept;
+  // Publisher, once the region is live (Writer::Go): tells ChannelWatch sleepers to look again. The name appears
+  // before the region is live, so a subscriber woken by its appearance may have found it still starting.
+  void Announce() const noexcept;
 
   void *base() const noexcept { return base_; }
   uint64_t size() const noexcept { return size_; }
@@ -90,6 +93,29 @@ class PublisherWatch {
  private:
   intptr_t process_ = -1;  // Linux: pidfd; Windows: process HANDLE
   intptr_t cancel_ = -1;   // Linux: eventfd; Windows: event HANDLE
+};
+
+// Waits for a channel's name to appear (a publisher starting), for open_offline(wait=...). Start it before the
+// check it guards (an attempt to open), so that a publisher starting in between is not missed.
+// Linux: inotify on the directory that holds the channel's names, woken by the name's creation and by
+// Region::Announce. Windows (its kernel object namespace has no change notification) and a Linux directory that
+// cannot be watched: a bounded interval, kFallbackSliceNs.
+class ChannelWatch {
+ public:
+  static constexpr int64_t kFallbackSliceNs = 250000000;
+  ChannelWatch() = default;
+  ~ChannelWatch();
+  ChannelWatch(const ChannelWatch &) = delete;
+  ChannelWatch &operator=(const ChannelWatch &) = delete;
+  // Throws std::bad_alloc.
+  void Start(const std::u16string &folded);
+  // Returns when the name may have appeared, when a signal arrived (POSIX), or after timeout_ns (negative: no
+  // limit), whichever comes first: the caller looks again and keeps its own deadline. One thread at a time.
+  void Wait(int64_t timeout_ns) noexcept;
+
+ private:
+  intptr_t handle_ = -1;  // Linux: the inotify descriptor
+  std::string leaf_;      // Linux: the name's last component
 };
 
 }  // namespace channel

@@ -42,6 +42,7 @@
 #include <linux/futex.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -56,6 +57,7 @@
 #include "channel/layout.h"
 #include "channel/locator.h"
 #include "channel/os.h"
+#include "clock.h"
 #include "channel/region_name.h"
 
 #ifndef SYS_pidfd_open
@@ -408,6 +410,20 @@ void Region::Unlink() noexcept {
   }
 }
 
+void Region::Announce() const noexcept {
+  if (name_.empty()) return;
+  try {
+    const std::string path = ShmPath(name_);
+    struct stat st;
+    // Touching the name (IN_ATTRIB) wakes ChannelWatch sleepers; only our own locator, as in Unlink.
+    if (lstat(path.c_str(), &st) == 0 && static_cast<uint64_t>(st.st_dev) == identity_[0] &&
+        static_cast<uint64_t>(st.st_ino) == identity_[1]) {
+      utimensat(AT_FDCWD, path.c_str(), nullptr, AT_SYMLINK_NOFOLLOW);
+    }
+  } catch (...) {
+  }
+}
+
 // Shared (not FUTEX_PRIVATE) futexes: the kernel keys them by the page's inode and offset, so waiters in every
 // process that maps the region meet on the same word.
 void Region::Wait(std::atomic<uint32_t> *word, uint32_t expected, int64_t timeout_ns) const noexcept {
@@ -459,6 +475,63 @@ void PublisherWatch::Cancel() noexcept {
   const uint64_t one = 1;
   ssize_t ignored = write(static_cast<int>(cancel_), &one, sizeof one);
   (void)ignored;
+}
+
+ChannelWatch::~ChannelWatch() {
+  if (handle_ >= 0) close(static_cast<int>(handle_));
+}
+
+void ChannelWatch::Start(const std::u16string &folded) {
+  // The directory is whatever ShmPath puts the channel's name in: this watch follows it wherever it moves.
+  const std::string path = ShmPath(ShmName(folded));
+  const size_t slash = path.rfind('/');
+  const std::string directory = slash == 0 ? std::string("/") : path.substr(0, slash);
+  leaf_ = path.substr(slash + 1);
+  const int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (fd < 0) return;
+  // IN_CREATE: linkat of a new locator; IN_ATTRIB: Region::Announce (the channel went live); IN_MOVED_TO for
+  // completeness. A directory that cannot be watched leaves handle_ at -1: Wait then sleeps kFallbackSliceNs.
+  if (inotify_add_watch(fd, directory.c_str(), IN_CREATE | IN_MOVED_TO | IN_ATTRIB) < 0) {
+    close(fd);
+    return;
+  }
+  handle_ = fd;
+}
+
+void ChannelWatch::Wait(int64_t timeout_ns) noexcept {
+  const uint64_t start = MonotonicNs();
+  if (handle_ < 0) {
+    int64_t slice = kFallbackSliceNs;
+    if (timeout_ns >= 0 && timeout_ns < slice) slice = timeout_ns;
+    const timespec ts{static_cast<time_t>(slice / 1000000000), static_cast<long>(slice % 1000000000)};
+    nanosleep(&ts, nullptr);  // EINTR returns early: the caller checks its signals
+    return;
+  }
+  for (;;) {
+    int ms = -1;
+    if (timeout_ns >= 0) {
+      const int64_t left = timeout_ns - static_cast<int64_t>(MonotonicNs() - start);
+      if (left <= 0) return;
+      const int64_t rounded_up = (left + 999999) / 1000000;  // never wake before the timeout
+      ms = rounded_up > INT_MAX ? INT_MAX : static_cast<int>(rounded_up);
+    }
+    pollfd fds = {static_cast<int>(handle_), POLLIN, 0};
+    const int n = poll(&fds, 1, ms);
+    if (n <= 0) return;  // timeout, or EINTR (a signal for the caller to handle)
+    alignas(inotify_event) char buffer[4096];
+    bool ours = false;
+    for (;;) {
+      const ssize_t got = read(static_cast<int>(handle_), buffer, sizeof buffer);
+      if (got <= 0) break;
+      for (ssize_t at = 0; at < got;) {
+        const auto *event = reinterpret_cast<const inotify_event *>(buffer + at);
+        // An overflow lost events (maybe ours); IN_IGNORED: the directory went away. Both: look again.
+        if ((event->mask & (IN_Q_OVERFLOW | IN_IGNORED)) || (event->len && leaf_ == event->name)) ours = true;
+        at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+      }
+    }
+    if (ours) return;
+  }
 }
 
 }  // namespace channel

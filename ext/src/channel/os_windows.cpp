@@ -393,6 +393,20 @@ void PublisherWatch::Cancel() noexcept {
   if (cancel_ != -1) SetEvent(reinterpret_cast<HANDLE>(cancel_));
 }
 
+// Named kernel objects have no change notification: Announce has nothing to do, and ChannelWatch is the bounded
+// interval os.h describes (one OpenFileMappingW by the caller per slice).
+void Region::Announce() const noexcept {}
+
+ChannelWatch::~ChannelWatch() = default;
+
+void ChannelWatch::Start(const std::u16string &) {}
+
+void ChannelWatch::Wait(int64_t timeout_ns) noexcept {
+  int64_t slice = kFallbackSliceNs;
+  if (timeout_ns >= 0 && timeout_ns < slice) slice = timeout_ns;
+  Sleep(static_cast<DWORD>((slice + 999999) / 1000000));
+}
+
 }  // namespace channel
 }  // namespace mapioffline
 #endif  // _WIN32

@@ -76,6 +76,7 @@ HRESULT Publisher::Start(IMAPIOfflineMgr *source, const WCHAR *profile, ULONG fl
   ULONG first = 0;
   source->GetCurrentState(&first);
   self->writer_->Go(first);
+  self->region_.Announce();  // after Go: a subscriber that woke at the name's creation found it still starting
   MAPIOFFLINE_ADVISEINFO info;
   std::memset(&info, 0, sizeof info);
   info.ulSize = sizeof info;
