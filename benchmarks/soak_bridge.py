@@ -39,6 +39,11 @@ def spawn(*args: str, stdin: bool = False) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def fail(errors: list[str], what: str) -> None:
+    errors.append(what)
+    print(f"FAIL: {what}", file=sys.stderr, flush=True)
+
+
 def finish(proc: subprocess.Popen[str], what: str, errors: list[str], timeout: float = FINISH_S) -> dict[str, Any]:
     """Waits for a peer's end; its JSON summary, or {} with the failure added to errors."""
     try:
@@ -46,15 +51,15 @@ def finish(proc: subprocess.Popen[str], what: str, errors: list[str], timeout: f
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.communicate()
-        errors.append(f"{what}: hung (still running {timeout:.0f} s after it should have ended)")
+        fail(errors, f"{what}: hung (still running {timeout:.0f} s after it should have ended)")
         return {}
     if proc.returncode != 0 or err:
-        errors.append(f"{what}: exit status {proc.returncode}, stderr:\n{err[-4000:]}")
+        fail(errors, f"{what}: exit status {proc.returncode}, stderr:\n{err[-4000:]}")
         return {}
     try:
         result: dict[str, Any] = json.loads(out.splitlines()[-1])
     except (IndexError, ValueError):
-        errors.append(f"{what}: no summary line in {out[-500:]!r}")
+        fail(errors, f"{what}: no summary line in {out[-500:]!r}")
         return {}
     return result
 
@@ -79,7 +84,6 @@ def main() -> int:
     assert publisher.stdout is not None
     if publisher.stdout.readline() != "ready\n":
         finish(publisher, "publisher", errors)
-        print("\n".join(errors), file=sys.stderr)
         return 1
     closers = {
         "closer (publisher in another process)": spawn("close", profile, "--seconds", str(args.seconds),
@@ -111,7 +115,7 @@ def main() -> int:
         figures["records_dropped"] += result.get("dropped", 0)
         figures["gap_violations"] += result["violations"]
         if result["violations"] or "end" in result:
-            errors.append(f"{what}: {result}")
+            fail(errors, f"{what}: {result}")
 
     next_report = start + args.report_every
     while time.monotonic() < deadline and not errors:
@@ -137,12 +141,15 @@ def main() -> int:
         reap(proc, True, what)
     closes: dict[str, Any] = {}
     for what, proc in closers.items():
+        if errors:  # the run failed early: the closers' figures are not wanted
+            proc.kill()
+            proc.communicate()
+            continue
         closes[what] = finish(proc, what, errors, timeout=max(0.0, deadline - time.monotonic()) + FINISH_S)
     published = finish(publisher, "publisher", errors)  # communicate() closes its stdin: it stops
     print(json.dumps({"seconds": round(time.monotonic() - start, 1), **figures, "close_rounds": closes,
                       "published": published.get("published")}, indent=1))
     if errors:
-        print("FAIL:\n" + "\n".join(errors), file=sys.stderr)
         return 1
     return 0
 
