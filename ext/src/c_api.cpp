@@ -4,11 +4,14 @@
 #include "clock.h"
 #include "mapioffline/mapioffline.h"
 #include "offline_object.h"
+#include "profile_key.h"
 #include "sink.h"
 
 using mapioffline::AsSink;
 
 extern "C" {
+
+const char *mapioffline_profile_name_error(const WCHAR *name) { return mapioffline::ProfileNameError(name); }
 
 HRESULT STDMETHODCALLTYPE mapioffline_open_embedded(ULONG ulReserved, const WCHAR *pwszProfileNameIn,
                                                     const GUID *pGUID, const GUID *pReserved,

@@ -61,7 +61,7 @@ HRESULT OfflineObject::Open(ULONG reserved, const WCHAR *profile, const GUID *gu
                             IMAPIOfflineMgr **out) noexcept {
   if (!out) return E_INVALIDARG;
   *out = nullptr;
-  if (reserved != 0 || reserved_guid != nullptr || profile == nullptr || profile[0] == 0) return E_INVALIDARG;
+  if (reserved != 0 || reserved_guid != nullptr || ProfileNameError(profile)) return E_INVALIDARG;
   if (guid == nullptr || !IsEqualGUID(*guid, GUID_GlobalState)) return MAPI_E_NOT_FOUND;
   try {
     std::u16string key = FoldProfileName(profile);
@@ -191,7 +191,15 @@ HRESULT OfflineObject::SetCurrentState(ULONG flags, ULONG mask, ULONG state, voi
     // be dropped silently or overtake it, so it is refused too (the caller may retry after wait_idle).
     if (!in_done_ || queued_state_ != 0) return E_PENDING;
     // DONE is being handed out: whoever has seen it may act on it (spec §7.4, refinement 0.2).
-    if (state_.load(std::memory_order_relaxed) == state) return S_OK;  // no-op after the current change
+    if (state_.load(std::memory_order_relaxed) == state) {
+      // A no-op after the current change: nothing is sent. FLAG_BLOCK still promises that DONE reached every sink
+      // when we return, and the DONE that brought the state here is still on its way to some: wait for its phase.
+      if (block) {
+        const uint64_t phase = done_phases_;
+        cv_.wait(lock, [this, phase] { return done_phases_ != phase; });
+      }
+      return S_OK;
+    }
     if (!block) {
       if (!EnsureWorker()) return E_OUTOFMEMORY;
       queued_state_ = state;
@@ -284,6 +292,7 @@ void OfflineObject::RunChange(ULONG target) noexcept {
 
   std::lock_guard<std::mutex> lock(mutex_);
   in_done_ = false;
+  ++done_phases_;
   if (queued_state_ != 0) {
     // Still running: the follow-up starts now. Its target differs from `target` (no-ops are never queued).
     if (queued_blocking_) {

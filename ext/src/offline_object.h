@@ -61,6 +61,7 @@ class OfflineObject final : public ReservedSlots {
   // requests get E_PENDING during START and STATECHANGE; during DONE one follow-up may be queued (spec 7.4, 0.2).
   bool running_ = false;
   bool in_done_ = false;          // the running change is handing DONE to the sinks
+  uint64_t done_phases_ = 0;      // DONE phases ended so far: a FLAG_BLOCK no-op made during one waits for its end
   ULONG queued_state_ = 0;        // the one follow-up requested during DONE, carried out right after it
   bool queued_blocking_ = false;  // ...by a FLAG_BLOCK caller, who runs it on its own thread
   bool handoff_ = false;          // DONE has ended: the queued FLAG_BLOCK caller may start its change

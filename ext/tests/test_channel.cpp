@@ -29,7 +29,6 @@
 #include <unistd.h>
 
 #include "channel/locator.h"
-#include "channel/region_name.h"
 #endif
 
 namespace {
@@ -99,6 +98,28 @@ void TestNotFound() {
            MAPI_E_NOT_FOUND);
   CHECK(bridge == nullptr);
   CHECK(detail != nullptr);
+}
+
+// The bridge's entry points refuse what the profile-name rule refuses (mapioffline_profile_name_error), with its
+// message as the detail.
+void TestProfileNameRule() {
+  const std::u16string ok = Wide("channel-test-names");
+  const std::u16string over(MAPIOFFLINE_MAX_PROFILE_NAME + 1, u'p');
+  const char16_t unpaired[] = {u'a', 0xDC80, 0};
+  IMAPIOfflineMgr *source = OpenEmbedded(ok);
+  for (const WCHAR *name : {reinterpret_cast<const WCHAR *>(over.c_str()), reinterpret_cast<const WCHAR *>(unpaired)}) {
+    const char *why = mapioffline_profile_name_error(name);
+    CHECK(why != nullptr);
+    IMAPIOfflineMgr *bridge = nullptr;
+    const char *detail = nullptr;
+    CHECK_HR(mapioffline_open_bridge(name, &bridge, &detail), E_INVALIDARG);
+    CHECK(bridge == nullptr && detail == why);
+    mapioffline_bridge_publisher *pub = nullptr;
+    detail = nullptr;
+    CHECK_HR(mapioffline_bridge_publish_start(source, name, 0, 0, &pub, &detail), E_INVALIDARG);
+    CHECK(pub == nullptr && detail == why);
+  }
+  source->Release();
 }
 
 void TestPublishAndFollow() {
@@ -877,8 +898,14 @@ void TestAWakeNotPassedOnIsHealed() {
 // name unless a live process really holds a ring there.
 struct HostileLocators {
   std::u16string profile = Wide("channel-test-hostile");  // already folded: lower case ASCII
-  std::string path = "/dev/shm/mapioffline-u" + std::to_string(static_cast<unsigned long>(getuid())) + "-" +
-                     mapioffline::channel::ProfileHash(profile);
+  std::string path = LocatorPath(profile);
+
+  static std::string LocatorPath(const std::u16string &folded) {
+    std::string path;
+    const char *detail = nullptr;
+    CHECK_HR(ch::LocatorPath(folded, &path, &detail), S_OK);
+    return path;
+  }
 
   void Write(const void *bytes, size_t size) {
     unlink(path.c_str());
@@ -977,7 +1004,8 @@ void TestHostileLocators() {
   unlink(regular_path);
   t.Write(HostileLocators::Ours(regular));
   CHECK_HR(t.Open(), MAPIOFFLINE_E_CHANNEL_CORRUPT);
-  const std::string shm_path = t.path + "-regular";  // a tmpfs file: it reports F_SEAL_SEAL, nothing else
+  // A tmpfs file: it reports F_SEAL_SEAL, nothing else.
+  const std::string shm_path = "/dev/shm/mapioffline-hostile-" + std::to_string(static_cast<long>(getpid()));
   const int shm_file = open(shm_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
   CHECK(shm_file >= 0 && ftruncate(shm_file, static_cast<off_t>(size)) == 0);
   unlink(shm_path.c_str());
@@ -1027,6 +1055,7 @@ int main() {
 #if defined(__linux__) || defined(_WIN32)
   // The OS layers (Linux: shared memory, futexes, pidfd; Windows: named mappings, semaphores, process handles).
   TestNotFound();
+  TestProfileNameRule();
   TestPublishAndFollow();
   TestEveryAsleepSubscriberIsWokenThroughTheFanOut();
   TestOnlyANewSleeperCostsAWake();

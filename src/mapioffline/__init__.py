@@ -20,6 +20,7 @@ from mapioffline._core import (
 )
 from mapioffline._dispatch import exit_timeout, set_exit_timeout
 from mapioffline._enums import FLAG_BLOCK, OFFLINE_MASK, STATE_ALL, Capability, EndReason, NotifyKind, State
+from mapioffline._names import as_argument, shown
 from mapioffline._offline import OfflineObject
 from mapioffline._sink import Sink
 from mapioffline._subscription import Subscription
@@ -88,6 +89,9 @@ def open_offline(profile: str = "mapioffline", *, backend: str = "auto", wait: f
     API. ``"embedded"``: the in-process simulator (one per profile name, case-insensitive; a new one starts
     ONLINE), for tests, demos and publishing.
 
+    A profile name has 1 to 255 UTF-16 code units and no unpaired surrogate, for every backend (a MAPI profile is a
+    registry key, whose names have at most 255 characters); any other raises InvalidArgument (a ValueError).
+
     ``wait`` (seconds, or ``float("inf")`` for no limit; None: do not wait): with "bridge" and "auto", when no
     publisher of ``profile`` runs, waits up to that long for one to appear instead of raising NotFound at once (on
     Linux the channel's directory is watched with inotify; on Windows, which has no such event, one cheap check
@@ -102,8 +106,6 @@ def open_offline(profile: str = "mapioffline", *, backend: str = "auto", wait: f
         raise TypeError(f"backend must be a str, not {type(backend).__name__}")
     if backend not in _BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(map(repr, _BACKENDS))}, not {backend!r}")
-    if not profile:
-        raise ValueError("profile must be a non-empty profile name")
     seconds = _bridge.check_wait(wait)
     if backend == "outlook" or (backend == "auto" and _core._outlook_loaded()):
         if sys.platform != "win32":
@@ -127,10 +129,11 @@ def open_offline(profile: str = "mapioffline", *, backend: str = "auto", wait: f
 def _nothing_to_follow(profile: str) -> str:
     """What "auto" says when neither Outlook's object nor a publisher of ``profile`` is there: the three ways on."""
     return (
-        f"Outlook's offline object is not in this process and no bridge publisher runs for profile {profile!r}: "
+        f"Outlook's offline object is not in this process and no bridge publisher runs for profile {shown(profile)}: "
         "install the Outlook add-in on Windows (`python -m mapioffline addin install`, then restart Outlook) so that "
-        f"Outlook publishes its state; or run `python -m mapioffline bridge publish --profile {profile}` in another "
-        'process; or pass backend="embedded" for the simulator'
+        "Outlook publishes its state; or run "
+        f"`python -m mapioffline bridge publish --profile {as_argument(profile)}` in another process; "
+        'or pass backend="embedded" for the simulator'
     )
 
 

@@ -9,6 +9,7 @@ import sys
 import time
 
 from mapioffline import _core
+from mapioffline._names import as_argument, shown
 from mapioffline._offline import OfflineObject
 from mapioffline.bridge import BridgePublisher, BridgeStats, publish, stats
 from mapioffline.errors import MapiError, NotFound
@@ -29,9 +30,10 @@ def _how_to_publish(profile: str) -> str:
     if sys.platform == "win32":
         return (
             "install the Outlook add-in that publishes it (`python -m mapioffline addin install`, then restart "
-            f"Outlook), or run `python -m mapioffline bridge publish --profile {profile}` for the embedded object"
+            f"Outlook), or run `python -m mapioffline bridge publish --profile {as_argument(profile)}` for the "
+            "embedded object"
         )
-    return f"start one with `python -m mapioffline bridge publish --profile {profile}`"
+    return f"start one with `python -m mapioffline bridge publish --profile {as_argument(profile)}`"
 
 
 def check_wait(wait: object) -> float | None:
@@ -63,7 +65,7 @@ def open_bridge(profile: str, wait: float | None = None) -> OfflineObject:
         if isinstance(error, NotFound):
             waited = "" if wait is None else f" (none appeared{_wait_text(wait)})"
             raise NotFound(
-                f"no bridge publisher runs for profile {profile!r}{waited}: {_how_to_publish(profile)}"
+                f"no bridge publisher runs for profile {shown(profile)}{waited}: {_how_to_publish(profile)}"
             ) from None
         assert error is not None
         raise error

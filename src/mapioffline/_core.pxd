@@ -100,6 +100,7 @@ cdef extern from "mapioffline/mapioffline.h" nogil:
         uint64_t dropped_reported
 
     const char *mapioffline_version()
+    const char *mapioffline_profile_name_error(const WCHAR *name)
     HRESULT mapioffline_open_embedded(ULONG ulReserved, const WCHAR *pwszProfileNameIn, const GUID *pGUID,
                                       const GUID *pReserved, IMAPIOfflineMgr **ppOfflineObj)
     HRESULT mapioffline_open_outlook(const WCHAR *pwszProfileNameIn, int allow_search,

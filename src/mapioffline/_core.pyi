@@ -22,6 +22,7 @@ _H = TypeVar("_H", bound=OfflineObject)
 CORE_VERSION: Final[str]
 #: MAPIOFFLINE_VERSION_STRING of the header the binding was compiled against.
 HEADER_VERSION: Final[str]
+_DEBUG_INFO: Final[bool]
 #: struct format of one raw record written by Sink.drain_into (32 bytes, little-endian).
 RECORD_FORMAT: Final = "<6IQ"
 RECORD_SIZE: Final = 32

@@ -18,9 +18,22 @@ from typing import NamedTuple
 
 from mapioffline._address import address_of
 from mapioffline._enums import Capability, EndReason, NotifyKind, State
+from mapioffline._names import as_argument, shown
 from mapioffline.errors import ClosedError, NotSupported, PublisherGone, StreamEnded, exception_for
 
 from mapioffline._core cimport *
+
+cdef extern from *:
+    """
+    #ifndef MAPIOFFLINE_DEBUG_INFO
+    #define MAPIOFFLINE_DEBUG_INFO 0
+    #endif
+    """
+    int MAPIOFFLINE_DEBUG_INFO
+
+#: Whether setup.py built this library with debug info (MAPIOFFLINE_DEBUG=1 or a sanitizer build); release builds
+#: carry none.
+_DEBUG_INFO = MAPIOFFLINE_DEBUG_INFO != 0
 
 CORE_VERSION = mapioffline_version().decode("ascii")
 HEADER_VERSION = MAPIOFFLINE_VERSION_STRING.decode("ascii")
@@ -117,11 +130,17 @@ cdef uint64_t _u64(object value, str name) except? 0xFFFFFFFFFFFFFFFF:
     return <uint64_t>value
 
 
-cdef bytes _wide(str text):
-    """A NUL-terminated UTF-16 string for WCHAR* parameters."""
-    if "\0" in text:
-        raise ValueError("profile name must not contain NUL characters")
-    return (text + "\0").encode("utf-16-le")
+cdef bytes _wide(str profile):
+    """``profile`` as the NUL-terminated UTF-16 string every WCHAR* profile parameter takes, once the native rule
+    (mapioffline_profile_name_error: the one place it is written) accepts it; else InvalidArgument (a ValueError)
+    that says why. Surrogates pass through as the units they stand for, so that the rule sees them."""
+    cdef bytes wide = (profile + "\0").encode("utf-16-le", "surrogatepass")
+    cdef const char *why = b"a profile name must not contain NUL characters"
+    if "\0" not in profile:
+        why = mapioffline_profile_name_error(<const WCHAR *><const char *>wide)
+    if why is NULL:
+        return wide
+    raise exception_for(<uint32_t>E_INVALIDARG, f"invalid profile name {shown(profile)}: {why.decode('utf-8')}")
 
 
 class SinkStats(NamedTuple):
@@ -806,8 +825,10 @@ An IMAPIOfflineMgr: the embedded object, Outlook's, or one wrapped with from_poi
         does nothing and sends nothing.
 
         On the embedded object, a call made while another change is handing out DONE is queued and carried out
-        right after that (so a consumer that has just seen DONE can react at once); ``block=True`` then returns once its own change is done. Only one
-        call can be queued so: a second one while it waits gets Pending. ``wait_idle()`` waits for a change in
+        right after that (so a consumer that has just seen DONE can react at once); ``block=True`` then returns once
+        its own change is done (or, if it asks for the state that change is heading to, sends nothing and returns
+        once that DONE reached every sink). Only one call can be queued so: a second one while it waits gets
+        Pending. ``wait_idle()`` waits for a change in
         flight without polling.
 
         Raises TypeError/ValueError for bad arguments (before any native call), Pending (retryable) while a
@@ -919,7 +940,7 @@ def _open_embedded(type cls, str profile):
     cdef bytes wide = _wide(profile)
     cdef IMAPIOfflineMgr *p = NULL
     _check(mapioffline_open_embedded(0, <const WCHAR *><const char *>wide, &GUID_GlobalState, NULL, &p),
-           f"cannot open the embedded offline object for {profile!r}")
+           f"cannot open the embedded offline object for {shown(profile)}")
     return _adopt(cls, p, "embedded", profile)
 
 
@@ -1133,11 +1154,12 @@ cdef str _set_state_failure(HRESULT hr, str backend, str profile):
     if hr == E_PENDING:
         return "a state change is still in flight"
     if backend == "bridge" and hr == MAPI_E_NO_SUPPORT:
-        return (f"the bridge publisher of profile {profile!r} does not accept set_state requests (they are off by "
-                f"default: start it with `python -m mapioffline bridge publish --profile {profile} "
-                f"--allow-set-state`)")
+        return (f"the bridge publisher of profile {shown(profile)} does not accept set_state requests (they are off "
+                f"by default): start it with `python -m mapioffline bridge publish --profile {as_argument(profile)} "
+                "--allow-set-state`, or for Outlook's add-in run `python -m mapioffline addin install "
+                "--allow-set-state` and restart Outlook")
     if backend == "bridge" and hr == MAPIOFFLINE_E_PUBLISHER_GONE:
-        return f"the bridge publisher of profile {profile!r} is gone"
+        return f"the bridge publisher of profile {shown(profile)} is gone"
     return "SetCurrentState failed"
 
 
@@ -1211,7 +1233,7 @@ Publishes an offline object's notifications into the channel of a profile, for s
         with nogil:
             hr = mapioffline_bridge_publish_start(src, name, flags, capacity, &p, &detail)
             src.Release()
-        _check(hr, _detail_or(detail, f"cannot publish profile {profile!r}"))
+        _check(hr, _detail_or(detail, f"cannot publish profile {shown(profile)}"))
         cdef BridgePublisher self = BridgePublisher.__new__(BridgePublisher)
         self._p = p
         self.profile = profile
@@ -1220,7 +1242,7 @@ Publishes an offline object's notifications into the channel of a profile, for s
 
     @property
     def region_name(self):
-        """The OS name of the channel's shared memory (on Linux, a file in /dev/shm)."""
+        """The OS name of the channel (on Linux, the path of its locator in the user's channel directory)."""
         if self._p is NULL:
             raise ClosedError("the publisher is stopped")
         return mapioffline_bridge_publisher_region(self._p).decode("utf-8")

@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from mapioffline._dispatch import Dispatcher
+from mapioffline._dispatch import Dispatcher, hand_over
 from mapioffline._enums import EndReason
 from mapioffline.errors import ClosedError
 
@@ -73,12 +73,14 @@ class Subscription:
         self._end_reason = None
         self._advise_token = 0
         self._offline = None
-        # A callback subscription claims its sink before Advise: a previous, unadvised callback subscription hands
-        # over what is left first, so no record of this new feed can reach the old callback.
+        # Before Advise, a previous, unadvised callback subscription on the sink hands over what is left and stops,
+        # so no record of this new feed can reach the old callback; a callback subscription also claims the sink.
         self._dispatcher = None
         try:
             if callback is not None:
                 self._dispatcher = Dispatcher(self._sink, callback, self._dispatcher_ended)
+            elif sink is not None:
+                hand_over(self._sink)
             own = offline._clone()  # checks that the object is open
             try:
                 self._advise_token = own._advise_native(self._sink, token)

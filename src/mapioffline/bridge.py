@@ -34,11 +34,11 @@ def publish(
     DEFAULT_RING_CAPACITY).
 
     Raises MapiError (MAPI_E_CALL_FAILED) when a live publisher already publishes ``profile``, NotSupported where
-    the bridge does not exist (it does on Linux and Windows), TypeError/ValueError for bad arguments."""
+    the bridge does not exist (it does on Linux and Windows), TypeError/ValueError for bad arguments
+    (InvalidArgument for a name that is not a valid profile name: 1 to 255 UTF-16 code units, no unpaired
+    surrogate)."""
     if not isinstance(profile, str):
         raise TypeError(f"profile must be a str, not {type(profile).__name__}")
-    if not profile:
-        raise ValueError("profile must be a non-empty profile name")
     if not isinstance(allow_set_state, bool):
         raise TypeError(f"allow_set_state must be a bool, not {type(allow_set_state).__name__}")
     if source is None:

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 import sysconfig
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import mapioffline
+from mapioffline import _bridge
 from mapioffline.bench import inprocess as _bench
 from mapioffline.__main__ import EXIT_STATUSES, main
+from mapioffline._names import shown
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -119,7 +127,7 @@ def test_help_lists_every_command() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["demo", "--profile", ""], "mapioffline: error: profile must be a non-empty profile name"),
+        (["demo", "--profile", ""], "mapioffline: error: invalid profile name '': a profile name must not be empty (E_INVALIDARG, 0x80070057)"),
     ],
 )
 def test_a_runtime_user_mistake_is_one_line_and_a_nonzero_exit(args: list[str], message: str) -> None:
@@ -145,7 +153,7 @@ def test_main_returns_the_exit_status(capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["info"]) == 0
     assert "backends" in capsys.readouterr().out
     assert main(["demo", "--profile", ""]) == 1
-    assert capsys.readouterr().err == "mapioffline: error: profile must be a non-empty profile name\n"
+    assert capsys.readouterr().err == "mapioffline: error: invalid profile name '': a profile name must not be empty (E_INVALIDARG, 0x80070057)\n"
 
 
 def test_console_script_is_installed() -> None:
@@ -186,11 +194,10 @@ def test_info_json() -> None:
     assert info["outlook_export_status"].startswith("n/a: no Outlook MAPI DLL")
 
 
-@pytest.mark.parametrize("args", [["--help"], ["demo", "--help"], ["info", "--help"], ["bench", "--help"]])
-def test_help_documents_the_exit_statuses(args: list[str]) -> None:
-    out = cli(*args).stdout
+def test_help_documents_every_exit_status() -> None:
+    out = cli("--help").stdout
     assert EXIT_STATUSES in out
-    for status in ("0", "1", "2", "130"):
+    for status in ("0", "1", "2", "3", "4", "130"):
         assert f"\n  {status} " in out
 
 
@@ -286,3 +293,229 @@ def test_plot_renders(tmp_path: Path) -> None:
     path = tmp_path / "bench.png"
     _bench._plot(_results(quick=True, dropped=405), os.fspath(path))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# -- one error path for every command (issue 19.4), per-command --help (18.8) ---------------------------------------
+
+BRIDGE_COMMANDS = [["state"], ["watch"], ["watch", "--wait"], ["set-state", "OFFLINE"]]
+EVERY_PROFILE_COMMAND = [["demo"], ["bridge", "publish"], *BRIDGE_COMMANDS]
+
+
+def one_error_line(result: subprocess.CompletedProcess[str], status: int = 1) -> str:
+    """The one stderr line of a failed command (and its status), no traceback."""
+    assert result.returncode == status, (result.returncode, result.stderr)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("mapioffline: error: "), lines
+    return lines[0]
+
+
+@contextlib.contextmanager
+def published(profile: str, *, allow_set_state: bool = False) -> Iterator[tuple[mapioffline.OfflineObject, str]]:
+    """A publisher of ``profile``'s embedded object in this process: (that object, the region's name)."""
+    with mapioffline.open_offline(profile, backend="embedded") as source, \
+            _bridge.publish(profile, source, allow_set_state=allow_set_state) as publisher:
+        yield source, publisher.region_name
+
+
+def locator_path(region_name: str) -> Path:
+    """Where a region's locator lives: POSIX shared memory names are files in /dev/shm."""
+    return Path("/dev/shm" + region_name) if region_name.count("/") == 1 else Path(region_name)
+
+
+@pytest.fixture
+def bad_locator(profile: str) -> Iterator[str]:
+    """``profile`` with a locator of random bytes where its publisher's would be (what a crash or another program
+    can leave); yields the profile."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the locator is a file in /dev/shm on Linux")
+    with published(profile) as (_, region):
+        pass
+    path = locator_path(region)
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    try:
+        os.write(fd, bytes(range(7, 39)))
+    finally:
+        os.close(fd)
+    yield profile
+    path.unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize("command", EVERY_PROFILE_COMMAND)
+def test_a_profile_name_over_the_limit_is_one_line_that_states_the_rule(command: list[str]) -> None:
+    line = one_error_line(cli(*command, "--profile", "p" * 300))
+    assert "at most 255" in line and "300" in line, line
+    assert "p" * 100 not in line  # the name, shortened
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX argv is bytes; Windows passes UTF-16")
+@pytest.mark.parametrize("command", EVERY_PROFILE_COMMAND)
+def test_a_profile_argument_that_is_not_valid_utf8_is_one_line(command: list[str]) -> None:
+    result = subprocess.run([sys.executable, "-m", "mapioffline", *command, "--profile", b"caf\xe9"],
+                            capture_output=True, text=True, timeout=60)
+    assert "unpaired surrogate" in one_error_line(result)
+
+
+def test_a_bad_ring_capacity_is_one_line(profile: str) -> None:
+    line = one_error_line(cli("bridge", "publish", "--profile", profile, "--ring-capacity", "3"))
+    assert "power of two" in line
+
+
+@pytest.mark.parametrize("command", [c for c in BRIDGE_COMMANDS if "--wait" not in c])
+def test_a_bad_locator_is_one_line(bad_locator: str, command: list[str]) -> None:
+    assert "locator" in one_error_line(cli(*command, "--profile", bad_locator))
+
+
+@pytest.mark.parametrize("command", [["state"], ["watch"], ["set-state", "ONLINE"]])
+def test_no_publisher_is_status_3_on_one_line(profile: str, command: list[str]) -> None:
+    line = one_error_line(cli(*command, "--profile", profile), status=3)
+    assert "bridge publish --profile" in line
+
+
+def test_an_unexpected_error_is_one_line_too(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from mapioffline import _demo
+
+    def broken(as_json: bool) -> int:
+        raise RuntimeError("something no command expects")
+
+    monkeypatch.setattr(_demo, "print_info", broken)
+    assert main(["info"]) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines() == ["mapioffline: error: RuntimeError: something no command expects"]
+
+
+def test_watch_exits_0_when_the_reader_of_its_output_goes_away(profile: str) -> None:
+    # `watch --json | head -1`: head reads the first line and exits; the next line watch writes finds no reader.
+    with published(profile) as (source, _):
+        watch = subprocess.Popen([sys.executable, "-m", "mapioffline", "watch", "--profile", profile, "--json"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert watch.stdout is not None and watch.stderr is not None
+            assert json.loads(watch.stdout.readline())["event"] == "subscribed"
+            watch.stdout.close()
+            source.set_state(mapioffline.State.OFFLINE)
+            assert watch.wait(60) == 0
+            assert watch.stderr.read() == ""
+        finally:
+            if watch.poll() is None:
+                watch.kill()
+            watch.communicate()
+
+
+def test_watch_wait_waits_through_a_bad_locator_and_says_once_what_it_waits_for(bad_locator: str) -> None:
+    profile = bad_locator
+    watch = subprocess.Popen([sys.executable, "-m", "mapioffline", "watch", "--profile", profile, "--json", "--wait"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert watch.stdout is not None and watch.stderr is not None
+        waiting = watch.stderr.readline()
+        assert waiting.startswith(f"mapioffline: waiting for a publisher of profile {shown(profile)}: "), waiting
+        assert "locator" in waiting  # why the channel there cannot be followed
+        # Several polls (0.25 s apart) fail the same way meanwhile: a message repeated per poll would show below.
+        time.sleep(1.0)
+        with published(profile) as (source, _):  # a new publisher replaces the bad locator
+            assert json.loads(watch.stdout.readline())["event"] == "subscribed"
+            source.set_state(mapioffline.State.OFFLINE)
+            assert [json.loads(watch.stdout.readline())["kind"] for _ in range(3)] == [
+                "STATECHANGE_START", "STATECHANGE", "STATECHANGE_DONE"]
+        assert json.loads(watch.stdout.readline())["event"] == "publisher_gone"
+        waiting_again = watch.stderr.readline()
+        assert waiting_again.startswith(f"mapioffline: waiting for a publisher of profile {shown(profile)}: ")
+        assert "no bridge publisher runs" in waiting_again
+        watch.send_signal(signal.SIGINT)
+        assert watch.wait(60) == 130
+        assert watch.stderr.read() == "mapioffline: interrupted\n"
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+        watch.communicate()
+
+
+def test_watch_json_lines_carry_every_notification_field(profile: str) -> None:
+    with published(profile) as (source, _):
+        watch = subprocess.Popen([sys.executable, "-m", "mapioffline", "watch", "--profile", profile, "--json"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert watch.stdout is not None
+            assert json.loads(watch.stdout.readline()) == {"event": "subscribed", "profile": profile,
+                                                           "state": "ONLINE"}
+            with source.advise() as mine:
+                source.set_state(mapioffline.State.OFFLINE)
+                expected = [mine.sink.get(timeout=60).to_dict() for _ in range(3)]
+            lines = [json.loads(watch.stdout.readline()) for _ in range(3)]
+        finally:
+            watch.kill()
+            watch.communicate()
+    for line, n in zip(lines, expected):
+        # Each sink stamps a record when it receives it: the publisher's own sink, not ours, stamped watch's.
+        assert isinstance(line["timestamp_ns"], int) and line["timestamp_ns"] > 0
+        assert line == {"event": "notification", "profile": profile, **n, "client_token": 0,
+                        "timestamp_ns": line["timestamp_ns"]}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") and sys.platform != "win32", reason="the bridge")
+def test_set_state_changes_the_state_through_the_bridge(profile: str) -> None:
+    with published(profile, allow_set_state=True) as (source, _):
+        result = cli("set-state", "--profile", profile, "OFFLINE")
+        assert (result.returncode, result.stdout, result.stderr) == (0, "OFFLINE\n", "")
+        assert source.state is mapioffline.State.OFFLINE  # blocking: returned once the change was done
+        with source.advise() as mine:
+            result = cli("set-state", "--profile", profile, "ONLINE", "--no-block", "--json")
+            assert result.returncode == 0, result.stderr
+            assert json.loads(result.stdout) == {"profile": profile, "state": "ONLINE", "block": False}
+            kinds = [mine.sink.get(timeout=60) for _ in range(3)]
+        assert [(n.kind.name, n.new_state.name) for n in kinds] == [
+            ("STATECHANGE_START", "ONLINE"), ("STATECHANGE", "ONLINE"), ("STATECHANGE_DONE", "ONLINE")]
+
+
+def test_set_state_refused_says_how_to_allow_it(profile: str) -> None:
+    with published(profile) as (source, _):
+        line = one_error_line(cli("set-state", "--profile", profile, "OFFLINE"))
+        assert source.state is mapioffline.State.ONLINE
+    assert "bridge publish --profile" in line and "--allow-set-state" in line
+    assert "addin install --allow-set-state" in line
+
+
+def test_set_state_takes_only_online_or_offline(profile: str) -> None:
+    result = cli("set-state", "--profile", profile, "UNKNOWN")
+    assert result.returncode == 2 and "invalid choice: 'UNKNOWN'" in result.stderr
+
+
+def _actions(parser: argparse.ArgumentParser, path: str = "") -> Iterator[tuple[str, argparse.Action]]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _actions(sub, f"{path} {name}".strip())
+        else:
+            yield path, action
+
+
+def test_every_option_has_help_text() -> None:
+    from mapioffline.__main__ import _parser
+
+    missing = [(path, action.dest) for path, action in _actions(_parser()) if not action.help]
+    assert missing == []
+
+
+def _statuses(help_text: str) -> set[int]:
+    """The statuses the "exit status:" section of a --help lists."""
+    section = help_text.split("exit status:\n", 1)[1]
+    return {int(m.group(1)) for m in re.finditer(r"^  (\d+) ", section, re.MULTILINE)}
+
+
+@pytest.mark.parametrize(("command", "statuses"), [
+    ([], {0, 1, 2, 3, 4, 130}),
+    (["demo"], {0, 1, 2, 130}),
+    (["info"], {0, 1, 2, 130}),
+    (["bench"], {0, 1, 2, 130}),
+    (["bridge"], {0, 1, 2}),
+    (["bridge", "publish"], {0, 1, 2}),
+    (["state"], {0, 1, 2, 3, 4, 130}),
+    (["watch"], {0, 1, 2, 3, 4, 130}),
+    (["set-state"], {0, 1, 2, 3, 4, 130}),
+    (["addin"], {0, 1, 2}),
+])
+def test_each_help_lists_its_own_exit_statuses(command: list[str], statuses: set[int]) -> None:
+    result = cli(*command, "--help")
+    assert result.returncode == 0 and result.stderr == ""
+    assert _statuses(result.stdout) == statuses

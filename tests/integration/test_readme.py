@@ -106,15 +106,15 @@ def test_quick_start_commands() -> None:
 
 
 def test_the_fast_path_leaves_out_exactly_the_native_cross_target_tests() -> None:
-    # The `native` marker is set by folder (conftest.py): the slow kind, every test file that builds ext/ with CMake
-    # or runs Windows code under Wine, lives in tests/native and nothing else does.
+    # The `native` marker is set by folder (conftest.py): the slow kind, every test file that builds ext/ (CMake, the
+    # libFuzzer build) or runs Windows code under Wine, lives in tests/native and nothing else does.
     text = README.read_text(encoding="utf-8")
     assert 'python -m pytest -m "not native and not model"' in text
     tests = Path(__file__).resolve().parents[1]
 
     def builds_or_runs_wine(path: Path) -> bool:
         text = path.read_text(encoding="utf-8")
-        return "from wine_session import" in text or "cmake" in text.lower()
+        return "from wine_session import" in text or "cmake" in text.lower() or '"fuzz"' in text
 
     slow = {path.relative_to(tests).as_posix() for path in tests.rglob("test_*.py")
             if path.name != Path(__file__).name and builds_or_runs_wine(path)}

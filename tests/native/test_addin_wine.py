@@ -11,28 +11,21 @@ Missing tools skip, unless MAPIOFFLINE_REQUIRE_ALL_TARGETS=1 (set by .ci/run): t
 from __future__ import annotations
 
 import os
-import queue
 import re
-import shutil
 import signal
 import subprocess
-import threading
 import uuid
 from pathlib import Path
 
 import pytest
+from line_program import LINE_TIMEOUT_S, Program
+from native_build import MINGW32, MINGW64, cmake_build
 from native_probe import require_tools
 from wine_session import wine_session
 
 # Builds from the source tree with other toolchains and runs Windows code under Wine: minutes. Left out by the
 # fast path and the wheel test command (-m "not native and not model").
 
-EXT = Path(__file__).resolve().parents[2] / "ext"
-MINGW64 = ["-DCMAKE_SYSTEM_NAME=Windows", "-DCMAKE_C_COMPILER=x86_64-w64-mingw32-gcc-posix",
-           "-DCMAKE_CXX_COMPILER=x86_64-w64-mingw32-g++-posix"]
-MINGW32 = ["-DCMAKE_SYSTEM_NAME=Windows", "-DCMAKE_C_COMPILER=i686-w64-mingw32-gcc-posix",
-           "-DCMAKE_CXX_COMPILER=i686-w64-mingw32-g++-posix"]
-LINE_TIMEOUT_S = 60.0
 ADDIN_KEY = r"HKCU\Software\Microsoft\Office\Outlook\Addins\MapiOffline.OutlookAddin"
 SETTINGS_KEY = r"HKCU\Software\mapioffline\Addin"  # AllowSetState: what `addin install --allow-set-state` writes
 # HRESULTs as the C subscriber prints them
@@ -42,55 +35,15 @@ PUBLISHER_GONE = "80040a01"  # MAPIOFFLINE_E_PUBLISHER_GONE
 START, CHANGE, DONE = "1", "2", "3"
 
 
-def _build(build: Path, cmake_args: list[str], targets: list[str]) -> None:
-    for cmd in (["cmake", "-S", str(EXT), "-B", str(build), "-DBUILD_TESTING=ON", *cmake_args],
-                ["cmake", "--build", str(build), "-j", "2", "--target", *targets]):
-        result = subprocess.run(["nice", *cmd], capture_output=True, text=True)
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-
-
 def _windows_path(path: Path) -> str:
     return "Z:" + str(path).replace("/", "\\")
-
-
-class Program:
-    def __init__(self, cmd: list[str], env: dict[str, str]) -> None:
-        self.process = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, text=True, bufsize=1)
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for text in self.process.stdout:
-            self.lines.put(text.strip())
-        self.lines.put(None)
-
-    def line(self) -> str:
-        text = self.lines.get(timeout=LINE_TIMEOUT_S)
-        assert text is not None, f"{self.process.args} exited early"
-        return text
-
-    def send(self, command: str) -> str:
-        assert self.process.stdin is not None
-        self.process.stdin.write(command + "\n")
-        self.process.stdin.flush()
-        return self.line()
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(LINE_TIMEOUT_S)
-        for stream in (self.process.stdin, self.process.stdout):
-            if stream:
-                stream.close()
 
 
 @pytest.fixture(scope="module")
 def wine_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     require_tools(["cmake", "x86_64-w64-mingw32-g++-posix", "wine"])
     build = tmp_path_factory.mktemp("addin-x64")
-    _build(build, MINGW64, ["mapioffline_addin", "fake_outlook_host", "olmapi32_recording", "bridge_subscriber_peer"])
+    cmake_build(build, MINGW64, ["mapioffline_addin", "fake_outlook_host", "olmapi32_recording", "bridge_subscriber_peer"])
     env = {**os.environ, "WINEDEBUG": "-all", "WINEPREFIX": str(tmp_path_factory.mktemp("wine") / "prefix")}
     return build, env
 
@@ -212,7 +165,7 @@ def test_addin_runs_set_state_requests_on_outlooks_thread_when_allowed(
 
 def test_addin_builds_for_x86_with_undecorated_com_exports(tmp_path: Path) -> None:
     require_tools(["cmake", "i686-w64-mingw32-g++-posix", "i686-w64-mingw32-objdump"])
-    _build(tmp_path / "build", MINGW32, ["mapioffline_addin"])
+    cmake_build(tmp_path / "build", MINGW32, ["mapioffline_addin"])
     dll = tmp_path / "build" / "addin" / "mapioffline_addin.dll"
     dump = subprocess.run(["i686-w64-mingw32-objdump", "-p", str(dll)], capture_output=True, text=True).stdout
     for name in ("DllGetClassObject", "DllCanUnloadNow", "DllRegisterServer", "DllUnregisterServer"):

@@ -6,70 +6,22 @@ Missing tools skip, unless MAPIOFFLINE_REQUIRE_ALL_TARGETS=1 (set by .ci/run): t
 from __future__ import annotations
 
 import os
-import queue
-import shutil
 import signal
 import sys
-import subprocess
-import threading
 import time
 import uuid
 from pathlib import Path
 
 import pytest
+from line_program import Program
+from native_build import MINGW64, cmake_build
 from native_probe import require_tools
 from wine_session import wine_session
 
 # Builds from the source tree with other toolchains and runs Windows code under Wine: minutes. Left out by the
 # fast path and the wheel test command (-m "not native and not model").
 
-EXT = Path(__file__).resolve().parents[2] / "ext"
 PEERS = ["bridge_publisher_peer", "bridge_subscriber_peer"]
-MINGW64 = ["-DCMAKE_SYSTEM_NAME=Windows", "-DCMAKE_C_COMPILER=x86_64-w64-mingw32-gcc-posix",
-           "-DCMAKE_CXX_COMPILER=x86_64-w64-mingw32-g++-posix"]
-LINE_TIMEOUT_S = 60.0
-
-
-def _build(build: Path, cmake_args: list[str]) -> None:
-    for cmd in (["cmake", "-S", str(EXT), "-B", str(build), "-DBUILD_TESTING=ON", *cmake_args],
-                ["cmake", "--build", str(build), "-j", "2", "--target", *PEERS]):
-        result = subprocess.run(["nice", *cmd], capture_output=True, text=True)
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-
-
-class Program:
-    """A peer with its stdout lines handed over through a queue (blocking gets with a bound: no polling)."""
-
-    def __init__(self, cmd: list[str], env: dict[str, str]) -> None:
-        self.process = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, text=True, bufsize=1)
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for text in self.process.stdout:
-            self.lines.put(text.strip())
-        self.lines.put(None)
-
-    def line(self) -> str:
-        text = self.lines.get(timeout=LINE_TIMEOUT_S)
-        assert text is not None, f"{self.process.args} exited early"
-        return text
-
-    def send(self, command: str) -> str:
-        assert self.process.stdin is not None
-        self.process.stdin.write(command + "\n")
-        self.process.stdin.flush()
-        return self.line()
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(LINE_TIMEOUT_S)
-        for stream in (self.process.stdin, self.process.stdout):
-            if stream:
-                stream.close()
 
 
 def _scenario(prefix: list[str], build: Path, suffix: str, env: dict[str, str], death_bound_s: float) -> None:
@@ -115,13 +67,13 @@ def _scenario(prefix: list[str], build: Path, suffix: str, env: dict[str, str], 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux peers")
 def test_native_peers_linux(tmp_path: Path) -> None:
     require_tools(["cmake", "g++"])
-    _build(tmp_path / "build", [])
+    cmake_build(tmp_path / "build", [], PEERS)
     _scenario([], tmp_path / "build", "", dict(os.environ), death_bound_s=1.0)
 
 
 def test_native_peers_windows_under_wine(tmp_path: Path) -> None:
     require_tools(["cmake", "x86_64-w64-mingw32-g++-posix", "wine"])
-    _build(tmp_path / "build", MINGW64)
+    cmake_build(tmp_path / "build", MINGW64, PEERS)
     env = {**os.environ, "WINEDEBUG": "-all", "WINEPREFIX": str(tmp_path / "wineprefix")}
     with wine_session(env):
         # Wine reports a process's death through wineserver: give it a little more than a native system needs.

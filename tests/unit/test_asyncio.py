@@ -50,17 +50,20 @@ def test_aget_waits_without_blocking_the_loop(factory: Callable[[], asyncio.Abst
         with offline.advise(token=3) as sub:
             ticks = 0
 
+            ticked = asyncio.Event()
+
             async def ticker() -> None:
                 nonlocal ticks
                 while True:
                     ticks += 1
-                    await asyncio.sleep(0.001)
+                    if ticks == 3:
+                        ticked.set()
+                    await asyncio.sleep(0)
 
-            tick_task = asyncio.ensure_future(ticker())
             getter = asyncio.ensure_future(sub.sink.aget())
-            await asyncio.sleep(0.05)
+            tick_task = asyncio.ensure_future(ticker())
+            await ticked.wait()  # the loop kept running while aget waited
             assert not getter.done()
-            assert ticks > 1  # the loop kept running while aget waited
             offline.set_state(State.OFFLINE, block=False)
             first = await asyncio.wait_for(getter, 10)
             rest = [await asyncio.wait_for(sub.sink.aget(), 10) for _ in range(2)]
@@ -94,7 +97,7 @@ def test_async_for_ends_when_the_subscription_is_unadvised_and_drained(
                     got.append(n)
 
             consumer = asyncio.ensure_future(consume())
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(0)  # the consumer's first step: it is waiting in aget now
             offline.set_state(State.OFFLINE)
             offline.set_state(State.ONLINE)
             sub.unadvise()
@@ -111,7 +114,8 @@ def test_close_wakes_aget_with_closed_error_and_ends_async_for(
     async def main() -> None:
         sink = Sink(4)
         getter = asyncio.ensure_future(sink.aget())
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0)  # the getter's first step: it is waiting now, and close must wake it
+        assert not getter.done()
         sink.close()
         with pytest.raises(ClosedError):
             await asyncio.wait_for(getter, 10)
@@ -119,18 +123,17 @@ def test_close_wakes_aget_with_closed_error_and_ends_async_for(
             await sink.aget()
         other = Sink(4)
         seen = []
+        first = asyncio.Event()
 
         async def consume() -> None:
             async for n in other:
                 seen.append(n)
+                first.set()
 
         consumer = asyncio.ensure_future(consume())
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0)
         pump(other.com_pointer, 1)
-        for _ in range(500):
-            if seen:
-                break
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(first.wait(), 10)
         other.close()
         await asyncio.wait_for(consumer, 10)
         assert len(seen) == 1
@@ -145,7 +148,7 @@ def test_cancellation_leaves_no_reader_registered() -> None:
         with Sink(4) as sink:
             fd = sink.fileno()
             getter = asyncio.ensure_future(sink.aget())
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(0)  # the getter's first step: its reader is registered now
             assert not getter.done()
             getter.cancel()
             with pytest.raises(asyncio.CancelledError):

@@ -531,6 +531,22 @@ def test_a_new_callback_subscription_never_feeds_the_previous_callback(offline: 
     assert [(n.client_token, n.kind) for n in second] == [(2, k) for k in _KINDS]
 
 
+def test_a_plain_subscription_never_feeds_the_previous_callback(offline: OfflineObject) -> None:
+    """Issue 19 item 7 (found by tests/test_stateful_bursts.py's model): after a callback subscription was
+    unadvised, a plain subscription on the same sink gets its own records; the old dispatcher used to go on
+    consuming the sink and handed them to the old callback (every time, when nothing was left to hand over)."""
+    first: list[Notification] = []
+    with Sink(64) as sink:
+        sub1 = offline.advise(sink, token=1, callback=first.append)
+        offline.set_state(State.OFFLINE)
+        sub1.unadvise()  # its dispatcher may still be handing over what is left
+        with offline.advise(sink, token=2):
+            offline.set_state(State.ONLINE)
+            assert [(n.client_token, n.kind) for n in sink.drain()] == [(2, k) for k in _KINDS]
+        sub1.close()
+    assert [(n.client_token, n.kind) for n in first] == [(1, k) for k in _KINDS]
+
+
 def test_re_advising_a_sink_from_inside_its_retired_callback_is_a_clear_error() -> None:
     result = run_python("""
         import mapioffline

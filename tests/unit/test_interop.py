@@ -27,6 +27,7 @@ from mapioffline import (
     SinkStats,
     State,
 )
+from mapioffline._ctypes_abi import CtypesComObject
 from mapioffline.testing import com_refcount, live_sinks
 
 # -- from_pointer ---------------------------------------------------------------------------------------------
@@ -197,32 +198,13 @@ def test_stats_record_type() -> None:
 
 # -- a foreign manager reporting a state outside OFFLINE/ONLINE ---------------------------------------------------
 
-_COM = getattr(ctypes, "WINFUNCTYPE", ctypes.CFUNCTYPE)
-
-
-class _ForeignManager:
+class _ForeignManager(CtypesComObject):
     """An IMAPIOfflineMgr written with ctypes whose GetCurrentState reports ``state`` (any number); the other
     methods answer S_OK. Only what from_pointer, state and close() call is real."""
 
     def __init__(self, state: int) -> None:
-        self.refs = 1
         self.state = state
-        hr = ctypes.c_int32
-        ptr = ctypes.c_void_p
-        ulong_p = ctypes.POINTER(ctypes.c_uint32)
-
-        def query_interface(this: int, iid: int, out: Any) -> int:
-            out[0] = this
-            self.refs += 1
-            return 0
-
-        def add_ref(this: int) -> int:
-            self.refs += 1
-            return self.refs
-
-        def release(this: int) -> int:
-            self.refs -= 1
-            return self.refs
+        hr, ptr, ulong, ulong_p = ctypes.c_int32, ctypes.c_void_p, ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint32)
 
         def get_current_state(this: int, out: Any) -> int:
             out[0] = self.state
@@ -231,20 +213,14 @@ class _ForeignManager:
         def ok(*args: object) -> int:
             return 0
 
-        self._methods = [
-            _COM(hr, ptr, ptr, ctypes.POINTER(ptr))(query_interface),
-            _COM(ctypes.c_uint32, ptr)(add_ref),
-            _COM(ctypes.c_uint32, ptr)(release),
-            _COM(hr, ptr, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32, ptr)(ok),  # SetCurrentState
-            _COM(hr, ptr, ulong_p)(ok),  # GetCapabilities
-            _COM(hr, ptr, ulong_p)(get_current_state),
-            _COM(hr, ptr)(ok),  # placeholder slot
-            _COM(hr, ptr, ctypes.c_uint32, ptr, ulong_p)(ok),  # Advise
-            _COM(hr, ptr, ctypes.c_uint32, ctypes.c_uint32)(ok),  # Unadvise
-        ]
-        self._vtable = (ctypes.c_void_p * len(self._methods))(*(ctypes.cast(m, ctypes.c_void_p) for m in self._methods))
-        self._object = (ctypes.c_void_p * 1)(ctypes.addressof(self._vtable))
-        self.com_pointer = ctypes.addressof(self._object)
+        super().__init__(None, [
+            (hr, (ulong, ulong, ulong, ptr), ok),  # SetCurrentState
+            (hr, (ulong_p,), ok),  # GetCapabilities
+            (hr, (ulong_p,), get_current_state),
+            (hr, (), ok),  # placeholder slot
+            (hr, (ulong, ptr, ulong_p), ok),  # Advise
+            (hr, (ulong, ulong), ok),  # Unadvise
+        ])
 
 
 @pytest.mark.parametrize(("reported", "state"), [(1, State.OFFLINE), (2, State.ONLINE), (0, State.UNKNOWN),

@@ -13,11 +13,9 @@ from collections.abc import Callable
 
 import pytest
 from conftest import (
-    _METHOD,
     HRESULT,
     IID_IMAPIOfflineMgr,
     IID_IUnknown,
-    ULONG,
     PythonSink,
     raw_advise,
     raw_unadvise,
@@ -36,6 +34,7 @@ from mapioffline import (
     State,
     open_offline,
 )
+from mapioffline._ctypes_abi import CtypesComObject
 from mapioffline.testing import live_offline_objects
 
 # -- open_offline ---------------------------------------------------------------------------------------------
@@ -361,38 +360,56 @@ def test_a_consumer_that_saw_done_can_change_the_state_at_once(offline: OfflineO
     assert failed == [], f"{len(failed)} of {rounds} rounds failed: {sorted(set(failed))}"
 
 
+def test_a_blocking_no_op_made_during_done_returns_once_done_reached_every_sink(offline: OfflineObject) -> None:
+    """Issue 19 item 7. README: set_state(block=True) returns once DONE reached every sink. Asked, while a change
+    hands out DONE, for the state that change is heading to, it is a no-op (nothing sent) but still a blocking call:
+    it returns once that DONE reached every sink. It used to return at once, and a caller that then closed a callback
+    subscription lost the DONE: one notification fewer than required."""
+    received_when_it_returned: list[int] = []
+    callers: list[threading.Thread] = []
+
+    class HoldsDone(PythonSink):  # advised first: DONE reaches it before the subscription below
+        def _notify(self, this: int, record: object) -> None:
+            super()._notify(this, record)
+            if record.contents.NotifyType != NotifyKind.STATECHANGE_DONE:  # type: ignore[attr-defined]
+                return
+            calling = threading.Event()
+
+            def no_op() -> None:
+                calling.set()
+                offline.set_state(State.OFFLINE, block=True)  # where the change in flight is heading
+                received_when_it_returned.append(sub.sink.stats.received)
+
+            caller = threading.Thread(target=no_op)
+            callers.append(caller)
+            caller.start()
+            assert calling.wait(10)
+            caller.join(0.1)  # a no-op that does not wait for DONE returns here, while DONE is held
+
+    holder = HoldsDone()
+    hr, token = raw_advise(offline.com_pointer, holder.com_pointer)
+    assert hr == 0
+    try:
+        with offline.advise() as sub:
+            offline.set_state(State.OFFLINE, block=True)
+            for caller in callers:
+                caller.join(10)
+            assert received_when_it_returned == [3]  # START, STATECHANGE and DONE, not 2
+            assert [n.kind for n in sub.sink.drain()] == [NotifyKind.STATECHANGE_START, NotifyKind.STATECHANGE,
+                                                          NotifyKind.STATECHANGE_DONE]
+    finally:
+        assert raw_unadvise(offline.com_pointer, token) == 0
+
+
 # -- wait_idle ------------------------------------------------------------------------------------------------
 
 
-class _ForeignManager:
+class _ForeignManager(CtypesComObject):
     """A minimal IMAPIOfflineMgr in ctypes (only IUnknown works): an object that is not the embedded one."""
 
     def __init__(self) -> None:
-        qi = _METHOD(HRESULT, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p))
-        ref = _METHOD(ULONG, ctypes.c_void_p)
-        unused = _METHOD(HRESULT, ctypes.c_void_p)
-        self.refs = 1
-        self._callbacks = [qi(self._query_interface), ref(self._add_ref), ref(self._release)]
-        self._callbacks += [unused(lambda this: 0x80040102 - 2**32) for _ in range(13)]
-        self._vtable = (ctypes.c_void_p * 16)(*(ctypes.cast(cb, ctypes.c_void_p) for cb in self._callbacks))
-        self._object = (ctypes.c_void_p * 1)(ctypes.addressof(self._vtable))
-        self.com_pointer = ctypes.addressof(self._object)
-
-    def _query_interface(self, this: int, iid: int, out: object) -> int:
-        if ctypes.string_at(iid, 16) not in (IID_IUnknown, IID_IMAPIOfflineMgr):
-            out[0] = None  # type: ignore[index]
-            return 0x80004002 - 2**32
-        out[0] = this  # type: ignore[index]
-        self.refs += 1
-        return 0
-
-    def _add_ref(self, this: int) -> int:
-        self.refs += 1
-        return self.refs
-
-    def _release(self, this: int) -> int:
-        self.refs -= 1
-        return self.refs
+        no_support = (HRESULT, (), lambda this: 0x80040102 - 2**32)
+        super().__init__((IID_IUnknown, IID_IMAPIOfflineMgr), [no_support] * 13)
 
 
 def test_wait_idle_waits_for_a_change_in_flight_without_polling(offline: OfflineObject) -> None:

@@ -49,6 +49,11 @@ typedef struct MAPIOFFLINE_SINK_STATS {
 #define MAPIOFFLINE_SINK_MIN_CAPACITY 1u
 #define MAPIOFFLINE_SINK_MAX_CAPACITY (1u << 24)
 
+/* The longest profile name, in UTF-16 code units: a MAPI profile is a registry key, whose names have at most 255
+ * characters. Every function that takes a profile name (here and in bridge.h) refuses, with E_INVALIDARG, an empty
+ * one, a longer one and one with an unpaired surrogate (mapioffline_profile_name_error says which). */
+#define MAPIOFFLINE_MAX_PROFILE_NAME 255u
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -56,8 +61,13 @@ extern "C" {
 /* The library's version string (MAPIOFFLINE_VERSION_STRING of the build that made it). */
 const char *mapioffline_version(void);
 
+/* Why `name` is not a valid profile name (see MAPIOFFLINE_MAX_PROFILE_NAME), as a static string that quotes no
+ * part of it, or NULL when it is valid. */
+const char *mapioffline_profile_name_error(const WCHAR *name);
+
 /* Opens the embedded offline object for a profile: the exact signature and argument rules of HrOpenOfflineObj
- * (spec §5, §7.13). One object per profile name (compared case-insensitively); every non-empty name is valid.
+ * (spec §5, §7.13). One object per profile name (compared case-insensitively); every valid profile
+ * name (mapioffline_profile_name_error) names one.
  * Returns S_OK and a new reference, E_INVALIDARG or MAPI_E_NOT_FOUND. The object starts ONLINE. */
 HRESULT STDMETHODCALLTYPE mapioffline_open_embedded(ULONG ulReserved, const WCHAR *pwszProfileNameIn,
                                                     const GUID *pGUID, const GUID *pReserved,

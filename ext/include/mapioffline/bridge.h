@@ -44,8 +44,9 @@ typedef struct mapioffline_bridge_publisher mapioffline_bridge_publisher;
 /* Publishes `source` (which the publisher AddRefs and advises its own sink on) as the channel of `profile`,
  * replacing a dead publisher's channel. flags: MAPIOFFLINE_BRIDGE_*; ring_capacity: records in the broadcast ring,
  * a power of two in [2, 2^20], or 0 for the default (4096). MAPI_E_CALL_FAILED when a live publisher already
- * publishes the profile; *detail (if not NULL) names the failing step as a static string. Linux and Windows;
- * elsewhere MAPI_E_NO_SUPPORT. */
+ * publishes the profile; MAPIOFFLINE_E_ACCESS_DENIED when another user's object is in the channel's way (the
+ * detail names its owner). *detail (if not NULL) names the failing step: a static string, or one that names a path
+ * or a user, valid until the calling thread's next bridge call. Linux and Windows; elsewhere MAPI_E_NO_SUPPORT. */
 HRESULT mapioffline_bridge_publish_start(IMAPIOfflineMgr *source, const WCHAR *profile, ULONG flags,
                                          ULONG ring_capacity, mapioffline_bridge_publisher **out,
                                          const char **detail);
@@ -95,11 +96,13 @@ void mapioffline_bridge_publisher_counters(mapioffline_bridge_publisher *publish
  * went to sleep waiting for (or that heals a wake not passed on), whatever the number of subscribers (they pass
  * the wake on among themselves). */
 uint64_t mapioffline_bridge_publisher_wake_calls(mapioffline_bridge_publisher *publisher);
-/* The OS name of the publisher's region (e.g. "/mapioffline-u1000-<hash>"), valid until stop. */
+/* The OS name of the publisher's region, valid until stop. Linux: the path of its locator in the user's channel
+ * directory (e.g. "/run/user/1000/mapioffline/profile-<hash>"); Windows: the file mapping's name. */
 const char *mapioffline_bridge_publisher_region(mapioffline_bridge_publisher *publisher);
 /* Opens a bridge object for `profile`: an IMAPIOfflineMgr over the channel. MAPI_E_NOT_FOUND when no live
  * publisher publishes it; MAPIOFFLINE_E_CHANNEL_CORRUPT / MAPIOFFLINE_E_ACCESS_DENIED for a region that fails the
- * checks. GetCurrentState returns MAPIOFFLINE_E_PUBLISHER_GONE once the publisher stopped or died; native sinks'
+ * checks (or a channel directory another user owns: the detail names them, as for mapioffline_bridge_publish_start).
+ * GetCurrentState returns MAPIOFFLINE_E_PUBLISHER_GONE once the publisher stopped or died; native sinks'
  * streams then end with MAPIOFFLINE_END_PUBLISHER_GONE. */
 HRESULT mapioffline_open_bridge(const WCHAR *profile, IMAPIOfflineMgr **out, const char **detail);
 /* 1 when p is a bridge object made by mapioffline_open_bridge. */

@@ -43,8 +43,8 @@ HRESULT BridgeObject::Open(const WCHAR *profile, IMAPIOfflineMgr **out, const ch
   *detail = nullptr;
   if (!out) return E_INVALIDARG;
   *out = nullptr;
-  if (!profile || !profile[0]) {
-    *detail = "the profile name must not be empty";
+  if (const char *why = ProfileNameError(profile)) {
+    *detail = why;
     return E_INVALIDARG;
   }
   BridgeObject *self = nullptr;

@@ -2,8 +2,9 @@
 // one of its words across processes, and watching the publisher process for its death.
 //
 // Linux (os_linux.cpp): the region is a sealed memfd (its size cannot change, so no access within it can SIGBUS),
-// found through a small locator under a POSIX shared-memory name (/dev/shm, mode 0600, the uid in the name) and
-// opened through /proc/<pid>/fd; shared futexes on the region's words, pidfd_open + poll for the publisher's death.
+// found through a small locator (mode 0600) in the user's own channel directory ($XDG_RUNTIME_DIR/mapioffline, else
+// /dev/shm/mapioffline-<uid>; mode 0700, checked) and opened through /proc/<pid>/fd; shared futexes on the region's
+// words, pidfd_open + poll for the publisher's death.
 // Windows (os_windows.cpp): a file mapping in the Local\ namespace with a DACL for the user's SID, named semaphores
 // for the words, the publisher's process handle for its death.
 // Elsewhere every call fails with MAPI_E_NO_SUPPORT.
@@ -31,7 +32,10 @@ class Region {
 
   // Publisher: creates the region for `folded` (a folded profile name) with `size` bytes, zero-filled, accessible to
   // this user only. If a region exists whose publisher is dead (or that is not a valid region of ours), it is
-  // replaced; if its publisher lives, MAPI_E_CALL_FAILED with *detail saying so.
+  // replaced; if its publisher lives, MAPI_E_CALL_FAILED with *detail saying so. Linux: also removes the names of
+  // the user's other dead publishers. MAPIOFFLINE_E_ACCESS_DENIED when another user's object is in the way; then
+  // *detail names its owner (such details, and those naming a path, live in a buffer of the calling thread's until
+  // its next call; every other detail is a static string).
   static HRESULT Create(const std::u16string &folded, uint64_t size, Region *out, const char **detail) noexcept;
   // Subscriber: maps the existing region read-write (subscribers write the wake and request words). Checks the
   // owner and permissions and the size bounds; the content is validated by the reader. MAPI_E_NOT_FOUND if none
@@ -48,7 +52,7 @@ class Region {
   void *base() const noexcept { return base_; }
   uint64_t size() const noexcept { return size_; }
   bool valid() const noexcept { return base_ != nullptr; }
-  // The OS name (for tests and diagnostics), UTF-8.
+  // The OS name (for tests and diagnostics), UTF-8. Linux: the path of the locator.
   const std::string &name() const noexcept { return name_; }
 
   // Sleeps while *word == expected, at most timeout_ns (negative: no limit); may return early. `word` must lie in
@@ -63,11 +67,18 @@ class Region {
   uint64_t size_ = 0;
   std::string name_;
   intptr_t handle_ = -1;       // Linux: the publisher's memfd (subscribers keep the mapping only); Windows: the mapping
+  intptr_t directory_ = -1;    // Linux: the publisher's channel directory (where Unlink removes its name)
 #if defined(_WIN32)
   intptr_t aux_[16] = {};  // named semaphores per wake word
 #endif
   uint64_t identity_[2] = {};  // Linux: device and inode of our locator, to unlink only our own name
 };
+
+#if defined(__linux__)
+// The path of `folded`'s locator in the user's channel directory, which it creates if missing (for tests: they
+// write hostile locators there). MAPIOFFLINE_E_ACCESS_DENIED, with *detail, as for Region::Create.
+HRESULT LocatorPath(const std::u16string &folded, std::string *out, const char **detail) noexcept;
+#endif
 
 // This process's identity as written into Header::publisher_pid / publisher_start.
 uint32_t SelfPid() noexcept;

@@ -26,8 +26,12 @@ HRESULT Publisher::Start(IMAPIOfflineMgr *source, const WCHAR *profile, ULONG fl
   *detail = nullptr;
   if (!out) return E_INVALIDARG;
   *out = nullptr;
-  if (!source || !profile || !profile[0]) {
-    *detail = "a source object and a non-empty profile name are required";
+  if (!source) {
+    *detail = "a source object is required";
+    return E_INVALIDARG;
+  }
+  if (const char *why = ProfileNameError(profile)) {
+    *detail = why;
     return E_INVALIDARG;
   }
   if (flags & ~MAPIOFFLINE_BRIDGE_ALLOW_SET_STATE) return MAPI_E_UNKNOWN_FLAGS;
@@ -40,10 +44,6 @@ HRESULT Publisher::Start(IMAPIOfflineMgr *source, const WCHAR *profile, ULONG fl
   Publisher *self = nullptr;
   try {
     folded = FoldProfileName(profile);
-    if (folded.size() > kMaxProfileUnits) {
-      *detail = "the profile name is longer than 256 UTF-16 code units";
-      return E_INVALIDARG;
-    }
     self = new Publisher;
     self->fork_generation_ = ForkGeneration();
     self->executor_ = executor;

@@ -39,36 +39,14 @@ class _NotifyRecord(ctypes.Structure):
                 ("ulSize", "NotifyType", "ulClientToken", "ulMask", "ulStateOld", "ulStateNew")]
 
 
-class CtypesSink:
+class CtypesSink(_ctypes_abi.CtypesComObject):
     """The baseline a Python user would write without us: an IMAPIOfflineNotify whose methods are ctypes
     callbacks into Python, storing each record as a tuple. Every Notify needs the GIL. Raises
     NotImplementedError where ctypes cannot make our calling convention (i386 Linux: see _ctypes_abi)."""
 
     def __init__(self) -> None:
-        method = _ctypes_abi.method_type()  # refuses before any callback exists that a native thread could call
         self.records: list[tuple[int, int, int, int, int]] = []
-        self._refs = 1
-        qi_type = method(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p))
-        ref_type = method(ctypes.c_uint32, ctypes.c_void_p)
-        notify_type = method(None, ctypes.c_void_p, ctypes.POINTER(_NotifyRecord))
-        self._callbacks = (qi_type(self._query_interface), ref_type(self._add_ref), ref_type(self._release),
-                           notify_type(self._notify))
-        self._vtable = (ctypes.c_void_p * 4)(*(ctypes.cast(cb, ctypes.c_void_p) for cb in self._callbacks))
-        self._object = (ctypes.c_void_p * 1)(ctypes.addressof(self._vtable))
-        self.com_pointer = ctypes.addressof(self._object)
-
-    def _query_interface(self, this: int, iid: int, out: Any) -> int:
-        out[0] = this
-        self._refs += 1
-        return 0
-
-    def _add_ref(self, this: int) -> int:
-        self._refs += 1
-        return self._refs
-
-    def _release(self, this: int) -> int:
-        self._refs -= 1
-        return self._refs
+        super().__init__(None, [(None, (ctypes.POINTER(_NotifyRecord),), self._notify)])
 
     def _notify(self, this: int, record: Any) -> None:
         if record:
