@@ -11,6 +11,7 @@
 #include "advise_table.h"
 #include "fork_generation.h"
 #include "profile_key.h"
+#include "set_state_rules.h"
 
 namespace mapioffline {
 
@@ -141,9 +142,7 @@ HRESULT OfflineObject::GetCurrentState(ULONG *state) noexcept {
 
 HRESULT OfflineObject::SetCurrentState(ULONG flags, ULONG mask, ULONG state, void *reserved) noexcept {
   // Argument checks first (spec §7.6), then the in-flight check.
-  if (flags & ~MAPIOFFLINE_FLAG_BLOCK) return MAPI_E_UNKNOWN_FLAGS;
-  if (mask != MAPIOFFLINE_STATE_OFFLINE_MASK || reserved != nullptr) return E_INVALIDARG;
-  if (state != MAPIOFFLINE_STATE_ONLINE && state != MAPIOFFLINE_STATE_OFFLINE) return E_INVALIDARG;
+  if (const HRESULT bad = CheckSetStateArguments(flags, mask, state, reserved); FAILED(bad)) return bad;
   if (Inherited()) return MAPI_E_CALL_FAILED;  // fork child: our worker is gone, our mutex may be held forever
   const bool block = (flags & MAPIOFFLINE_FLAG_BLOCK) != 0;
   // A blocking change from inside our own Notify would wait for itself (Outlook deadlocks here): refuse.

@@ -7,6 +7,8 @@
 #include "clock.h"
 #include "fork_generation.h"
 #include "profile_key.h"
+#include "set_state_rules.h"
+#include "sink.h"
 
 namespace mapioffline {
 namespace channel {
@@ -15,8 +17,6 @@ namespace {
 
 constexpr size_t kReadBatch = 64;
 constexpr int64_t kRequestTimeoutNs = 30ll * 1000000000ll;  // a publisher that never answers is an error, not a hang
-
-std::atomic<const void *> g_bridge_vtable{nullptr};
 
 // The bridge object whose reader thread this is (nullptr on every other thread).
 thread_local const void *t_reader_of = nullptr;
@@ -31,11 +31,6 @@ void RaiseWanted(Header *h, uint32_t want) noexcept {
 }
 
 }  // namespace
-
-bool BridgeObject::Is(const void *p) noexcept {
-  const void *known = g_bridge_vtable.load(std::memory_order_relaxed);
-  return p && known && *static_cast<const void *const *>(p) == known;
-}
 
 HRESULT BridgeObject::Open(const WCHAR *profile, IMAPIOfflineMgr **out, const char **detail) noexcept {
   static const char *unused;
@@ -55,7 +50,6 @@ HRESULT BridgeObject::Open(const WCHAR *profile, IMAPIOfflineMgr **out, const ch
   } catch (const std::bad_alloc &) {
     return E_OUTOFMEMORY;
   }
-  g_bridge_vtable.store(*reinterpret_cast<const void *const *>(self), std::memory_order_relaxed);
   HRESULT hr = Region::Open(folded, &self->region_, detail);
   if (SUCCEEDED(hr)) {
     hr = self->reader_.Attach(self->region_.base(), self->region_.size(), folded);
@@ -83,37 +77,14 @@ HRESULT BridgeObject::Open(const WCHAR *profile, IMAPIOfflineMgr **out, const ch
   return S_OK;
 }
 
-BridgeObject::BridgeObject() : fork_generation_(ForkGeneration()) {}
+BridgeObject::BridgeObject() : fork_generation_(ForkGeneration()) { RememberVtable(); }
 
 BridgeObject::~BridgeObject() = default;
-
-HRESULT BridgeObject::QueryInterface(REFIID iid, void **out) noexcept {
-  if (!out) return E_POINTER;
-  *out = nullptr;
-  if (!IsEqualGUID(iid, IID_IUnknown) && !IsEqualGUID(iid, IID_IMAPIOffline) &&
-      !IsEqualGUID(iid, IID_IMAPIOfflineMgr)) {
-    return E_NOINTERFACE;
-  }
-  *out = static_cast<IMAPIOfflineMgr *>(this);
-  AddRef();
-  return S_OK;
-}
-
-ULONG BridgeObject::AddRef() noexcept { return refs_.fetch_add(1, std::memory_order_relaxed) + 1; }
-
-// Only the callers' references are counted: our own threads never take one. Once the count reached 0 nothing
-// can raise it again (a reference taken by a thread of ours after the last Release reached 0 let two teardowns run
-// at once), so exactly one Release calls Destroy.
-ULONG BridgeObject::Release() noexcept {
-  const ULONG n = refs_.fetch_sub(1, std::memory_order_acq_rel) - 1;
-  if (n == 0) Destroy();
-  return n;
-}
 
 // The last reference is gone. The thread that released it tears down (joins our threads, deletes us), except our
 // reader thread (a sink released the last reference from inside Notify): it cannot join itself, and the delivery
 // in progress still uses us, so it only marks the object; ReaderMain tears down once that delivery has returned.
-void BridgeObject::Destroy() noexcept {
+void BridgeObject::LastRelease() noexcept {
   // In a fork child our threads do not exist and their locks may be held forever: leak, as the embedded object
   // does (fork_generation.h).
   if (fork_generation_ != ForkGeneration()) return;
@@ -210,7 +181,7 @@ void BridgeObject::ReaderMain() noexcept {
   t_reader_of = this;
   RunReader();
   t_reader_of = nullptr;
-  // A sink released the last reference from inside a Notify: the teardown is ours (Destroy). Nothing else can
+  // A sink released the last reference from inside a Notify: the teardown is ours (LastRelease). Nothing else can
   // touch us now (the count reached 0), and Teardown does not return into us.
   if (destroy_when_delivered_) Teardown(/*on_reader=*/true);
 }
@@ -248,7 +219,7 @@ void BridgeObject::Deliver(const MAPIOFFLINE_RECORD *records, size_t n, uint64_t
   sinks_.ForEachActive(sinks_.Current(), [&](AdviseTable::Entry &entry) {
     // A gap first, so that the sink reports it in dropped_before of the next record it receives: every loss Read
     // reported came before records[0] (Read stops at a loss that follows a record it took).
-    if (dropped > 0 && entry.native) mapioffline_sink_note_dropped(entry.sink, dropped);
+    if (dropped > 0 && entry.native) AsSink(entry.sink)->NoteDropped(dropped);
     // An Unadvise from inside one of these calls stops the rest (release_after_call).
     for (size_t i = 0; i < n && !entry.release_after_call; ++i) {
       MAPIOFFLINE_NOTIFY record = records[i].notify;
@@ -271,7 +242,7 @@ void BridgeObject::EndStreams(ULONG reason) noexcept {
   // once; Unadvise waits for the gate, so the sink outlives this call (without it: a use-after-free in
   // Sink::Fail's wake-up, seen under ASan). Closing the table first: an Advise from now on is refused.
   sinks_.ForEachActive(sinks_.Close(MAPIOFFLINE_E_PUBLISHER_GONE), [&](AdviseTable::Entry &entry) {
-    if (entry.native) mapioffline_sink_fail(entry.sink, reason);
+    if (entry.native) AsSink(entry.sink)->Fail(reason);
   });
 }
 
@@ -310,9 +281,7 @@ HRESULT BridgeObject::Unadvise(ULONG /*flags: ignored, always S_OK (spec §7.9)*
 
 HRESULT BridgeObject::SetCurrentState(ULONG flags, ULONG mask, ULONG state, void *reserved) noexcept {
   // The embedded object's argument rules first (spec §7.6), so errors do not depend on the publisher.
-  if (flags & ~MAPIOFFLINE_FLAG_BLOCK) return MAPI_E_UNKNOWN_FLAGS;
-  if (mask != MAPIOFFLINE_STATE_OFFLINE_MASK || reserved != nullptr) return E_INVALIDARG;
-  if (state != MAPIOFFLINE_STATE_ONLINE && state != MAPIOFFLINE_STATE_OFFLINE) return E_INVALIDARG;
+  if (const HRESULT bad = CheckSetStateArguments(flags, mask, state, reserved); FAILED(bad)) return bad;
   if (fork_generation_ != ForkGeneration()) return MAPI_E_CALL_FAILED;
   if (publisher_gone_.load(std::memory_order_acquire)) return MAPIOFFLINE_E_PUBLISHER_GONE;
   if (!reader_.allow_set_state()) return MAPI_E_NO_SUPPORT;

@@ -17,20 +17,19 @@
 #include "advise_table.h"
 #include "channel/os.h"
 #include "channel/reader.h"
+#include "com_object.h"
 #include "mapioffline/mapioffline.h"
 #include "reserved_slots.h"
 
 namespace mapioffline {
 namespace channel {
 
-class BridgeObject final : public ReservedSlots {
+class BridgeObject final : public ComObject<BridgeObject, ReservedSlots, nullptr, &IID_IMAPIOffline,
+                                                &IID_IMAPIOfflineMgr> {
  public:
   // MAPI_E_NOT_FOUND when no live publisher publishes `profile`; *detail (static) says why on failure.
   static HRESULT Open(const WCHAR *profile, IMAPIOfflineMgr **out, const char **detail) noexcept;
 
-  HRESULT STDMETHODCALLTYPE QueryInterface(REFIID iid, void **out) noexcept override;
-  ULONG STDMETHODCALLTYPE AddRef() noexcept override;
-  ULONG STDMETHODCALLTYPE Release() noexcept override;
   // Forwarded to the publisher when it allows requests (MAPI_E_NO_SUPPORT otherwise); with FLAG_BLOCK returns
   // once the change's DONE has reached this object's sinks, as the embedded object does.
   HRESULT STDMETHODCALLTYPE SetCurrentState(ULONG flags, ULONG mask, ULONG state, void *reserved) noexcept override;
@@ -40,13 +39,14 @@ class BridgeObject final : public ReservedSlots {
   HRESULT STDMETHODCALLTYPE Unadvise(ULONG flags, ULONG token) noexcept override;
 
   void Stats(MAPIOFFLINE_BRIDGE_STATS *out) const noexcept;
-  // 1 when p is a BridgeObject (checked by its vtable).
-  static bool Is(const void *p) noexcept;
 
  private:
+  friend ComObject;
   BridgeObject();
   ~BridgeObject();
-  void Destroy() noexcept;
+  // The last reference is gone (ComObject). Only the callers' references are counted: our own threads never take
+  // one, so once the count reached 0 nothing can raise it again and exactly one Release gets here.
+  void LastRelease() noexcept;
   void Teardown(bool on_reader) noexcept;
   void ReaderMain() noexcept;
   void RunReader() noexcept;
@@ -58,7 +58,6 @@ class BridgeObject final : public ReservedSlots {
   void WakeReader() noexcept;
   HRESULT Request(ULONG flags, ULONG state, uint64_t *head_after) noexcept;
 
-  std::atomic<ULONG> refs_{1};  // the callers' references only (Release)
   const uint32_t fork_generation_;  // made in this generation: in a fork child our threads do not exist
   Region region_;
   Reader reader_;

@@ -98,11 +98,12 @@ HRESULT mapioffline_open_bridge(const WCHAR *profile, IMAPIOfflineMgr **out, con
 #endif
 }
 
-int mapioffline_is_bridge(IUnknown *p) { return BridgeObject::Is(p) ? 1 : 0; }
+int mapioffline_is_bridge(IUnknown *p) { return BridgeObject::FromInterface(p) ? 1 : 0; }
 
 HRESULT mapioffline_bridge_stats(IMAPIOfflineMgr *bridge, MAPIOFFLINE_BRIDGE_STATS *out) {
-  if (!out || !BridgeObject::Is(bridge)) return E_INVALIDARG;
-  static_cast<BridgeObject *>(bridge)->Stats(out);
+  BridgeObject *object = BridgeObject::FromInterface(bridge);
+  if (!out || !object) return E_INVALIDARG;
+  object->Stats(out);
   return S_OK;
 }
 

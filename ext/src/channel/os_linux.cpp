@@ -78,6 +78,7 @@
 #include "channel/locator.h"
 #include "channel/os.h"
 #include "clock.h"
+#include "futex.h"
 #include "channel/region_name.h"
 
 #ifndef SYS_pidfd_open
@@ -664,21 +665,11 @@ void Region::Announce() const noexcept {
 // Shared (not FUTEX_PRIVATE) futexes: the kernel keys them by the page's inode and offset, so waiters in every
 // process that maps the region meet on the same word.
 void Region::Wait(std::atomic<uint32_t> *word, uint32_t expected, int64_t timeout_ns) const noexcept {
-  timespec ts;
-  timespec *pts = nullptr;
-  if (timeout_ns >= 0) {
-    ts.tv_sec = static_cast<time_t>(timeout_ns / 1000000000);
-    ts.tv_nsec = static_cast<long>(timeout_ns % 1000000000);
-    pts = &ts;
-  }
-  // EINTR, EAGAIN (the word already moved) and ETIMEDOUT all mean "look again".
-  syscall(SYS_futex, reinterpret_cast<uint32_t *>(word), FUTEX_WAIT, expected, pts, nullptr, 0);
+  FutexWait(word, expected, timeout_ns, FutexScope::kShared);
 }
 
 int Region::Wake(std::atomic<uint32_t> *word, int count) const noexcept {
-  const long woken = syscall(SYS_futex, reinterpret_cast<uint32_t *>(word), FUTEX_WAKE, count < 0 ? INT_MAX : count,
-                             nullptr, nullptr, 0);
-  return woken < 0 ? -1 : static_cast<int>(woken);
+  return FutexWake(word, count, FutexScope::kShared);
 }
 
 PublisherWatch::~PublisherWatch() {
