@@ -78,7 +78,7 @@ bool AllowSetStateConfigured() {
 }
 
 class OutlookAddin final
-    : public ComObject<OutlookAddin, IDTExtensibility2, nullptr, &IID_IDispatch, &IID_IDTExtensibility2> {
+    : public ComObject<OutlookAddin, IDTExtensibility2, &Uncounted, &IID_IDispatch, &IID_IDTExtensibility2> {
  public:
   OutlookAddin() { InterlockedIncrement(&ModuleLocks()); }
 

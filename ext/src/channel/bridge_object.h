@@ -24,7 +24,7 @@
 namespace mapioffline {
 namespace channel {
 
-class BridgeObject final : public ComObject<BridgeObject, ReservedSlots, nullptr, &IID_IMAPIOffline,
+class BridgeObject final : public ComObject<BridgeObject, ReservedSlots, &Uncounted, &IID_IMAPIOffline,
                                                 &IID_IMAPIOfflineMgr> {
  public:
   // MAPI_E_NOT_FOUND when no live publisher publishes `profile`; *detail (static) says why on failure.

@@ -17,7 +17,7 @@
 namespace mapioffline {
 namespace channel {
 
-class Publisher final : public ComObject<Publisher, IMAPIOfflineNotify, nullptr, &IID_IMAPIOfflineNotify> {
+class Publisher final : public ComObject<Publisher, IMAPIOfflineNotify, &Uncounted, &IID_IMAPIOfflineNotify> {
  public:
   // Where set_state requests run (mapioffline_bridge_run_set_state): run == nullptr, on the request thread.
   struct Executor {
