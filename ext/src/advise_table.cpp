@@ -2,6 +2,8 @@
 
 #include <new>
 
+#include "sink.h"
+
 namespace mapioffline {
 
 thread_local const AdviseTable::Call *AdviseTable::t_call = nullptr;
@@ -25,7 +27,7 @@ HRESULT AdviseTable::Add(const MAPIOFFLINE_ADVISEINFO &info, ULONG *token) noexc
   void *notify = nullptr;
   if (FAILED(info.pCallback->QueryInterface(IID_IMAPIOfflineNotify, &notify)) || !notify) return E_NOINTERFACE;
   auto *sink = static_cast<IMAPIOfflineNotify *>(notify);  // the one reference we keep
-  const bool native = mapioffline_is_native_sink(reinterpret_cast<IUnknown *>(sink)) != 0;
+  const bool native = Sink::FromInterface(sink) != nullptr;
   HRESULT refused = S_OK;
   try {
     auto entry = std::make_shared<Entry>();

@@ -1,11 +1,7 @@
 #include "wake_word.h"
 
 #if defined(__linux__)
-#include <errno.h>
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
+#include "futex.h"
 #elif defined(_WIN32)
 #include <windows.h>
 #else
@@ -17,20 +13,12 @@ namespace mapioffline {
 #if defined(__linux__)
 // FUTEX_PRIVATE: the word is never shared between processes, which lets the kernel skip the page lookup.
 void WakeWord::wait(uint32_t epoch, int64_t timeout_ns) noexcept {
-  timespec ts;
-  timespec *pts = nullptr;
-  if (timeout_ns >= 0) {
-    ts.tv_sec = static_cast<time_t>(timeout_ns / 1000000000);
-    ts.tv_nsec = static_cast<long>(timeout_ns % 1000000000);
-    pts = &ts;
-  }
-  // EINTR, EAGAIN (word already moved) and ETIMEDOUT all mean "look again"; the caller rechecks.
-  syscall(SYS_futex, reinterpret_cast<uint32_t *>(&word_), FUTEX_WAIT_PRIVATE, epoch, pts, nullptr, 0);
+  FutexWait(&word_, epoch, timeout_ns, FutexScope::kProcess);
 }
 
 void WakeWord::wake_all() noexcept {
   word_.fetch_add(1, std::memory_order_release);
-  syscall(SYS_futex, reinterpret_cast<uint32_t *>(&word_), FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr, nullptr, 0);
+  FutexWake(&word_, -1, FutexScope::kProcess);
 }
 #elif defined(_WIN32)
 void WakeWord::wait(uint32_t epoch, int64_t timeout_ns) noexcept {

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -472,15 +473,17 @@ void TestBlockingChangeRightAfterDone() {
 }
 
 // While DONE is being delivered (held here inside one sink's Notify), another thread's request is answered at once
-// when it needs no waiting: a no-op (the state the change went to) is S_OK without notifications, a non-blocking
-// change is queued and runs right after, and a second request while one is queued gets E_PENDING.
+// when it needs no waiting: a non-blocking no-op (the state the change went to) is S_OK without notifications, a
+// non-blocking change is queued and runs right after, and a second request while one is queued gets E_PENDING.
+// (A blocking no-op waits until that DONE has reached every sink: with DONE held here it would wait for this test;
+// tests/unit/test_offline_object.py checks it.)
 void TestRequestsDuringDone() {
   IMAPIOfflineMgr *mgr = Open(u"during-done");
   const ULONG mask = MAPIOFFLINE_STATE_OFFLINE_MASK;
   std::mutex m;
   std::condition_variable cv;
   bool in_done = false, answered = false;
-  HRESULT noop_block = 1, noop_default = 1, queued = 1, second = 1, second_block = 1;
+  HRESULT noop_default = 1, queued = 1, second = 1, second_block = 1;
   auto *sink = new RecordingSink;
   sink->hook = [&](const MAPIOFFLINE_NOTIFY &n) {
     if (n.NotifyType != MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_DONE ||
@@ -498,7 +501,6 @@ void TestRequestsDuringDone() {
       std::unique_lock<std::mutex> lock(m);
       if (!cv.wait_for(lock, std::chrono::seconds(10), [&] { return in_done; })) return;
     }
-    noop_block = mgr->SetCurrentState(MAPIOFFLINE_FLAG_BLOCK, mask, MAPIOFFLINE_STATE_OFFLINE, nullptr);
     noop_default = mgr->SetCurrentState(0, mask, MAPIOFFLINE_STATE_OFFLINE, nullptr);
     queued = mgr->SetCurrentState(0, mask, MAPIOFFLINE_STATE_ONLINE, nullptr);
     second = mgr->SetCurrentState(0, mask, MAPIOFFLINE_STATE_OFFLINE, nullptr);
@@ -509,7 +511,6 @@ void TestRequestsDuringDone() {
   });
   CHECK_HR(mgr->SetCurrentState(MAPIOFFLINE_FLAG_BLOCK, mask, MAPIOFFLINE_STATE_OFFLINE, nullptr), S_OK);
   other.join();
-  CHECK_HR(noop_block, S_OK);
   CHECK_HR(noop_default, S_OK);
   CHECK_HR(queued, S_OK);
   CHECK_HR(second, E_PENDING);
@@ -620,8 +621,45 @@ void TestChurnDuringChanges() {
 
 }  // namespace
 
+// The profile-name rule (mapioffline_profile_name_error), as HrOpenOfflineObj applies it: 1 to 255 UTF-16 units,
+// no unpaired surrogate.
+void TestProfileNameRule() {
+  const std::u16string at_limit(MAPIOFFLINE_MAX_PROFILE_NAME, u'p');
+  const std::u16string over = at_limit + u"p";
+  std::u16string pairs;  // 127 surrogate pairs and one unit: 255 units
+  for (int i = 0; i < 127; ++i) pairs += u"\U0001F600";
+  pairs += u"p";
+  const std::u16string pairs_over = pairs + u"p";
+  auto w = [](const std::u16string &s) { return reinterpret_cast<const WCHAR *>(s.c_str()); };
+  CHECK(mapioffline_profile_name_error(w(at_limit)) == nullptr);
+  CHECK(mapioffline_profile_name_error(w(pairs)) == nullptr);
+  CHECK(mapioffline_profile_name_error(w(u"\u00e9t\u00e9")) == nullptr);
+  const char *empty = mapioffline_profile_name_error(w(u""));
+  CHECK(empty != nullptr && std::string(empty) == "a profile name must not be empty");
+  CHECK(mapioffline_profile_name_error(nullptr) == empty);
+  const char *longer = mapioffline_profile_name_error(w(over));
+  CHECK(longer != nullptr && std::string(longer) == "a profile name has at most 255 UTF-16 code units");
+  CHECK(mapioffline_profile_name_error(w(pairs_over)) == longer);
+  const char16_t lone_low[] = {u'a', 0xDC80, 0};
+  const char16_t lone_high[] = {u'a', 0xD800, u'b', 0};
+  const char16_t high_at_end[] = {u'a', 0xD800, 0};
+  const char *unpaired = mapioffline_profile_name_error(reinterpret_cast<const WCHAR *>(lone_low));
+  CHECK(unpaired != nullptr && std::string(unpaired) == "a profile name must be text: it has an unpaired surrogate");
+  CHECK(mapioffline_profile_name_error(reinterpret_cast<const WCHAR *>(lone_high)) == unpaired);
+  CHECK(mapioffline_profile_name_error(reinterpret_cast<const WCHAR *>(high_at_end)) == unpaired);
+
+  IMAPIOfflineMgr *mgr = nullptr;
+  CHECK_HR(mapioffline_open_embedded(0, w(over), &GUID_GlobalState, nullptr, &mgr), E_INVALIDARG);
+  CHECK_HR(mapioffline_open_embedded(0, reinterpret_cast<const WCHAR *>(lone_low), &GUID_GlobalState, nullptr, &mgr),
+           E_INVALIDARG);
+  CHECK(mgr == nullptr);
+  Open(at_limit.c_str())->Release();
+  Open(pairs.c_str())->Release();
+}
+
 int main() {
   TestOpen();
+  TestProfileNameRule();
   TestIdentityAndCapabilities();
   TestSetCurrentStateArguments();
   TestAsyncChangeAndPending();

@@ -7,6 +7,8 @@
 #include "clock.h"
 #include "fork_generation.h"
 #include "profile_key.h"
+#include "set_state_rules.h"
+#include "sink.h"
 
 namespace mapioffline {
 namespace channel {
@@ -16,7 +18,8 @@ namespace {
 constexpr size_t kReadBatch = 64;
 constexpr int64_t kRequestTimeoutNs = 30ll * 1000000000ll;  // a publisher that never answers is an error, not a hang
 
-std::atomic<const void *> g_bridge_vtable{nullptr};
+// The bridge object whose reader thread this is (nullptr on every other thread).
+thread_local const void *t_reader_of = nullptr;
 
 // Raises the region's `wanted` to at least `want` ("a publication that makes wake_word `want` must wake someone").
 // It only rises (signed: the words wrap), so an older sleeper's value never hides a newer one.
@@ -29,19 +32,14 @@ void RaiseWanted(Header *h, uint32_t want) noexcept {
 
 }  // namespace
 
-bool BridgeObject::Is(const void *p) noexcept {
-  const void *known = g_bridge_vtable.load(std::memory_order_relaxed);
-  return p && known && *static_cast<const void *const *>(p) == known;
-}
-
 HRESULT BridgeObject::Open(const WCHAR *profile, IMAPIOfflineMgr **out, const char **detail) noexcept {
   static const char *unused;
   if (!detail) detail = &unused;
   *detail = nullptr;
   if (!out) return E_INVALIDARG;
   *out = nullptr;
-  if (!profile || !profile[0]) {
-    *detail = "the profile name must not be empty";
+  if (const char *why = ProfileNameError(profile)) {
+    *detail = why;
     return E_INVALIDARG;
   }
   BridgeObject *self = nullptr;
@@ -52,7 +50,6 @@ HRESULT BridgeObject::Open(const WCHAR *profile, IMAPIOfflineMgr **out, const ch
   } catch (const std::bad_alloc &) {
     return E_OUTOFMEMORY;
   }
-  g_bridge_vtable.store(*reinterpret_cast<const void *const *>(self), std::memory_order_relaxed);
   HRESULT hr = Region::Open(folded, &self->region_, detail);
   if (SUCCEEDED(hr)) {
     hr = self->reader_.Attach(self->region_.base(), self->region_.size(), folded);
@@ -73,47 +70,34 @@ HRESULT BridgeObject::Open(const WCHAR *profile, IMAPIOfflineMgr **out, const ch
     self->reader_thread_ = std::thread([self] { self->ReaderMain(); });
   } catch (...) {
     *detail = "cannot start the bridge's threads";
-    self->Destroy(false);
+    self->Teardown(/*on_reader=*/false);
     return E_OUTOFMEMORY;
   }
   *out = self;
   return S_OK;
 }
 
-BridgeObject::BridgeObject() : fork_generation_(ForkGeneration()) {}
+BridgeObject::BridgeObject() : fork_generation_(ForkGeneration()) { RememberVtable(); }
 
 BridgeObject::~BridgeObject() = default;
 
-HRESULT BridgeObject::QueryInterface(REFIID iid, void **out) noexcept {
-  if (!out) return E_POINTER;
-  *out = nullptr;
-  if (!IsEqualGUID(iid, IID_IUnknown) && !IsEqualGUID(iid, IID_IMAPIOffline) &&
-      !IsEqualGUID(iid, IID_IMAPIOfflineMgr)) {
-    return E_NOINTERFACE;
-  }
-  *out = static_cast<IMAPIOfflineMgr *>(this);
-  AddRef();
-  return S_OK;
-}
-
-ULONG BridgeObject::AddRef() noexcept { return refs_.fetch_add(1, std::memory_order_relaxed) + 1; }
-
-ULONG BridgeObject::Release() noexcept {
-  const ULONG n = refs_.fetch_sub(1, std::memory_order_acq_rel) - 1;
-  if (n == 0) Destroy(OnReaderThread());
-  return n;
-}
-
-bool BridgeObject::OnReaderThread() const noexcept {
-  return reader_thread_.joinable() && reader_thread_.get_id() == std::this_thread::get_id();
-}
-
-// The last reference is gone. On the reader thread (a sink's Notify released it) the reader is detached and
-// returns without touching us: ReaderMain holds a reference across every delivery and checks for this.
-void BridgeObject::Destroy(bool on_reader) noexcept {
+// The last reference is gone. The thread that released it tears down (joins our threads, deletes us), except our
+// reader thread (a sink released the last reference from inside Notify): it cannot join itself, and the delivery
+// in progress still uses us, so it only marks the object; ReaderMain tears down once that delivery has returned.
+void BridgeObject::LastRelease() noexcept {
   // In a fork child our threads do not exist and their locks may be held forever: leak, as the embedded object
   // does (fork_generation.h).
   if (fork_generation_ != ForkGeneration()) return;
+  if (t_reader_of == this) {
+    destroy_when_delivered_ = true;
+    return;
+  }
+  Teardown(/*on_reader=*/false);
+}
+
+// Runs once, on the thread that owns the teardown: the releasing thread (on_reader false), or our reader thread
+// between two deliveries, which then returns without touching us.
+void BridgeObject::Teardown(bool on_reader) noexcept {
   stop_.store(true, std::memory_order_release);
   watch_.Cancel();
   WakeReader();
@@ -125,7 +109,7 @@ void BridgeObject::Destroy(bool on_reader) noexcept {
       reader_thread_.join();
     }
   }
-  sinks_.Clear();  // no Notify is in progress: the reader has returned (or is returning without touching us)
+  sinks_.Clear();  // no Notify is in progress: the reader has returned (or is this thread, between deliveries)
   delete this;
 }
 
@@ -194,6 +178,16 @@ bool BridgeObject::SleepUntilPublished() noexcept {
 }
 
 void BridgeObject::ReaderMain() noexcept {
+  t_reader_of = this;
+  RunReader();
+  t_reader_of = nullptr;
+  // A sink released the last reference from inside a Notify: the teardown is ours (LastRelease). Nothing else can
+  // touch us now (the count reached 0), and Teardown does not return into us.
+  if (destroy_when_delivered_) Teardown(/*on_reader=*/true);
+}
+
+// Returns when we are closing, the streams have ended, or the last reference was released from inside a Notify.
+void BridgeObject::RunReader() noexcept {
   MAPIOFFLINE_RECORD records[kReadBatch];
   for (;;) {
     uint64_t dropped = 0;
@@ -205,13 +199,8 @@ void BridgeObject::ReaderMain() noexcept {
       return;
     }
     if (n > 0 || dropped > 0) {
-      // Our own reference across the calls out: a sink may release the last one from inside Notify.
-      AddRef();
       Deliver(records, static_cast<size_t>(n), dropped);
-      if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-        Destroy(/*on_reader=*/true);
-        return;
-      }
+      if (destroy_when_delivered_) return;
       continue;
     }
     // Nothing left to read: only now does a stop or a death end the streams, so nothing published is lost.
@@ -228,8 +217,9 @@ void BridgeObject::Deliver(const MAPIOFFLINE_RECORD *records, size_t n, uint64_t
   received_.fetch_add(n, std::memory_order_relaxed);
   dropped_.fetch_add(dropped, std::memory_order_relaxed);
   sinks_.ForEachActive(sinks_.Current(), [&](AdviseTable::Entry &entry) {
-    // A gap first, so that the sink reports it in dropped_before of the next record it receives.
-    if (dropped > 0 && entry.native) mapioffline_sink_note_dropped(entry.sink, dropped);
+    // A gap first, so that the sink reports it in dropped_before of the next record it receives: every loss Read
+    // reported came before records[0] (Read stops at a loss that follows a record it took).
+    if (dropped > 0 && entry.native) AsSink(entry.sink)->NoteDropped(dropped);
     // An Unadvise from inside one of these calls stops the rest (release_after_call).
     for (size_t i = 0; i < n && !entry.release_after_call; ++i) {
       MAPIOFFLINE_NOTIFY record = records[i].notify;
@@ -252,7 +242,7 @@ void BridgeObject::EndStreams(ULONG reason) noexcept {
   // once; Unadvise waits for the gate, so the sink outlives this call (without it: a use-after-free in
   // Sink::Fail's wake-up, seen under ASan). Closing the table first: an Advise from now on is refused.
   sinks_.ForEachActive(sinks_.Close(MAPIOFFLINE_E_PUBLISHER_GONE), [&](AdviseTable::Entry &entry) {
-    if (entry.native) mapioffline_sink_fail(entry.sink, reason);
+    if (entry.native) AsSink(entry.sink)->Fail(reason);
   });
 }
 
@@ -282,15 +272,16 @@ HRESULT BridgeObject::Advise(ULONG flags, MAPIOFFLINE_ADVISEINFO *info, ULONG *t
 }
 
 HRESULT BridgeObject::Unadvise(ULONG /*flags: ignored, always S_OK (spec §7.9)*/, ULONG token) noexcept {
+  // Fork child: no reader thread will ever leave a Notify it was in at the fork, nor release the table's lock;
+  // the registration leaks with the object.
+  if (fork_generation_ != ForkGeneration()) return S_OK;
   sinks_.Remove(token);
   return S_OK;
 }
 
 HRESULT BridgeObject::SetCurrentState(ULONG flags, ULONG mask, ULONG state, void *reserved) noexcept {
   // The embedded object's argument rules first (spec §7.6), so errors do not depend on the publisher.
-  if (flags & ~MAPIOFFLINE_FLAG_BLOCK) return MAPI_E_UNKNOWN_FLAGS;
-  if (mask != MAPIOFFLINE_STATE_OFFLINE_MASK || reserved != nullptr) return E_INVALIDARG;
-  if (state != MAPIOFFLINE_STATE_ONLINE && state != MAPIOFFLINE_STATE_OFFLINE) return E_INVALIDARG;
+  if (const HRESULT bad = CheckSetStateArguments(flags, mask, state, reserved); FAILED(bad)) return bad;
   if (fork_generation_ != ForkGeneration()) return MAPI_E_CALL_FAILED;
   if (publisher_gone_.load(std::memory_order_acquire)) return MAPIOFFLINE_E_PUBLISHER_GONE;
   if (!reader_.allow_set_state()) return MAPI_E_NO_SUPPORT;

@@ -17,20 +17,19 @@
 #include "advise_table.h"
 #include "channel/os.h"
 #include "channel/reader.h"
+#include "com_object.h"
 #include "mapioffline/mapioffline.h"
 #include "reserved_slots.h"
 
 namespace mapioffline {
 namespace channel {
 
-class BridgeObject final : public ReservedSlots {
+class BridgeObject final : public ComObject<BridgeObject, ReservedSlots, &Uncounted, &IID_IMAPIOffline,
+                                                &IID_IMAPIOfflineMgr> {
  public:
   // MAPI_E_NOT_FOUND when no live publisher publishes `profile`; *detail (static) says why on failure.
   static HRESULT Open(const WCHAR *profile, IMAPIOfflineMgr **out, const char **detail) noexcept;
 
-  HRESULT STDMETHODCALLTYPE QueryInterface(REFIID iid, void **out) noexcept override;
-  ULONG STDMETHODCALLTYPE AddRef() noexcept override;
-  ULONG STDMETHODCALLTYPE Release() noexcept override;
   // Forwarded to the publisher when it allows requests (MAPI_E_NO_SUPPORT otherwise); with FLAG_BLOCK returns
   // once the change's DONE has reached this object's sinks, as the embedded object does.
   HRESULT STDMETHODCALLTYPE SetCurrentState(ULONG flags, ULONG mask, ULONG state, void *reserved) noexcept override;
@@ -40,14 +39,17 @@ class BridgeObject final : public ReservedSlots {
   HRESULT STDMETHODCALLTYPE Unadvise(ULONG flags, ULONG token) noexcept override;
 
   void Stats(MAPIOFFLINE_BRIDGE_STATS *out) const noexcept;
-  // 1 when p is a BridgeObject (checked by its vtable).
-  static bool Is(const void *p) noexcept;
 
  private:
+  friend ComObject;
   BridgeObject();
   ~BridgeObject();
-  void Destroy(bool on_reader) noexcept;
+  // The last reference is gone (ComObject). Only the callers' references are counted: our own threads never take
+  // one, so once the count reached 0 nothing can raise it again and exactly one Release gets here.
+  void LastRelease() noexcept;
+  void Teardown(bool on_reader) noexcept;
   void ReaderMain() noexcept;
+  void RunReader() noexcept;
   void WatcherMain() noexcept;
   void MarkPublisherGone() noexcept;
   bool SleepUntilPublished() noexcept;
@@ -55,9 +57,7 @@ class BridgeObject final : public ReservedSlots {
   void EndStreams(ULONG reason) noexcept;
   void WakeReader() noexcept;
   HRESULT Request(ULONG flags, ULONG state, uint64_t *head_after) noexcept;
-  bool OnReaderThread() const noexcept;
 
-  std::atomic<ULONG> refs_{1};
   const uint32_t fork_generation_;  // made in this generation: in a fork child our threads do not exist
   Region region_;
   Reader reader_;
@@ -69,6 +69,7 @@ class BridgeObject final : public ReservedSlots {
   std::atomic<ULONG> end_reason_{0};         // MAPIOFFLINE_END_* once the reader ended the streams
   std::atomic<uint64_t> received_{0};
   std::atomic<uint64_t> dropped_{0};
+  bool destroy_when_delivered_ = false;  // reader thread only: the last Release came from inside a Notify
 
   AdviseTable sinks_;  // the registrations; its own lock
 
