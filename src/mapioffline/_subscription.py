@@ -230,15 +230,15 @@ class Subscription:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # Class attributes, not module globals: a subscription collected during interpreter shutdown (on free-threaded
-    # builds, often after the module globals were cleared) still reaches them.
-    _interpreter_finalizing = staticmethod(sys.is_finalizing)
-    _warn = staticmethod(warnings.warn)
-
-    def __del__(self) -> None:
+    def __del__(self, _interpreter_finalizing: Callable[[], bool] = sys.is_finalizing) -> None:
+        # sys.is_finalizing is bound as a default: a subscription collected during interpreter shutdown (on
+        # free-threaded builds, often after the module globals were cleared) still reaches it.
         if getattr(self, "_offline", None) is not None:
-            if not self._interpreter_finalizing():  # at shutdown nobody can act on the warning: close quietly
-                self._warn(f"unclosed {self!r}", ResourceWarning, source=self)
+            if _interpreter_finalizing():
+                # Nobody can act on a warning then, and close() needs the module globals: the handles this holds
+                # release their native references on their own as they are freed.
+                return
+            warnings.warn(f"unclosed {self!r}", ResourceWarning, source=self)
             self.close()
 
     def __repr__(self) -> str:
