@@ -79,9 +79,9 @@ class OfflineObject(_core.OfflineObject):
         PublisherGone when a bridge publisher stops while waiting, MapiError from Advise or GetCurrentState."""
         target = _target_state(state)
         deadline = _deadline(timeout)
-        # Subscribed before the state is read: a change between the two is in the sink, never lost.
+        # Subscribed before the state is read: a change that starts after the subscription is in the sink.
         with self.advise(capacity=_WAIT_CAPACITY) as subscription:
-            if self.raw_state == target:
+            if self._in_state_once_settled(target, deadline, self.wait_idle):
                 return True
             sink = subscription.sink
             while True:
@@ -92,6 +92,20 @@ class OfflineObject(_core.OfflineObject):
                 if _brings(n, target) or sink.last_state is target:  # last_state: a DONE the full ring dropped
                     return True
 
+    def _in_state_once_settled(self, target: State, deadline: float | None,
+                               wait_idle: Callable[[float | None], bool]) -> bool:
+        """Whether the object is in ``target``, read after subscribing. The embedded object hands a change only to
+        the sinks registered when it began, so a change already in flight then (its DONE still to come) would never
+        reach our subscription: on that backend the change, and any queued after it, is let finish first
+        (``wait_idle``, bounded by the deadline) and the state read again. A bridge object delivers whatever it
+        reads after the subscription, so a read state is all it needs."""
+        if self.raw_state == target:
+            return True
+        if self.backend != "embedded":
+            return False
+        wait_idle(_left(deadline))
+        return self.raw_state == target
+
     async def await_state(self, state: State | int, timeout: float | None = None) -> bool:
         """``await obj.await_state(state, timeout=None)``: wait_for_state() for asyncio, without blocking the
         event loop (the sink's aget()). Cancelling the task ends the wait and its subscription.
@@ -100,7 +114,7 @@ class OfflineObject(_core.OfflineObject):
         target = _target_state(state)
         deadline = _deadline(timeout)
         with self.advise(capacity=_WAIT_CAPACITY) as subscription:
-            if self.raw_state == target:
+            if await asyncio.to_thread(self._in_state_once_settled, target, deadline, self.wait_idle):
                 return True
             sink = subscription.sink
             while True:

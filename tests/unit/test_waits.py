@@ -8,6 +8,7 @@ import math
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +18,7 @@ import pytest
 import mapioffline
 from mapioffline import OfflineObject, PublisherGone, State, _core
 from mapioffline.bridge import publish
+from conftest import PythonSink, raw_advise, raw_unadvise
 from test_interrupt import HOWS, PROMPT_S, _interrupt_soon
 
 HAVE_BRIDGE = sys.platform.startswith("linux") or sys.platform == "win32"
@@ -72,7 +74,7 @@ def test_true_when_a_change_brings_it(
     obj, source = pair
     reads = _change_while_reading(monkeypatch, source, State.OFFLINE)
     assert obj.wait_for_state(State.OFFLINE, timeout=LONG_S) is True
-    assert reads == [State.ONLINE]  # it read the old state: the DONE in its sink is what answered
+    assert reads[0] == State.ONLINE  # it read the old state first: the change came after it subscribed
 
 
 def test_await_state(pair: tuple[OfflineObject, OfflineObject], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -99,6 +101,39 @@ def test_await_state_cancelled_leaves_nothing_behind(pair: tuple[OfflineObject, 
             await task
 
     asyncio.run(main())  # the live-object guard checks the wait's sink was closed
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["wait_for_state", "await_state"])
+def test_true_when_a_change_already_in_flight_brings_it(
+    offline: OfflineObject, monkeypatch: pytest.MonkeyPatch, asynchronous: bool
+) -> None:
+    # The embedded object hands a change to the sinks registered when it started, so a wait that subscribes while
+    # a change is in flight, and reads the state before that change's DONE, receives nothing of it. The change is
+    # held in START by a gated sink and let go exactly when the wait has read the (old) state.
+    gate = threading.Event()
+    held = PythonSink(gate)
+    hr, token = raw_advise(offline.com_pointer, held.com_pointer)
+    assert hr == 0
+    base = _core.OfflineObject.raw_state
+
+    def read_then_release(obj: OfflineObject) -> int:
+        value = base.__get__(obj)
+        gate.set()
+        return value
+
+    try:
+        offline.set_state(State.OFFLINE, block=False)
+        assert held.entered.wait(10)
+        monkeypatch.setattr(OfflineObject, "raw_state", property(read_then_release))
+        if asynchronous:
+            assert asyncio.run(offline.await_state(State.OFFLINE, timeout=10)) is True
+        else:
+            assert offline.wait_for_state(State.OFFLINE, timeout=10) is True
+    finally:
+        gate.set()
+        monkeypatch.undo()
+        offline.wait_idle()
+        raw_unadvise(offline.com_pointer, token)
 
 
 @pytest.mark.parametrize("how", HOWS)
