@@ -74,6 +74,7 @@
 #include <cstring>
 #include <vector>
 
+#include "channel/directory_linux.h"
 #include "channel/layout.h"
 #include "channel/locator.h"
 #include "channel/os.h"
@@ -102,7 +103,6 @@ constexpr unsigned kRingSeals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
 // Seals that would make the ring unmappable for writing (both sides write into it).
 constexpr unsigned kWriteSeals = F_SEAL_WRITE | F_SEAL_FUTURE_WRITE;
 
-std::string LocatorName(const std::u16string &folded) { return kLocatorPrefix + ProfileHash(folded); }
 
 // The last component of a path (a Region's name_ is its locator's path).
 std::string LeafOf(const std::string &path) { return path.substr(path.rfind('/') + 1); }
@@ -157,81 +157,6 @@ int RuntimeDirectory(std::string *path) {
   return fd;
 }
 
-// Opens the user's channel directory (create: making it, mode 0700, if it is missing), checked: a directory, not
-// a symbolic link, this user's, closed to group and others. Returns its descriptor (O_RDONLY: openat, flock,
-// fdopendir) and its path. MAPI_E_NOT_FOUND when it does not exist (and create is false);
-// MAPIOFFLINE_E_ACCESS_DENIED, naming the owner, for anything else in its place.
-HRESULT ChannelDirectory(bool create, int *out, std::string *path, const char **detail) {
-  std::string base;
-  int parent = RuntimeDirectory(&base);
-  const bool fallback = parent < 0;
-  std::string name = "mapioffline";
-  if (fallback) {
-    base = kShmDirectory;
-    name += "-" + std::to_string(static_cast<unsigned long>(getuid()));
-    parent = open(kShmDirectory, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (parent < 0) {
-      *detail = "cannot open /dev/shm";
-      return create ? MAPI_E_CALL_FAILED : MAPI_E_NOT_FOUND;
-    }
-  }
-  *path = base + "/" + name;
-  const char *hint = fallback ? "; set XDG_RUNTIME_DIR to a directory of yours with mode 0700 to use that instead" : "";
-  bool created = false;
-  if (create) {
-    created = mkdirat(parent, name.c_str(), 0700) == 0;
-    if (!created && errno != EEXIST) {
-      const int error = errno;
-      close(parent);
-      *detail = Say("cannot create the channel's directory %s: %s", path->c_str(), std::strerror(error));
-      return MAPI_E_CALL_FAILED;
-    }
-  }
-  const int fd = openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  const int error = errno;
-  struct stat st;
-  if (fd < 0) {
-    const bool known = fstatat(parent, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
-    close(parent);
-    if (!known) {
-      if (error == ENOENT) {
-        *detail = "no publisher for this profile";
-        return MAPI_E_NOT_FOUND;
-      }
-      *detail = Say("cannot open the channel's directory %s: %s", path->c_str(), std::strerror(error));
-      return MAPI_E_CALL_FAILED;
-    }
-    const char *what = S_ISLNK(st.st_mode)   ? "a symbolic link"
-                       : !S_ISDIR(st.st_mode) ? "not a directory"
-                                              : "a directory this user cannot open";
-    *detail = Say("the channel's directory %s is %s, owned by %s: refusing it%s", path->c_str(), what,
-                  Owner(st.st_uid).c_str(), hint);
-    return MAPIOFFLINE_E_ACCESS_DENIED;
-  }
-  close(parent);
-  if (created) fchmod(fd, 0700);  // whatever the umask left of it
-  if (fstat(fd, &st) != 0) {
-    close(fd);
-    *detail = "cannot read the channel directory's owner";
-    return MAPI_E_CALL_FAILED;
-  }
-  if (st.st_uid != getuid()) {
-    close(fd);
-    *detail = Say("the channel's directory %s belongs to %s, not to this user: refusing it (only they or root can "
-                  "remove it%s)",
-                  path->c_str(), Owner(st.st_uid).c_str(), hint);
-    return MAPIOFFLINE_E_ACCESS_DENIED;
-  }
-  if ((st.st_mode & 077) != 0) {
-    close(fd);
-    *detail = Say("the channel's directory %s has mode %04o: it must be closed to group and others (chmod 700 it): "
-                  "refusing it",
-                  path->c_str(), static_cast<unsigned>(st.st_mode & 07777));
-    return MAPIOFFLINE_E_ACCESS_DENIED;
-  }
-  *out = fd;
-  return S_OK;
-}
 
 // An exclusive flock of the channel directory, for as long as the object lives (publishers change names only
 // under it). Its own open file description: a descriptor the process shares with a fork child would share the
@@ -433,6 +358,84 @@ int CreateRing(uint64_t size, const char **detail) {
 }
 
 }  // namespace
+
+std::string LocatorName(const std::u16string &folded) { return kLocatorPrefix + ProfileHash(folded); }
+
+// (directory_linux.h) Opens the user's channel directory (create: making it, mode 0700, if it is missing), checked: a directory, not
+// a symbolic link, this user's, closed to group and others. Returns its descriptor (O_RDONLY: openat, flock,
+// fdopendir) and its path. MAPI_E_NOT_FOUND when it does not exist (and create is false);
+// MAPIOFFLINE_E_ACCESS_DENIED, naming the owner, for anything else in its place.
+HRESULT ChannelDirectory(bool create, int *out, std::string *path, const char **detail) {
+  std::string base;
+  int parent = RuntimeDirectory(&base);
+  const bool fallback = parent < 0;
+  std::string name = "mapioffline";
+  if (fallback) {
+    base = kShmDirectory;
+    name += "-" + std::to_string(static_cast<unsigned long>(getuid()));
+    parent = open(kShmDirectory, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (parent < 0) {
+      *detail = "cannot open /dev/shm";
+      return create ? MAPI_E_CALL_FAILED : MAPI_E_NOT_FOUND;
+    }
+  }
+  *path = base + "/" + name;
+  const char *hint = fallback ? "; set XDG_RUNTIME_DIR to a directory of yours with mode 0700 to use that instead" : "";
+  bool created = false;
+  if (create) {
+    created = mkdirat(parent, name.c_str(), 0700) == 0;
+    if (!created && errno != EEXIST) {
+      const int error = errno;
+      close(parent);
+      *detail = Say("cannot create the channel's directory %s: %s", path->c_str(), std::strerror(error));
+      return MAPI_E_CALL_FAILED;
+    }
+  }
+  const int fd = openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  const int error = errno;
+  struct stat st;
+  if (fd < 0) {
+    const bool known = fstatat(parent, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+    close(parent);
+    if (!known) {
+      if (error == ENOENT) {
+        *detail = "no publisher for this profile";
+        return MAPI_E_NOT_FOUND;
+      }
+      *detail = Say("cannot open the channel's directory %s: %s", path->c_str(), std::strerror(error));
+      return MAPI_E_CALL_FAILED;
+    }
+    const char *what = S_ISLNK(st.st_mode)   ? "a symbolic link"
+                       : !S_ISDIR(st.st_mode) ? "not a directory"
+                                              : "a directory this user cannot open";
+    *detail = Say("the channel's directory %s is %s, owned by %s: refusing it%s", path->c_str(), what,
+                  Owner(st.st_uid).c_str(), hint);
+    return MAPIOFFLINE_E_ACCESS_DENIED;
+  }
+  close(parent);
+  if (created) fchmod(fd, 0700);  // whatever the umask left of it
+  if (fstat(fd, &st) != 0) {
+    close(fd);
+    *detail = "cannot read the channel directory's owner";
+    return MAPI_E_CALL_FAILED;
+  }
+  if (st.st_uid != getuid()) {
+    close(fd);
+    *detail = Say("the channel's directory %s belongs to %s, not to this user: refusing it (only they or root can "
+                  "remove it%s)",
+                  path->c_str(), Owner(st.st_uid).c_str(), hint);
+    return MAPIOFFLINE_E_ACCESS_DENIED;
+  }
+  if ((st.st_mode & 077) != 0) {
+    close(fd);
+    *detail = Say("the channel's directory %s has mode %04o: it must be closed to group and others (chmod 700 it): "
+                  "refusing it",
+                  path->c_str(), static_cast<unsigned>(st.st_mode & 07777));
+    return MAPIOFFLINE_E_ACCESS_DENIED;
+  }
+  *out = fd;
+  return S_OK;
+}
 
 HRESULT LocatorPath(const std::u16string &folded, std::string *out, const char **detail) noexcept {
   try {
@@ -670,103 +673,6 @@ void Region::Wait(std::atomic<uint32_t> *word, uint32_t expected, int64_t timeou
 
 int Region::Wake(std::atomic<uint32_t> *word, int count) const noexcept {
   return FutexWake(word, count, FutexScope::kShared);
-}
-
-PublisherWatch::~PublisherWatch() {
-  if (process_ >= 0) close(static_cast<int>(process_));
-  if (cancel_ >= 0) close(static_cast<int>(cancel_));
-}
-
-bool PublisherWatch::Start(uint32_t pid, uint64_t start) noexcept {
-  cancel_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (cancel_ < 0 || pid == 0 || pid > static_cast<uint32_t>(INT_MAX)) return false;
-  process_ = syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0);
-  if (process_ < 0) return false;
-  // The pidfd now pins this pid: if the start time still matches, it is the publisher's process.
-  return ProcessAlive(pid, start);
-}
-
-bool PublisherWatch::WaitForDeath() noexcept {
-  if (process_ < 0 || cancel_ < 0) return true;  // Start failed: the publisher counts as gone
-  pollfd fds[2] = {{static_cast<int>(process_), POLLIN, 0}, {static_cast<int>(cancel_), POLLIN, 0}};
-  for (;;) {
-    const int n = poll(fds, 2, -1);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return true;  // cannot watch any longer: report it as gone rather than follow it blindly
-    if (fds[1].revents) return false;
-    if (fds[0].revents) return true;
-  }
-}
-
-void PublisherWatch::Cancel() noexcept {
-  if (cancel_ < 0) return;
-  const uint64_t one = 1;
-  ssize_t ignored = write(static_cast<int>(cancel_), &one, sizeof one);
-  (void)ignored;
-}
-
-ChannelWatch::~ChannelWatch() {
-  if (handle_ >= 0) close(static_cast<int>(handle_));
-}
-
-void ChannelWatch::Start(const std::u16string &folded) {
-  leaf_ = LocatorName(folded);
-  // The user's channel directory, made if it is missing (the user's own: a subscriber makes it as a publisher
-  // would), watched through its checked descriptor: /proc/self/fd/<n> names exactly the directory that passed the
-  // checks. One that is refused (another user's) leaves handle_ at -1: Wait then sleeps kFallbackSliceNs, and the
-  // caller's next open reports the refusal.
-  int dir = -1;
-  std::string dir_path;
-  const char *ignored = nullptr;
-  if (FAILED(ChannelDirectory(true, &dir, &dir_path, &ignored))) return;
-  const int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  char path[40];
-  std::snprintf(path, sizeof path, "/proc/self/fd/%d", dir);
-  // IN_CREATE: linkat of a new locator; IN_ATTRIB: Region::Announce (the channel went live); IN_MOVED_TO for
-  // completeness.
-  const bool watched = fd >= 0 && inotify_add_watch(fd, path, IN_CREATE | IN_MOVED_TO | IN_ATTRIB | IN_ONLYDIR) >= 0;
-  close(dir);
-  if (!watched) {
-    if (fd >= 0) close(fd);
-    return;
-  }
-  handle_ = fd;
-}
-
-void ChannelWatch::Wait(int64_t timeout_ns) noexcept {
-  const uint64_t start = MonotonicNs();
-  if (handle_ < 0) {
-    int64_t slice = kFallbackSliceNs;
-    if (timeout_ns >= 0 && timeout_ns < slice) slice = timeout_ns;
-    const timespec ts{static_cast<time_t>(slice / 1000000000), static_cast<long>(slice % 1000000000)};
-    nanosleep(&ts, nullptr);  // EINTR returns early: the caller checks its signals
-    return;
-  }
-  for (;;) {
-    int ms = -1;
-    if (timeout_ns >= 0) {
-      const int64_t left = timeout_ns - static_cast<int64_t>(MonotonicNs() - start);
-      if (left <= 0) return;
-      const int64_t rounded_up = (left + 999999) / 1000000;  // never wake before the timeout
-      ms = rounded_up > INT_MAX ? INT_MAX : static_cast<int>(rounded_up);
-    }
-    pollfd fds = {static_cast<int>(handle_), POLLIN, 0};
-    const int n = poll(&fds, 1, ms);
-    if (n <= 0) return;  // timeout, or EINTR (a signal for the caller to handle)
-    alignas(inotify_event) char buffer[4096];
-    bool ours = false;
-    for (;;) {
-      const ssize_t got = read(static_cast<int>(handle_), buffer, sizeof buffer);
-      if (got <= 0) break;
-      for (ssize_t at = 0; at < got;) {
-        const auto *event = reinterpret_cast<const inotify_event *>(buffer + at);
-        // An overflow lost events (maybe ours); IN_IGNORED: the directory went away. Both: look again.
-        if ((event->mask & (IN_Q_OVERFLOW | IN_IGNORED)) || (event->len && leaf_ == event->name)) ours = true;
-        at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
-      }
-    }
-    if (ours) return;
-  }
 }
 
 }  // namespace channel
