@@ -136,20 +136,22 @@ cdef int64_t _timeout_ns(object timeout) except -2:
     return <int64_t>(timeout * 1e9)
 
 
-cdef uint32_t _ulong(object value, str name) except? 0xFFFFFFFF:
+cdef object _unsigned(object value, str name, object bits):
+    """``value`` checked as an unsigned integer of ``bits`` bits (TypeError for a non-int or a bool, ValueError out
+    of range): the one rule for every number the binding hands to native code."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if not 0 <= value <= 0xFFFFFFFF:
-        raise ValueError(f"{name} must fit in 32 bits (0..0xFFFFFFFF), not {value}")
-    return <uint32_t>value
+    if not 0 <= value < (1 << bits):
+        raise ValueError(f"{name} must fit in {bits} bits (0..2**{bits}-1), not {value}")
+    return value
+
+
+cdef uint32_t _ulong(object value, str name) except? 0xFFFFFFFF:
+    return <uint32_t>_unsigned(value, name, 32)
 
 
 cdef uint64_t _u64(object value, str name) except? 0xFFFFFFFFFFFFFFFF:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if not 0 <= value <= 0xFFFFFFFFFFFFFFFF:
-        raise ValueError(f"{name} must fit in 64 bits (0..2**64-1), not {value}")
-    return <uint64_t>value
+    return <uint64_t>_unsigned(value, name, 64)
 
 
 cdef bytes _wide(str profile):
