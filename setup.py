@@ -2,8 +2,11 @@
 
 Environment switches (no custom command-line flags):
   MAPIOFFLINE_DEBUG=1              -O0 -g, assertions on, MAPIOFFLINE_DEBUG defined
-  MAPIOFFLINE_SANITIZE=address     ASan + UBSan (run Python with the sanitizer runtime preloaded)
-  MAPIOFFLINE_SANITIZE=thread      TSan
+  MAPIOFFLINE_SANITIZE=address     ASan + UBSan (run Python with the sanitizer runtime preloaded), with debug info
+  MAPIOFFLINE_SANITIZE=thread      TSan, with debug info
+
+Otherwise (a release build) the library carries no debug info: -g0 overrides the -g that many Pythons' own CFLAGS
+(sysconfig) add, which made the Linux library ten times its size. The build says which in _core._DEBUG_INFO.
 """
 
 import os
@@ -17,6 +20,9 @@ debug = os.environ.get("MAPIOFFLINE_DEBUG") == "1"
 sanitize = os.environ.get("MAPIOFFLINE_SANITIZE", "")
 if sanitize not in ("", "address", "thread"):
     sys.exit(f"MAPIOFFLINE_SANITIZE must be 'address' or 'thread', not {sanitize!r}")
+
+# Sanitizer reports need the debug info to name lines (the sanitizers are gcc/clang builds).
+debug_info = debug or (sanitize != "" and sys.platform != "win32")
 
 # What every build of the extension compiles, relative to this folder: this file's build, and .ci/windows-python's
 # mingw-w64 cross build for a Windows CPython (which imports these names; setup() runs only when setuptools runs
@@ -33,7 +39,7 @@ MSVC_FLAGS = ["/std:c++17", "/EHsc", "/permissive-", "/Zc:preprocessor", "/W4", 
 
 compile_args: list[str] = []
 link_args: list[str] = []
-macros = [("MAPIOFFLINE_DEBUG", "1" if debug else "0")]
+macros = [("MAPIOFFLINE_DEBUG", "1" if debug else "0"), ("MAPIOFFLINE_DEBUG_INFO", "1" if debug_info else "0")]
 libraries: list[str] = []
 
 if sys.platform == "win32":
@@ -41,7 +47,9 @@ if sys.platform == "win32":
     compile_args = MSVC_FLAGS + (["/Od", "/Zi"] if debug else ["/O2"])
 else:
     compile_args = ["-std=c++17", "-fvisibility=hidden"]
-    compile_args += ["-O0", "-g", "-UNDEBUG"] if debug else ["-O2"]
+    compile_args += ["-O0", "-UNDEBUG"] if debug else ["-O2"]
+    # Last on the command line, so that it wins over sysconfig's flags.
+    compile_args += ["-g"] if debug_info else ["-g0"]
     if sanitize == "address":
         flags = ["-fsanitize=address,undefined", "-fno-sanitize=vptr", "-fno-omit-frame-pointer"]
         compile_args += flags
@@ -52,7 +60,14 @@ else:
     link_args += ["-pthread"]
 
 # Cython's directives for the binding (the cross build cythonizes with these too).
-CYTHON_DIRECTIVES = {"language_level": "3", "boundscheck": debug, "wraparound": False, "embedsignature": True}
+CYTHON_DIRECTIVES = {
+    "language_level": "3",
+    "boundscheck": debug,
+    "wraparound": False,
+    "embedsignature": True,
+    # Argument Clinic style: CPython reads a class's signature from it (inspect.signature on cdef classes).
+    "embedsignature.format": "clinic",
+}
 
 if __name__ == "__main__":
     extension = Extension(

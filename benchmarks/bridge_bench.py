@@ -2,11 +2,11 @@
 
     python benchmarks/bridge_bench.py [--quick] [--json FILE]
 
-See mapioffline/_bridge_bench.py for what is measured and how."""
+See mapioffline/bench/bridge.py for what is measured and how."""
 
 import sys
 
-from mapioffline._bridge_bench import main
+from mapioffline.bench.bridge import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -23,7 +23,8 @@ import pytest
 from conftest import SCALE, scaled
 
 import mapioffline
-from mapioffline import Sink, _bench
+from mapioffline import Sink
+from mapioffline.bench import inprocess as _bench
 from mapioffline._ctypes_abi import ctypes_com_problem
 from mapioffline.testing import start_pump
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from conftest import scaled
 
-from mapioffline import _bench
+from mapioffline.bench import inprocess as _bench
 from mapioffline._ctypes_abi import ctypes_com_problem
 
 # i386 Linux: ctypes has no stdcall, our ABI there is stdcall (see mapioffline._ctypes_abi).

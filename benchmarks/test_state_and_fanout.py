@@ -7,7 +7,7 @@ import pytest
 from conftest import SCALE, scaled
 
 import mapioffline
-from mapioffline import _bench
+from mapioffline.bench import inprocess as _bench
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from conftest import scaled
 
-from mapioffline import _bench
+from mapioffline.bench import inprocess as _bench
 
 SAMPLES = scaled(300)
 CASES = {

@@ -18,11 +18,24 @@ import pytest
 
 import mapioffline
 from mapioffline import _core
-from mapioffline._ctypes_abi import ctypes_com_problem
+from mapioffline._ctypes_abi import CtypesComObject, ctypes_com_problem
 from mapioffline.interop import MAPIOFFLINE_ADVISEINFO
 from mapioffline.testing import live_offline_objects, live_sinks
 
 _profile_counter = itertools.count()
+
+# The kinds of test, one folder each: unit/ (the package in one process), integration/ (processes, the CLI, the
+# README, typing), native/ (builds ext/ for other targets or runs Windows code under Wine: marked `native`, which the
+# wheel test command leaves out), model/ (the protocol model checks: their slow part is marked `model`).
+_FOLDER_MARKERS = {"native": "native"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        marker = _FOLDER_MARKERS.get(item.path.parent.name)
+        if marker:
+            item.add_marker(marker)
 
 
 @pytest.fixture(autouse=True)
@@ -145,40 +158,17 @@ def raw_release(address: int) -> int:
     return n
 
 
-class PythonSink:
+class PythonSink(CtypesComObject):
     """An IMAPIOfflineNotify implemented in Python with ctypes (the pre-mapioffline way). ``gate``, when given,
     makes Notify wait until it is set: that holds the manager's state change in flight."""
 
     def __init__(self, gate: threading.Event | None = None) -> None:
         _skip_without_ctypes_com()
         self.records: list[tuple[int, int, int, int, int]] = []
-        self.refs = 1
         self.gate = gate
         self.entered = threading.Event()
-        qi = _METHOD(HRESULT, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p))
-        ref = _METHOD(ULONG, ctypes.c_void_p)
-        notify = _METHOD(None, ctypes.c_void_p, ctypes.POINTER(NotifyRecord))
-        self._callbacks = (qi(self._query_interface), ref(self._add_ref), ref(self._release), notify(self._notify))
-        self._vtable = (ctypes.c_void_p * 4)(*(ctypes.cast(cb, ctypes.c_void_p) for cb in self._callbacks))
-        self._object = (ctypes.c_void_p * 1)(ctypes.addressof(self._vtable))
-        self.com_pointer: int = ctypes.addressof(self._object)
-
-    def _query_interface(self, this: int, iid: int, out: object) -> int:
-        asked = ctypes.string_at(iid, 16)
-        if asked not in (IID_IUnknown, IID_IMAPIOfflineNotify):
-            out[0] = None  # type: ignore[index]
-            return 0x80004002 - 2**32  # E_NOINTERFACE, as a signed HRESULT
-        out[0] = this  # type: ignore[index]
-        self.refs += 1
-        return 0
-
-    def _add_ref(self, this: int) -> int:
-        self.refs += 1
-        return self.refs
-
-    def _release(self, this: int) -> int:
-        self.refs -= 1
-        return self.refs
+        super().__init__((IID_IUnknown, IID_IMAPIOfflineNotify),
+                         [(None, (ctypes.POINTER(NotifyRecord),), self._notify)])
 
     def _notify(self, this: int, record: object) -> None:
         self.entered.set()

@@ -4,6 +4,7 @@
 #include <new>
 #include <string>
 
+#include "com_object.h"
 #include "mapioffline/mapioffline.h"
 #include "request_window.h"
 
@@ -76,27 +77,10 @@ bool AllowSetStateConfigured() {
          value == 1;
 }
 
-class OutlookAddin final : public IDTExtensibility2 {
+class OutlookAddin final
+    : public ComObject<OutlookAddin, IDTExtensibility2, nullptr, &IID_IDispatch, &IID_IDTExtensibility2> {
  public:
   OutlookAddin() { InterlockedIncrement(&ModuleLocks()); }
-
-  HRESULT STDMETHODCALLTYPE QueryInterface(REFIID iid, void **out) override {
-    if (!out) return E_POINTER;
-    *out = nullptr;
-    if (!IsEqualGUID(iid, IID_IUnknown) && !IsEqualGUID(iid, IID_IDispatch) &&
-        !IsEqualGUID(iid, IID_IDTExtensibility2)) {
-      return E_NOINTERFACE;
-    }
-    *out = static_cast<IDTExtensibility2 *>(this);
-    AddRef();
-    return S_OK;
-  }
-  ULONG STDMETHODCALLTYPE AddRef() override { return refs_.fetch_add(1) + 1; }
-  ULONG STDMETHODCALLTYPE Release() override {
-    const ULONG n = refs_.fetch_sub(1) - 1;
-    if (n == 0) delete this;
-    return n;
-  }
 
   // IDispatch: Outlook binds to IDTExtensibility2 through the vtable; late binding is not offered.
   HRESULT STDMETHODCALLTYPE GetTypeInfoCount(UINT *count) override {
@@ -173,6 +157,7 @@ class OutlookAddin final : public IDTExtensibility2 {
   }
 
  private:
+  friend ComObject;  // deletes us at the last Release
   ~OutlookAddin() {
     Shutdown();
     InterlockedDecrement(&ModuleLocks());
@@ -199,7 +184,6 @@ class OutlookAddin final : public IDTExtensibility2 {
     }
   }
 
-  std::atomic<ULONG> refs_{1};
   IMAPIOfflineMgr *offline_ = nullptr;
   mapioffline_bridge_publisher *publisher_ = nullptr;
   RequestWindow *requests_ = nullptr;  // only when the user allowed set_state requests

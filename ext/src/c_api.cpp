@@ -4,11 +4,14 @@
 #include "clock.h"
 #include "mapioffline/mapioffline.h"
 #include "offline_object.h"
+#include "profile_key.h"
 #include "sink.h"
 
 using mapioffline::AsSink;
 
 extern "C" {
+
+const char *mapioffline_profile_name_error(const WCHAR *name) { return mapioffline::ProfileNameError(name); }
 
 HRESULT STDMETHODCALLTYPE mapioffline_open_embedded(ULONG ulReserved, const WCHAR *pwszProfileNameIn,
                                                     const GUID *pGUID, const GUID *pReserved,
@@ -94,10 +97,7 @@ ULONG mapioffline_sink_last_state(IMAPIOfflineNotify *sink) {
 }
 ULONG mapioffline_sink_capacity(IMAPIOfflineNotify *sink) { return AsSink(sink)->capacity(); }
 
-int mapioffline_is_native_sink(IUnknown *p) {
-  const void *known = mapioffline::Sink::KnownVtable();
-  return p && known && *reinterpret_cast<const void *const *>(p) == known ? 1 : 0;
-}
+int mapioffline_is_native_sink(IUnknown *p) { return mapioffline::Sink::FromInterface(p) ? 1 : 0; }
 
 uint64_t mapioffline_now_ns(void) { return mapioffline::MonotonicNs(); }
 

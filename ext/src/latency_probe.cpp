@@ -6,7 +6,7 @@
 #include <thread>
 
 #include "clock.h"
-#include "mapioffline/mapioffline.h"
+#include "mapioffline/testing.h"
 
 struct mapioffline_condvar_probe {
   std::mutex mutex;

@@ -10,7 +10,6 @@
 
 #include "advise_table.h"
 #include "fork_generation.h"
-#include "live_counters.h"
 #include "profile_key.h"
 
 namespace mapioffline {
@@ -30,8 +29,6 @@ Registry *&RegistryPointer() {
 }
 
 Registry &TheRegistry() { return *RegistryPointer(); }
-
-std::atomic<const void *> g_object_vtable{nullptr};  // for FromInterface: set by the first object made
 
 #if !defined(_WIN32)
 // fork(): the registry mutex is held across it, so that the child never inherits it locked by a thread that does
@@ -61,7 +58,7 @@ HRESULT OfflineObject::Open(ULONG reserved, const WCHAR *profile, const GUID *gu
                             IMAPIOfflineMgr **out) noexcept {
   if (!out) return E_INVALIDARG;
   *out = nullptr;
-  if (reserved != 0 || reserved_guid != nullptr || profile == nullptr || profile[0] == 0) return E_INVALIDARG;
+  if (reserved != 0 || reserved_guid != nullptr || ProfileNameError(profile)) return E_INVALIDARG;
   if (guid == nullptr || !IsEqualGUID(*guid, GUID_GlobalState)) return MAPI_E_NOT_FOUND;
   try {
     std::u16string key = FoldProfileName(profile);
@@ -83,47 +80,14 @@ HRESULT OfflineObject::Open(ULONG reserved, const WCHAR *profile, const GUID *gu
 }
 
 OfflineObject::OfflineObject(std::u16string key) : key_(std::move(key)), generation_(ForkGeneration()) {
-  LiveOfflineObjects().fetch_add(1, std::memory_order_relaxed);
-  g_object_vtable.store(*reinterpret_cast<const void *const *>(this), std::memory_order_relaxed);
-}
-
-OfflineObject::~OfflineObject() { LiveOfflineObjects().fetch_sub(1, std::memory_order_relaxed); }
-
-OfflineObject *OfflineObject::FromInterface(IUnknown *p) noexcept {
-  const void *known = g_object_vtable.load(std::memory_order_relaxed);
-  if (!p || !known || *reinterpret_cast<const void *const *>(p) != known) return nullptr;
-  return static_cast<OfflineObject *>(reinterpret_cast<IMAPIOfflineMgr *>(p));
+  RememberVtable();
 }
 
 bool OfflineObject::Inherited() const noexcept { return generation_ != ForkGeneration(); }
 
-bool OfflineObject::TryAddRef() noexcept {
-  ULONG n = refs_.load(std::memory_order_relaxed);
-  while (n != 0) {
-    if (refs_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed)) return true;
-  }
-  return false;
-}
-
-HRESULT OfflineObject::QueryInterface(REFIID iid, void **out) noexcept {
-  if (!out) return E_POINTER;
-  *out = nullptr;
-  if (!IsEqualGUID(iid, IID_IUnknown) && !IsEqualGUID(iid, IID_IMAPIOffline) &&
-      !IsEqualGUID(iid, IID_IMAPIOfflineMgr)) {
-    return E_NOINTERFACE;
-  }
-  *out = static_cast<IMAPIOfflineMgr *>(this);  // single inheritance: one pointer for all three
-  AddRef();
-  return S_OK;
-}
-
-ULONG OfflineObject::AddRef() noexcept { return refs_.fetch_add(1, std::memory_order_relaxed) + 1; }
-
-ULONG OfflineObject::Release() noexcept {
-  const ULONG n = refs_.fetch_sub(1, std::memory_order_acq_rel) - 1;
+void OfflineObject::LastRelease() noexcept {
   // In a fork child an inherited object leaks: its worker does not exist there and its locks may be held.
-  if (n == 0 && !Inherited()) Destroy();
-  return n;
+  if (!Inherited()) Destroy();
 }
 
 // The last reference is gone. We leave the registry at once, so that the next open of the profile makes a fresh
@@ -191,7 +155,15 @@ HRESULT OfflineObject::SetCurrentState(ULONG flags, ULONG mask, ULONG state, voi
     // be dropped silently or overtake it, so it is refused too (the caller may retry after wait_idle).
     if (!in_done_ || queued_state_ != 0) return E_PENDING;
     // DONE is being handed out: whoever has seen it may act on it (spec §7.4, refinement 0.2).
-    if (state_.load(std::memory_order_relaxed) == state) return S_OK;  // no-op after the current change
+    if (state_.load(std::memory_order_relaxed) == state) {
+      // A no-op after the current change: nothing is sent. FLAG_BLOCK still promises that DONE reached every sink
+      // when we return, and the DONE that brought the state here is still on its way to some: wait for its phase.
+      if (block) {
+        const uint64_t phase = done_phases_;
+        cv_.wait(lock, [this, phase] { return done_phases_ != phase; });
+      }
+      return S_OK;
+    }
     if (!block) {
       if (!EnsureWorker()) return E_OUTOFMEMORY;
       queued_state_ = state;
@@ -284,6 +256,7 @@ void OfflineObject::RunChange(ULONG target) noexcept {
 
   std::lock_guard<std::mutex> lock(mutex_);
   in_done_ = false;
+  ++done_phases_;
   if (queued_state_ != 0) {
     // Still running: the follow-up starts now. Its target differs from `target` (no-ops are never queued).
     if (queued_blocking_) {

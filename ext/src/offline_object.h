@@ -8,20 +8,20 @@
 #include <thread>
 
 #include "advise_table.h"
+#include "com_object.h"
+#include "live_counters.h"
 #include "mapioffline/mapioffline.h"
 #include "reserved_slots.h"
 
 namespace mapioffline {
 
-class OfflineObject final : public ReservedSlots {
+class OfflineObject final : public ComObject<OfflineObject, ReservedSlots, &LiveOfflineObjects, &IID_IMAPIOffline,
+                                                &IID_IMAPIOfflineMgr> {
  public:
   // HrOpenOfflineObj's rules (spec §5, §7.13); returns a new reference to the profile's shared object.
   static HRESULT Open(ULONG reserved, const WCHAR *profile, const GUID *guid, const GUID *reserved_guid,
                       IMAPIOfflineMgr **out) noexcept;
 
-  HRESULT STDMETHODCALLTYPE QueryInterface(REFIID iid, void **out) noexcept override;
-  ULONG STDMETHODCALLTYPE AddRef() noexcept override;
-  ULONG STDMETHODCALLTYPE Release() noexcept override;
   HRESULT STDMETHODCALLTYPE SetCurrentState(ULONG flags, ULONG mask, ULONG state, void *reserved) noexcept override;
   HRESULT STDMETHODCALLTYPE GetCapabilities(ULONG *capabilities) noexcept override;
   HRESULT STDMETHODCALLTYPE GetCurrentState(ULONG *state) noexcept override;
@@ -32,14 +32,13 @@ class OfflineObject final : public ReservedSlots {
   // E_PENDING if one still is when timeout_ns (negative: no limit) has passed, MAPI_E_CALL_FAILED from inside our
   // own Notify (it would wait for itself).
   HRESULT WaitIdle(int64_t timeout_ns) noexcept;
-  // The object behind p if it is one of ours (recognised by its vtable), else nullptr.
-  static OfflineObject *FromInterface(IUnknown *p) noexcept;
 
  private:
   explicit OfflineObject(std::u16string key);
-  ~OfflineObject();
-  bool TryAddRef() noexcept;
+  friend ComObject;
+  ~OfflineObject() = default;
   bool Inherited() const noexcept;
+  void LastRelease() noexcept;  // the last reference is gone (ComObject)
   void Destroy() noexcept;
   bool EnsureWorker() noexcept;
   void WorkerMain() noexcept;
@@ -50,7 +49,6 @@ class OfflineObject final : public ReservedSlots {
 
   const std::u16string key_;  // the lower-cased profile name, our key in the registry
   const uint32_t generation_;  // ForkGeneration() at creation: in a later one (a fork child) we are inert
-  std::atomic<ULONG> refs_{1};
   std::atomic<ULONG> state_{MAPIOFFLINE_STATE_ONLINE};
 
   AdviseTable sinks_;  // the registrations; its own lock
@@ -61,6 +59,7 @@ class OfflineObject final : public ReservedSlots {
   // requests get E_PENDING during START and STATECHANGE; during DONE one follow-up may be queued (spec 7.4, 0.2).
   bool running_ = false;
   bool in_done_ = false;          // the running change is handing DONE to the sinks
+  uint64_t done_phases_ = 0;      // DONE phases ended so far: a FLAG_BLOCK no-op made during one waits for its end
   ULONG queued_state_ = 0;        // the one follow-up requested during DONE, carried out right after it
   bool queued_blocking_ = false;  // ...by a FLAG_BLOCK caller, who runs it on its own thread
   bool handoff_ = false;          // DONE has ended: the queued FLAG_BLOCK caller may start its change

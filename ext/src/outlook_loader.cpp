@@ -5,6 +5,8 @@
 #if defined(_WIN32)
 #include <string>
 
+#include "profile_key.h"
+
 namespace {
 
 using HrOpenOfflineObjFn = HRESULT(STDMETHODCALLTYPE *)(ULONG, const WCHAR *, const GUID *, const GUID *,
@@ -125,8 +127,8 @@ extern "C" HRESULT mapioffline_open_outlook(const WCHAR *profile, int allow_sear
   *detail = "";
   if (!out) return E_INVALIDARG;
   *out = nullptr;
-  if (!profile || !profile[0]) {
-    *detail = "a profile name is required for Outlook's offline object";
+  if (const char *why = mapioffline::ProfileNameError(profile)) {
+    *detail = why;
     return E_INVALIDARG;
   }
   HMODULE module = FindLoadedModule();

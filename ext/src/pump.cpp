@@ -6,7 +6,7 @@
 
 #include "clock.h"
 #include "fork_generation.h"
-#include "mapioffline/mapioffline.h"
+#include "mapioffline/testing.h"
 
 struct mapioffline_pump {
   IMAPIOfflineNotify *sink;  // one reference, held until join

@@ -4,7 +4,6 @@
 #include <thread>
 
 #include "clock.h"
-#include "live_counters.h"
 
 #if defined(__x86_64__) || defined(__i386__) || defined(_M_X64) || defined(_M_IX86)
 #include <immintrin.h>
@@ -15,36 +14,7 @@
 
 namespace mapioffline {
 
-namespace {
-std::atomic<const void *> g_sink_vtable{nullptr};
-}
-
-Sink::Sink(size_t capacity) : ring_(capacity) {
-  LiveSinks().fetch_add(1, std::memory_order_relaxed);
-  g_sink_vtable.store(*reinterpret_cast<const void *const *>(this), std::memory_order_relaxed);
-}
-
-Sink::~Sink() { LiveSinks().fetch_sub(1, std::memory_order_relaxed); }
-
-const void *Sink::KnownVtable() noexcept { return g_sink_vtable.load(std::memory_order_relaxed); }
-
-HRESULT Sink::QueryInterface(REFIID iid, void **out) noexcept {
-  if (!out) return E_POINTER;
-  *out = nullptr;  // defined on every failure path
-  if (!IsEqualGUID(iid, IID_IUnknown) && !IsEqualGUID(iid, IID_IMAPIOfflineNotify)) return E_NOINTERFACE;
-  *out = static_cast<IMAPIOfflineNotify *>(this);  // one identity for both interfaces
-  AddRef();
-  return S_OK;
-}
-
-ULONG Sink::AddRef() noexcept { return refs_.fetch_add(1, std::memory_order_relaxed) + 1; }
-
-ULONG Sink::Release() noexcept {
-  // acq_rel: the thread that frees must see every other thread's last use of the object.
-  const ULONG n = refs_.fetch_sub(1, std::memory_order_acq_rel) - 1;
-  if (n == 0) delete this;
-  return n;
-}
+Sink::Sink(size_t capacity) : ring_(capacity) { RememberVtable(); }
 
 namespace {
 constexpr uint64_t kLastStateSeen = uint64_t{1} << 32;
@@ -139,7 +109,7 @@ void Sink::RearmPollHandle() noexcept {
 // The stream conditions are read BEFORE the ring (acquire loads): each is stored after the records that precede
 // it were published (a feed detaches only once its Notify calls have returned), so a consumer that sees the end
 // also sees those records. Reading the ring first let a record and the end both land between the two reads, and
-// ENDED/CLOSED came back with that record pending (found by ext/src/sink_protocol_model.py, mutant
+// ENDED/CLOSED came back with that record pending (found by ext/model/sink_protocol_model.py, mutant
 // "wait-checks-ring-first").
 bool Sink::ConsumerShouldReturn(uint32_t seen_interrupts, int *result) const noexcept {
   const bool is_closed = closed();

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <mutex>
 
+#include "com_object.h"
+#include "live_counters.h"
 #include "mapioffline/mapioffline.h"
 #include "poll_handle.h"
 #include "ring.h"
@@ -16,15 +18,12 @@
 
 namespace mapioffline {
 
-class Sink final : public IMAPIOfflineNotify {
+class Sink final : public ComObject<Sink, IMAPIOfflineNotify, &LiveSinks, &IID_IMAPIOfflineNotify> {
  public:
   // Throws std::bad_alloc. capacity: a power of two. Starts with one reference.
   explicit Sink(size_t capacity);
 
-  // IUnknown / IMAPIOfflineNotify: any thread, several at once.
-  HRESULT STDMETHODCALLTYPE QueryInterface(REFIID iid, void **out) noexcept override;
-  ULONG STDMETHODCALLTYPE AddRef() noexcept override;
-  ULONG STDMETHODCALLTYPE Release() noexcept override;
+  // IMAPIOfflineNotify (IUnknown: ComObject): any thread, several at once.
   void STDMETHODCALLTYPE Notify(const MAPIOFFLINE_NOTIFY *record) noexcept override;
 
   // Consumer side: any thread; pops are serialised by consumer_mutex_. dropped_before (NULL or an array of
@@ -49,11 +48,9 @@ class Sink final : public IMAPIOfflineNotify {
   ULONG EndReason() const noexcept;   // MAPIOFFLINE_END_NONE while the stream goes on (or never began)
   void NoteDropped(uint64_t n) noexcept;  // a feed lost n notifications upstream: reported on the next record
 
-  // The vtable every Sink shares, or nullptr before the first Sink exists.
-  static const void *KnownVtable() noexcept;
-
  private:
-  ~Sink();
+  friend ComObject;  // deletes us at the last Release
+  ~Sink() = default;
   void WakeConsumers() noexcept;
   void WakeEveryone() noexcept;
   void RearmPollHandle() noexcept;
@@ -81,8 +78,7 @@ class Sink final : public IMAPIOfflineNotify {
   std::atomic<uint64_t> stream_{0};
   std::atomic<uint32_t> interrupts_{0};
   std::atomic<uint64_t> last_state_{0};  // kLastStateSeen | state, 0 before any
-  alignas(kCacheLine) std::atomic<ULONG> refs_{1};
-  std::atomic<uint64_t> dropped_{0};
+  alignas(kCacheLine) std::atomic<uint64_t> dropped_{0};
   std::atomic<uint64_t> invalid_{0};
   std::atomic<uint64_t> delivered_{0};  // written under consumer_mutex_, read by Stats
   WakeWord wake_;

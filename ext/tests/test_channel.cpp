@@ -29,7 +29,6 @@
 #include <unistd.h>
 
 #include "channel/locator.h"
-#include "channel/region_name.h"
 #endif
 
 namespace {
@@ -99,6 +98,28 @@ void TestNotFound() {
            MAPI_E_NOT_FOUND);
   CHECK(bridge == nullptr);
   CHECK(detail != nullptr);
+}
+
+// The bridge's entry points refuse what the profile-name rule refuses (mapioffline_profile_name_error), with its
+// message as the detail.
+void TestProfileNameRule() {
+  const std::u16string ok = Wide("channel-test-names");
+  const std::u16string over(MAPIOFFLINE_MAX_PROFILE_NAME + 1, u'p');
+  const char16_t unpaired[] = {u'a', 0xDC80, 0};
+  IMAPIOfflineMgr *source = OpenEmbedded(ok);
+  for (const WCHAR *name : {reinterpret_cast<const WCHAR *>(over.c_str()), reinterpret_cast<const WCHAR *>(unpaired)}) {
+    const char *why = mapioffline_profile_name_error(name);
+    CHECK(why != nullptr);
+    IMAPIOfflineMgr *bridge = nullptr;
+    const char *detail = nullptr;
+    CHECK_HR(mapioffline_open_bridge(name, &bridge, &detail), E_INVALIDARG);
+    CHECK(bridge == nullptr && detail == why);
+    mapioffline_bridge_publisher *pub = nullptr;
+    detail = nullptr;
+    CHECK_HR(mapioffline_bridge_publish_start(source, name, 0, 0, &pub, &detail), E_INVALIDARG);
+    CHECK(pub == nullptr && detail == why);
+  }
+  source->Release();
 }
 
 void TestPublishAndFollow() {
@@ -509,6 +530,229 @@ void TestReaderRefusesCorruption() {
   CHECK_HR(Reader().Attach(image.base, ch::RegionSize(8), folded), MAPI_E_NOT_FOUND);
 }
 
+// A loss after records already taken ends the batch: the loss is reported by the next call, before the record
+// that follows it, so a sink's dropped_before lands on that record (before, the whole batch's losses came before
+// its first record).
+void TestReaderStopsAtALoss() {
+  const std::u16string folded = Wide("gap-mid");
+  Image image(8);
+  Writer writer(image.base, nullptr, Identity{8, 3, 0, 1, 1}, folded);
+  writer.Go(MAPIOFFLINE_STATE_ONLINE);
+  Reader reader;
+  CHECK_HR(reader.Attach(image.base, ch::RegionSize(8), folded), S_OK);
+  for (ULONG i = 0; i < 5; ++i) writer.Publish(Record(i));
+  // Record 2's cell as the reader finds it when the writer rewrote it for a later lap during the read.
+  ch::CellsOf(image.header())[2].seq.store(2 * (2 + 8 + 1));
+  MAPIOFFLINE_RECORD out[16];
+  uint64_t dropped = 0;
+  CHECK(reader.Read(out, 16, &dropped) == 2);
+  CHECK(dropped == 0);
+  CHECK(out[1].notify.Info.StateChange.ulStateOld == 1);
+  CHECK(reader.Read(out, 16, &dropped) == 2);
+  CHECK(dropped == 1);
+  CHECK(out[0].notify.Info.StateChange.ulStateOld == 3);
+}
+
+// A sink that releases a reference it was given (the last one of a bridge object) from inside its first Notify,
+// on the bridge's reader thread.
+class ReleasingSink final : public IMAPIOfflineNotify {
+ public:
+  explicit ReleasingSink(IUnknown *release_in_notify) : release_(release_in_notify) {}
+  HRESULT STDMETHODCALLTYPE QueryInterface(REFIID iid, void **out) noexcept override {
+    if (!out) return E_POINTER;
+    *out = nullptr;
+    if (!IsEqualGUID(iid, IID_IUnknown) && !IsEqualGUID(iid, IID_IMAPIOfflineNotify)) return E_NOINTERFACE;
+    *out = static_cast<IMAPIOfflineNotify *>(this);
+    AddRef();
+    return S_OK;
+  }
+  ULONG STDMETHODCALLTYPE AddRef() noexcept override { return refs_.fetch_add(1) + 1; }
+  ULONG STDMETHODCALLTYPE Release() noexcept override {
+    const ULONG n = refs_.fetch_sub(1) - 1;
+    if (n == 0) delete this;
+    return n;
+  }
+  void STDMETHODCALLTYPE Notify(const MAPIOFFLINE_NOTIFY *) noexcept override {
+    if (IUnknown *r = release_.exchange(nullptr)) r->Release();
+  }
+  bool released() const { return release_.load() == nullptr; }
+  ULONG refs() const { return refs_.load(); }
+
+ private:
+  std::atomic<ULONG> refs_{1};
+  std::atomic<IUnknown *> release_;
+};
+
+ULONG AdviseAny(IMAPIOfflineMgr *obj, IMAPIOfflineNotify *sink) {
+  MAPIOFFLINE_ADVISEINFO info;
+  std::memset(&info, 0, sizeof info);
+  info.ulSize = sizeof info;
+  info.CallbackType = MAPIOFFLINE_CALLBACK_TYPE_NOTIFY;
+  info.pCallback = sink;
+  info.ulAdviseTypes = MAPIOFFLINE_ADVISE_TYPE_STATECHANGE;
+  info.ulStateMask = MAPIOFFLINE_STATE_ALL;
+  ULONG token = 0;
+  CHECK_HR(obj->Advise(0, &info, &token), S_OK);
+  return token;
+}
+
+// A publisher of `profile` over the embedded object, flooded by a thread calling its Notify without pause.
+struct FloodedPublisher {
+  IMAPIOfflineMgr *source = nullptr;
+  mapioffline_bridge_publisher *pub = nullptr;
+  std::atomic<bool> stop{false};
+  std::thread flood;
+
+  explicit FloodedPublisher(const std::u16string &profile) {
+    source = OpenEmbedded(profile);
+    CHECK_HR(mapioffline_bridge_publish_start(source, reinterpret_cast<const WCHAR *>(profile.c_str()), 0, 0, &pub,
+                                              nullptr),
+             S_OK);
+    if (!pub) return;
+    IMAPIOfflineNotify *notify = mapioffline_bridge_publisher_notify(pub);
+    flood = std::thread([this, notify] {
+      MAPIOFFLINE_RECORD r = Record(0);
+      for (ULONG i = 0; !stop.load(std::memory_order_relaxed); ++i) {
+        r.notify.Info.StateChange.ulStateOld = i;
+        notify->Notify(&r.notify);
+      }
+    });
+  }
+  ~FloodedPublisher() {
+    stop.store(true);
+    if (flood.joinable()) flood.join();
+    if (pub) mapioffline_bridge_publish_stop(pub);
+    if (source) source->Release();
+  }
+};
+
+// Bridge objects closed while their reader thread delivers a flood, in every order: unadvise then release, release
+// with the registration still there (the teardown ends it), and the last reference released by a sink from inside
+// its Notify, on the reader thread itself (which then owns the teardown). Before the fix the reader took a reference
+// around each delivery, after the count could have reached 0: two teardowns at once (heap corruption, or a hang).
+void TestCloseWhileReceiving() {
+  const std::u16string profile = Wide("channel-test-close");
+  FloodedPublisher publisher(profile);
+  if (!publisher.pub) return;
+  const WCHAR *name = reinterpret_cast<const WCHAR *>(profile.c_str());
+  uint32_t random = 19;
+  auto next = [&random] { return random = random * 1664525u + 1013904223u; };
+  int receiving = 0;
+  constexpr int kRounds = 600;
+  for (int round = 0; round < kRounds; ++round) {
+    IMAPIOfflineMgr *bridge = nullptr;
+    CHECK_HR(mapioffline_open_bridge(name, &bridge, nullptr), S_OK);
+    if (!bridge) return;
+    const uint32_t r = next() >> 8;
+    // The last round is closed by this thread: no detached teardown may still run when the process exits.
+    const int order = round == kRounds - 1 ? 0 : static_cast<int>(r % 3);
+    if (order == 2) {
+      // The sink gets our reference and releases it from inside its first Notify; the reader thread tears down,
+      // the registration's reference to the sink last before the object goes.
+      ReleasingSink *sink = new ReleasingSink(bridge);
+      AdviseAny(bridge, sink);
+      while (!sink->released() || sink->refs() != 1) std::this_thread::yield();
+      ++receiving;
+      sink->Release();
+      continue;
+    }
+    static const ULONG kCapacities[] = {2, 256, 4096};
+    IMAPIOfflineNotify *sink = NewAdvisedSink(bridge, kCapacities[(r >> 4) % 3], 1);
+    std::this_thread::sleep_for(std::chrono::microseconds((r >> 8) % 2001));
+    MAPIOFFLINE_SINK_STATS stats;
+    mapioffline_sink_stats(sink, &stats);
+    receiving += stats.received > 0;
+    if (order == 0) {
+      bridge->Unadvise(0, 1);  // NewAdvisedSink's registration: the object's first token
+      sink->Release();
+      bridge->Release();
+    } else {
+      bridge->Release();
+      sink->Release();
+    }
+  }
+  CHECK(receiving > kRounds / 10);  // the reader was delivering when the objects were closed
+}
+
+#if defined(__linux__)
+// A sink whose Notify waits until told to return: a Notify in progress on the reader thread, held at a fork.
+class HeldSink final : public IMAPIOfflineNotify {
+ public:
+  HRESULT STDMETHODCALLTYPE QueryInterface(REFIID iid, void **out) noexcept override {
+    if (!out) return E_POINTER;
+    *out = nullptr;
+    if (!IsEqualGUID(iid, IID_IUnknown) && !IsEqualGUID(iid, IID_IMAPIOfflineNotify)) return E_NOINTERFACE;
+    *out = static_cast<IMAPIOfflineNotify *>(this);
+    AddRef();
+    return S_OK;
+  }
+  ULONG STDMETHODCALLTYPE AddRef() noexcept override { return refs_.fetch_add(1) + 1; }
+  ULONG STDMETHODCALLTYPE Release() noexcept override {
+    const ULONG n = refs_.fetch_sub(1) - 1;
+    if (n == 0) delete this;
+    return n;
+  }
+  void STDMETHODCALLTYPE Notify(const MAPIOFFLINE_NOTIFY *) noexcept override {
+    std::unique_lock<std::mutex> lock(mutex_);
+    inside_ = true;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return let_go_; });
+  }
+  bool WaitInside() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return inside_; });
+  }
+  void LetGo() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    let_go_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::atomic<ULONG> refs_{1};
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool inside_ = false;
+  bool let_go_ = false;
+};
+
+// In a fork child, Unadvise of a registration whose Notify the parent's reader thread was running at the fork
+// returns at once (that Notify never ends there), as the embedded object's does.
+void TestUnadviseInAForkChild() {
+  const std::u16string profile = Wide("channel-test-fork");
+  IMAPIOfflineMgr *source = OpenEmbedded(profile);
+  mapioffline_bridge_publisher *pub = nullptr;
+  CHECK_HR(mapioffline_bridge_publish_start(source, reinterpret_cast<const WCHAR *>(profile.c_str()), 0, 0, &pub,
+                                            nullptr),
+           S_OK);
+  IMAPIOfflineMgr *bridge = nullptr;
+  if (pub) CHECK_HR(mapioffline_open_bridge(reinterpret_cast<const WCHAR *>(profile.c_str()), &bridge, nullptr), S_OK);
+  if (!bridge) {
+    if (pub) mapioffline_bridge_publish_stop(pub);
+    source->Release();
+    return;
+  }
+  HeldSink *sink = new HeldSink;
+  const ULONG token = AdviseAny(bridge, sink);
+  CHECK_HR(source->SetCurrentState(0, MAPIOFFLINE_STATE_OFFLINE_MASK, MAPIOFFLINE_STATE_OFFLINE, nullptr), S_OK);
+  CHECK(sink->WaitInside());
+  const pid_t child = fork();
+  if (child == 0) {
+    alarm(10);  // the old Unadvise waited for that Notify forever: SIGALRM fails the check below
+    _exit(bridge->Unadvise(0, token) == S_OK ? 0 : 1);
+  }
+  int status = 0;
+  CHECK(child > 0 && waitpid(child, &status, 0) == child);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  sink->LetGo();
+  bridge->Unadvise(0, token);
+  bridge->Release();
+  sink->Release();
+  mapioffline_bridge_publish_stop(pub);
+  source->Release();
+}
+#endif
+
 // A live region of this process's with its writer, for the publisher's half of the wake protocol
 // (Writer::WakeSubscribers); stopped and unlinked at the end of the test.
 struct LiveRegion {
@@ -654,8 +898,14 @@ void TestAWakeNotPassedOnIsHealed() {
 // name unless a live process really holds a ring there.
 struct HostileLocators {
   std::u16string profile = Wide("channel-test-hostile");  // already folded: lower case ASCII
-  std::string path = "/dev/shm/mapioffline-u" + std::to_string(static_cast<unsigned long>(getuid())) + "-" +
-                     mapioffline::channel::ProfileHash(profile);
+  std::string path = LocatorPath(profile);
+
+  static std::string LocatorPath(const std::u16string &folded) {
+    std::string path;
+    const char *detail = nullptr;
+    CHECK_HR(ch::LocatorPath(folded, &path, &detail), S_OK);
+    return path;
+  }
 
   void Write(const void *bytes, size_t size) {
     unlink(path.c_str());
@@ -754,7 +1004,8 @@ void TestHostileLocators() {
   unlink(regular_path);
   t.Write(HostileLocators::Ours(regular));
   CHECK_HR(t.Open(), MAPIOFFLINE_E_CHANNEL_CORRUPT);
-  const std::string shm_path = t.path + "-regular";  // a tmpfs file: it reports F_SEAL_SEAL, nothing else
+  // A tmpfs file: it reports F_SEAL_SEAL, nothing else.
+  const std::string shm_path = "/dev/shm/mapioffline-hostile-" + std::to_string(static_cast<long>(getpid()));
   const int shm_file = open(shm_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
   CHECK(shm_file >= 0 && ftruncate(shm_file, static_cast<off_t>(size)) == 0);
   unlink(shm_path.c_str());
@@ -804,16 +1055,20 @@ int main() {
 #if defined(__linux__) || defined(_WIN32)
   // The OS layers (Linux: shared memory, futexes, pidfd; Windows: named mappings, semaphores, process handles).
   TestNotFound();
+  TestProfileNameRule();
   TestPublishAndFollow();
   TestEveryAsleepSubscriberIsWokenThroughTheFanOut();
   TestOnlyANewSleeperCostsAWake();
   TestExecutor();
+  TestCloseWhileReceiving();
 #endif
 #if defined(__linux__)
+  TestUnadviseInAForkChild();
   TestAWakeNotPassedOnIsHealed();
   TestHostileLocators();
 #endif
   TestReaderGapsAndOrder();
+  TestReaderStopsAtALoss();
   TestReaderRefusesCorruption();
   return check_report("test_channel");
 }

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -620,8 +621,45 @@ void TestChurnDuringChanges() {
 
 }  // namespace
 
+// The profile-name rule (mapioffline_profile_name_error), as HrOpenOfflineObj applies it: 1 to 255 UTF-16 units,
+// no unpaired surrogate.
+void TestProfileNameRule() {
+  const std::u16string at_limit(MAPIOFFLINE_MAX_PROFILE_NAME, u'p');
+  const std::u16string over = at_limit + u"p";
+  std::u16string pairs;  // 127 surrogate pairs and one unit: 255 units
+  for (int i = 0; i < 127; ++i) pairs += u"\U0001F600";
+  pairs += u"p";
+  const std::u16string pairs_over = pairs + u"p";
+  auto w = [](const std::u16string &s) { return reinterpret_cast<const WCHAR *>(s.c_str()); };
+  CHECK(mapioffline_profile_name_error(w(at_limit)) == nullptr);
+  CHECK(mapioffline_profile_name_error(w(pairs)) == nullptr);
+  CHECK(mapioffline_profile_name_error(w(u"\u00e9t\u00e9")) == nullptr);
+  const char *empty = mapioffline_profile_name_error(w(u""));
+  CHECK(empty != nullptr && std::string(empty) == "a profile name must not be empty");
+  CHECK(mapioffline_profile_name_error(nullptr) == empty);
+  const char *longer = mapioffline_profile_name_error(w(over));
+  CHECK(longer != nullptr && std::string(longer) == "a profile name has at most 255 UTF-16 code units");
+  CHECK(mapioffline_profile_name_error(w(pairs_over)) == longer);
+  const char16_t lone_low[] = {u'a', 0xDC80, 0};
+  const char16_t lone_high[] = {u'a', 0xD800, u'b', 0};
+  const char16_t high_at_end[] = {u'a', 0xD800, 0};
+  const char *unpaired = mapioffline_profile_name_error(reinterpret_cast<const WCHAR *>(lone_low));
+  CHECK(unpaired != nullptr && std::string(unpaired) == "a profile name must be text: it has an unpaired surrogate");
+  CHECK(mapioffline_profile_name_error(reinterpret_cast<const WCHAR *>(lone_high)) == unpaired);
+  CHECK(mapioffline_profile_name_error(reinterpret_cast<const WCHAR *>(high_at_end)) == unpaired);
+
+  IMAPIOfflineMgr *mgr = nullptr;
+  CHECK_HR(mapioffline_open_embedded(0, w(over), &GUID_GlobalState, nullptr, &mgr), E_INVALIDARG);
+  CHECK_HR(mapioffline_open_embedded(0, reinterpret_cast<const WCHAR *>(lone_low), &GUID_GlobalState, nullptr, &mgr),
+           E_INVALIDARG);
+  CHECK(mgr == nullptr);
+  Open(at_limit.c_str())->Release();
+  Open(pairs.c_str())->Release();
+}
+
 int main() {
   TestOpen();
+  TestProfileNameRule();
   TestIdentityAndCapabilities();
   TestSetCurrentStateArguments();
   TestAsyncChangeAndPending();

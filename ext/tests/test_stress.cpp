@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "mapioffline/mapioffline.h"
+#include "mapioffline/testing.h"
 
 namespace {
 

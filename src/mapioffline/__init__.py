@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from mapioffline._version import __version__
-from mapioffline import _bridge, _core
+from mapioffline import _bridge, _core, bridge
 from mapioffline._core import (
     MAX_SPIN_US,
     RECORD_FORMAT,
@@ -19,7 +19,8 @@ from mapioffline._core import (
     now_ns,
 )
 from mapioffline._dispatch import exit_timeout, set_exit_timeout
-from mapioffline._enums import FLAG_BLOCK, OFFLINE_MASK, STATE_ALL, Capability, NotifyKind, State
+from mapioffline._enums import FLAG_BLOCK, OFFLINE_MASK, STATE_ALL, Capability, EndReason, NotifyKind, State
+from mapioffline._names import as_argument, shown
 from mapioffline._offline import OfflineObject
 from mapioffline._sink import Sink
 from mapioffline._subscription import Subscription
@@ -52,6 +53,7 @@ __all__ = [
     "State",
     "Capability",
     "NotifyKind",
+    "EndReason",
     "OFFLINE_MASK",
     "STATE_ALL",
     "FLAG_BLOCK",
@@ -75,45 +77,64 @@ __all__ = [
 _BACKENDS = ("auto", "embedded", "outlook", "bridge")
 
 
-def open_offline(profile: str = "mapioffline", *, backend: str = "auto") -> OfflineObject:
+def open_offline(profile: str = "mapioffline", *, backend: str = "auto", wait: float | None = None) -> OfflineObject:
     """Opens the offline object for ``profile``.
 
-    ``backend="embedded"``: the in-process embedded object (one per profile name, case-insensitive; a new one
-    starts ONLINE). ``"outlook"``: Outlook's own object through HrOpenOfflineObj (Windows, inside Outlook's
-    process; the profile name is required, e.g. ``Application.Session.CurrentProfileName``). ``"auto"``: Outlook's
-    when its MAPI DLL is already loaded in this process, else the bridge when a publisher for ``profile`` runs in
-    another process, else (on Windows) NotFound naming the add-in to install, never the simulator silently, and
-    elsewhere the embedded object. ``"bridge"``: follows the publisher of ``profile`` in another process of this
-    user (``python -m mapioffline bridge publish``, or the Outlook add-in); the object has the same API.
+    ``backend="auto"`` (the default) never gives the simulator: Outlook's object when Outlook's MAPI DLL is loaded
+    in this process, else the bridge when a publisher of ``profile`` runs in another process of this user, else
+    NotFound naming the three ways on. The rule is the same on every OS. ``"outlook"``: Outlook's own object
+    through HrOpenOfflineObj (Windows, inside Outlook's process; the profile name is required, e.g.
+    ``Application.Session.CurrentProfileName``). ``"bridge"``: follows the publisher of ``profile`` in another
+    process of this user (``python -m mapioffline bridge publish``, or the Outlook add-in); the object has the same
+    API. ``"embedded"``: the in-process simulator (one per profile name, case-insensitive; a new one starts
+    ONLINE), for tests, demos and publishing.
+
+    A profile name has 1 to 255 UTF-16 code units and no unpaired surrogate, for every backend (a MAPI profile is a
+    registry key, whose names have at most 255 characters); any other raises InvalidArgument (a ValueError).
+
+    ``wait`` (seconds, or ``float("inf")`` for no limit; None: do not wait): with "bridge" and "auto", when no
+    publisher of ``profile`` runs, waits up to that long for one to appear instead of raising NotFound at once (on
+    Linux the channel's directory is watched with inotify; on Windows, which has no such event, one cheap check
+    every 250 ms). Ctrl-C interrupts the wait. "embedded" and "outlook" open at once and ignore it.
 
     Raises TypeError/ValueError for bad arguments, NotSupported for "outlook" off Windows, MapiError (NotFound
-    outside Outlook's process) when Outlook's object cannot be opened, NotFound for "bridge" when no publisher runs
-    for ``profile``."""
+    outside Outlook's process) when Outlook's object cannot be opened, NotFound for "bridge" and "auto" when no
+    publisher runs for ``profile`` (none appeared within ``wait``), KeyboardInterrupt on Ctrl-C while waiting."""
     if not isinstance(profile, str):
         raise TypeError(f"profile must be a str, not {type(profile).__name__}")
     if not isinstance(backend, str):
         raise TypeError(f"backend must be a str, not {type(backend).__name__}")
     if backend not in _BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(map(repr, _BACKENDS))}, not {backend!r}")
-    if not profile:
-        raise ValueError("profile must be a non-empty profile name")
+    seconds = _bridge.check_wait(wait)
     if backend == "outlook" or (backend == "auto" and _core._outlook_loaded()):
         if sys.platform != "win32":
             raise NotSupported("the Outlook backend exists only on Windows, inside Outlook's process")
         return _core._open_outlook(OfflineObject, profile, backend == "outlook")
     if backend == "bridge":
-        return _bridge.open_bridge(profile)
+        return _bridge.open_bridge(profile, seconds)
     if backend == "auto":
+        if seconds is not None:
+            try:
+                return _bridge.open_bridge(profile, seconds)
+            except NotFound:
+                raise NotFound(_nothing_to_follow(profile)) from None
         found = _bridge.open_bridge_if_running(profile)
         if found is not None:
             return found
-        if sys.platform == "win32":
-            raise NotFound(
-                f"Outlook's offline object is not in this process and no bridge publisher runs for profile "
-                f"{profile!r}: run `python -m mapioffline addin install` (then restart Outlook) so that Outlook "
-                f"publishes its state, or ask for backend=\"embedded\" to use the simulator"
-            )
+        raise NotFound(_nothing_to_follow(profile))
     return _core._open_embedded(OfflineObject, profile)
+
+
+def _nothing_to_follow(profile: str) -> str:
+    """What "auto" says when neither Outlook's object nor a publisher of ``profile`` is there: the three ways on."""
+    return (
+        f"Outlook's offline object is not in this process and no bridge publisher runs for profile {shown(profile)}: "
+        "install the Outlook add-in on Windows (`python -m mapioffline addin install`, then restart Outlook) so that "
+        "Outlook publishes its state; or run "
+        f"`python -m mapioffline bridge publish --profile {as_argument(profile)}` in another process; "
+        'or pass backend="embedded" for the simulator'
+    )
 
 
 def available_backends() -> dict[str, str]:

@@ -1,41 +1,91 @@
-"""The bridge: an offline object's state and notifications for every process of the user, through a per-profile
-shared-memory channel (ext/src/channel/). ``publish()`` runs the publishing end in this process;
-``open_bridge()`` (``open_offline(P, backend="bridge")``) gives an OfflineObject over the channel, with the
-in-process API and every delivery mode."""
+"""The bridge's internals for open_offline and the CLI: opening the bridge object (at once, or waiting for a
+publisher to appear). The public part (publish, stats, BridgePublisher, BridgeStats) lives in mapioffline.bridge and
+is re-exported here for the CLI."""
 
 from __future__ import annotations
 
+import math
 import sys
+import time
 
 from mapioffline import _core
-from mapioffline._core import BridgePublisher, BridgeStats
+from mapioffline._names import as_argument, shown
 from mapioffline._offline import OfflineObject
-from mapioffline.errors import NotFound
+from mapioffline.bridge import BridgePublisher, BridgeStats, publish, stats
+from mapioffline.errors import MapiError, NotFound
 
-__all__ = ["BridgePublisher", "BridgeStats", "publish", "open_bridge", "open_bridge_if_running", "publisher_running", "stats"]
+__all__ = [
+    "BridgePublisher",
+    "BridgeStats",
+    "publish",
+    "stats",
+    "open_bridge",
+    "open_bridge_if_running",
+    "publisher_running",
+    "check_wait",
+]
 
 
 def _how_to_publish(profile: str) -> str:
     if sys.platform == "win32":
         return (
             "install the Outlook add-in that publishes it (`python -m mapioffline addin install`, then restart "
-            f"Outlook), or run `python -m mapioffline bridge publish --profile {profile}` for the embedded object"
+            f"Outlook), or run `python -m mapioffline bridge publish --profile {as_argument(profile)}` for the "
+            "embedded object"
         )
-    return f"start one with `python -m mapioffline bridge publish --profile {profile}`"
+    return f"start one with `python -m mapioffline bridge publish --profile {as_argument(profile)}`"
 
 
-def open_bridge(profile: str) -> OfflineObject:
-    """An OfflineObject (``backend == "bridge"``) following the publisher of ``profile`` in another process.
+def check_wait(wait: object) -> float | None:
+    """``wait`` of open_offline checked: None (do not wait) or seconds >= 0 (``math.inf``: no limit)."""
+    if wait is None:
+        return None
+    if isinstance(wait, bool) or not isinstance(wait, (int, float)):
+        raise TypeError(f"wait must be a number of seconds or None, not {type(wait).__name__}")
+    if not wait >= 0:  # also refuses NaN
+        raise ValueError(f"wait must be >= 0 seconds or None, not {wait!r}")
+    return float(wait)
 
-    Raises NotFound (with what to run) when no publisher runs for ``profile``, MapiError when the channel fails
-    validation or is not this user's own."""
-    address, error = _core._open_bridge_pointer(profile)
+
+def _wait_text(wait: float) -> str:
+    return "" if math.isinf(wait) else f" within {round(wait, 3):g} s"
+
+
+def open_bridge(profile: str, wait: float | None = None) -> OfflineObject:
+    """An OfflineObject (``backend == "bridge"``) following the publisher of ``profile`` in another process. With
+    ``wait`` (seconds, checked by check_wait), waits that long for a publisher to appear.
+
+    Raises NotFound (with what to run) when no publisher runs for ``profile`` (after ``wait``), MapiError when the
+    channel fails validation or is not this user's own, KeyboardInterrupt on Ctrl-C while waiting."""
+    if wait is None:
+        address, error = _core._open_bridge_pointer(profile)
+    else:
+        address, error = _wait_for_pointer(profile, wait)
     if address is None:
         if isinstance(error, NotFound):
-            raise NotFound(f"no bridge publisher runs for profile {profile!r}: {_how_to_publish(profile)}") from None
+            waited = "" if wait is None else f" (none appeared{_wait_text(wait)})"
+            raise NotFound(
+                f"no bridge publisher runs for profile {shown(profile)}{waited}: {_how_to_publish(profile)}"
+            ) from None
         assert error is not None
         raise error
     return _core._adopt_bridge(OfflineObject, address, profile)
+
+
+def _wait_for_pointer(profile: str, wait: float) -> tuple[int, None] | tuple[None, MapiError]:
+    """_open_bridge_pointer, again each time the channel's name may have changed, until it opens, fails otherwise
+    than NotFound, or ``wait`` seconds passed."""
+    deadline = None if math.isinf(wait) else time.monotonic() + wait
+    # The watch starts before the first attempt: a publisher that appears in between wakes it.
+    with _core._BridgeWatch(profile) as watch:
+        while True:
+            result = _core._open_bridge_pointer(profile)
+            if not isinstance(result[1], NotFound):
+                return result
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return result
+            watch.wait(left)
 
 
 def open_bridge_if_running(profile: str) -> OfflineObject | None:
@@ -53,37 +103,3 @@ def publisher_running(profile: str) -> bool:
         return False
     found.close()
     return True
-
-
-def publish(
-    profile: str,
-    source: OfflineObject | None = None,
-    *,
-    allow_set_state: bool = False,
-    ring_capacity: int = 0,
-) -> BridgePublisher:
-    """Publishes ``source`` (default: the embedded object of ``profile``) as the channel of ``profile`` until the
-    returned BridgePublisher is stopped (a context manager). ``allow_set_state`` lets subscribers ask for state
-    changes (off by default). ``ring_capacity``: notifications a subscriber may fall behind by before it loses
-    some (a power of two; 0 = 4096).
-
-    Raises MapiError (MAPI_E_CALL_FAILED) when a live publisher already publishes ``profile``, TypeError /
-    ValueError for bad arguments."""
-    if not isinstance(profile, str):
-        raise TypeError(f"profile must be a str, not {type(profile).__name__}")
-    if not profile:
-        raise ValueError("profile must be a non-empty profile name")
-    if not isinstance(allow_set_state, bool):
-        raise TypeError(f"allow_set_state must be a bool, not {type(allow_set_state).__name__}")
-    if source is None:
-        source = _core._open_embedded(OfflineObject, profile)
-        try:
-            return BridgePublisher._start(source, profile, allow_set_state, ring_capacity)
-        finally:
-            source.close()  # the publisher holds its own reference
-    return BridgePublisher._start(source, profile, allow_set_state, ring_capacity)
-
-
-def stats(offline: OfflineObject) -> BridgeStats:
-    """Counters of a bridge OfflineObject. Raises InvalidArgument for another backend."""
-    return _core._bridge_stats(offline.com_pointer)

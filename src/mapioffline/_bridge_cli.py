@@ -1,61 +1,68 @@
-"""The bridge's commands: ``bridge publish``, ``state`` and ``watch`` (wired into ``python -m mapioffline``)."""
+"""The bridge's commands: ``bridge publish``, ``state``, ``watch``, ``set-state`` and ``addin`` (wired into
+``python -m mapioffline``; errors and exit statuses go through ``_cli.run`` like every command's)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import signal
 import sys
 import threading
 from typing import Any
 
-from mapioffline import _bridge, open_offline
+from mapioffline import State, _bridge, open_offline
+from mapioffline._cli import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_NO_PUBLISHER,
+    EXIT_OK,
+    EXIT_PUBLISHER_GONE,
+    EXIT_USAGE,
+    PROG,
+    CommandError,
+    CommandLineError,
+    add_command,
+)
+from mapioffline._names import shown
+from mapioffline._offline import OfflineObject
 from mapioffline.errors import ClosedError, MapiError, NotFound
 
-__all__ = ["add_commands", "run", "EXIT_CODES"]
+__all__ = ["add_commands"]
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_NO_PUBLISHER = 3
-EXIT_PUBLISHER_GONE = 4
-EXIT_INTERRUPTED = 130
+# HRESULTs of a bridge open that a new publisher of the profile clears (`watch --wait` waits through them): none runs
+# (NotFound), it died meanwhile (PublisherGone), or a dead one left a region that fails validation, which the next
+# publisher replaces.
+_CHANNEL_CORRUPT = 0x80040A02
 
-EXIT_CODES = f"""exit codes:
-  {EXIT_OK}    success (publish: stopped by SIGINT/SIGTERM)
-  {EXIT_ERROR}    error (e.g. another live publisher already publishes the profile)
-  {EXIT_USAGE}    bad command line
-  {EXIT_NO_PUBLISHER}    no publisher runs for the profile (state, watch)
-  {EXIT_PUBLISHER_GONE}    the publisher stopped or died while watching (watch without --wait), within a second
-  {EXIT_INTERRUPTED}  interrupted (Ctrl-C) while waiting (state, watch)"""
+# How often `watch --wait` looks again at a region that fails validation (waiting for no publisher at all is
+# open_offline(wait=), which needs no polling).
+_RECHECK_S = 0.25
 
-# How often `watch --wait` looks for a new publisher while none runs (there is no event for "a publisher appeared").
-_RECONNECT_S = 0.25
+_PROFILE_HELP = "the profile's name (1 to 255 UTF-16 code units; compared case-insensitively)"
 
 
-def add_commands(commands: Any) -> None:
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Adds the bridge subcommands to the CLI's subparsers."""
-    formatter = argparse.RawDescriptionHelpFormatter
-    bridge = commands.add_parser(
-        "bridge",
+    bridge = add_command(
+        commands, "bridge", run=None, statuses=(EXIT_OK, EXIT_ERROR, EXIT_USAGE),
         help="publish an offline object to other processes of this user",
         description="The bridge: a per-profile shared-memory channel from a publisher (the Outlook add-in, or this "
         "command for the embedded object) to subscribers in any process of the same user.",
-        epilog=EXIT_CODES,
-        formatter_class=formatter,
     )
     actions = bridge.add_subparsers(dest="bridge_command", metavar="ACTION", required=True)
-    publish = actions.add_parser(
-        "publish",
+    publish = add_command(
+        actions, "publish", run=_publish, statuses=(EXIT_OK, EXIT_ERROR, EXIT_USAGE),
+        extra={EXIT_OK: "publishing stopped by SIGINT (Ctrl-C) or SIGTERM",
+               EXIT_ERROR: "e.g. another live publisher already publishes the profile"},
         help="publish the embedded object of a profile until SIGINT/SIGTERM",
         description="Publishes the embedded offline object of PROFILE until interrupted (SIGINT or SIGTERM). "
         "Prints one line when it is publishing (JSON with --json), so that scripts can wait for it.",
-        epilog=EXIT_CODES,
-        formatter_class=formatter,
     )
-    publish.add_argument("--profile", required=True, help="profile name (compared case-insensitively)")
+    publish.add_argument("--profile", required=True, help=_PROFILE_HELP)
     publish.add_argument(
-        "--allow-set-state", action="store_true", help="let subscribers change the state (off by default)"
+        "--allow-set-state", action="store_true",
+        help="let subscribers change the state (`set-state`, OfflineObject.set_state; off by default)",
     )
     publish.add_argument(
         "--ring-capacity", type=int, default=0, metavar="N",
@@ -63,41 +70,62 @@ def add_commands(commands: Any) -> None:
     )
     publish.add_argument("--json", action="store_true", help="print the ready line as JSON")
 
-    state = commands.add_parser(
-        "state",
+    state = add_command(
+        commands, "state", run=_state,
+        statuses=(EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NO_PUBLISHER, EXIT_PUBLISHER_GONE, EXIT_INTERRUPTED),
         help="print the current state published for a profile",
         description="Prints the state the bridge publisher of PROFILE reports, once (ONLINE or OFFLINE, or a JSON "
         "object with --json).",
-        epilog=EXIT_CODES,
-        formatter_class=formatter,
     )
-    state.add_argument("--profile", required=True)
+    state.add_argument("--profile", required=True, help=_PROFILE_HELP)
     state.add_argument("--json", action="store_true", help="print a JSON object")
 
-    watch = commands.add_parser(
-        "watch",
+    watch = add_command(
+        commands, "watch", run=_watch,
+        statuses=(EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NO_PUBLISHER, EXIT_PUBLISHER_GONE, EXIT_INTERRUPTED),
+        extra={EXIT_NO_PUBLISHER: "not with --wait",
+               EXIT_PUBLISHER_GONE: "within a second of its death; not with --wait"},
         help="print every notification published for a profile as it arrives",
         description="Subscribes to the bridge publisher of PROFILE and prints every notification as it arrives "
-        "(with --json: one JSON object a line, first {\"event\": \"subscribed\", ...}, then one \"notification\" "
-        "object each, and \"publisher_gone\" at the end). Exits within a second of the publisher's death "
-        f"(status {EXIT_PUBLISHER_GONE}) unless --wait, which keeps waiting for a publisher (also for a first one).",
-        epilog=EXIT_CODES,
-        formatter_class=formatter,
+        "(with --json: one JSON object a line, first {\"event\": \"subscribed\", ...}, then one {\"event\": "
+        "\"notification\", \"profile\": ..., <every Notification.to_dict() field>} each, and {\"event\": "
+        "\"publisher_gone\", ...} at the end). Exits within a second of the publisher's death unless --wait, which "
+        "waits for a publisher (also for a first one) and says once on stderr what it waits for.",
     )
-    watch.add_argument("--profile", required=True)
+    watch.add_argument("--profile", required=True, help=_PROFILE_HELP)
     watch.add_argument("--json", action="store_true", help="one JSON object a line")
-    watch.add_argument("--wait", action="store_true", help="wait for a publisher, and for a new one when it dies")
+    watch.add_argument("--wait", action="store_true",
+                       help="wait for a publisher, and for a new one when it stops or dies (until Ctrl-C)")
 
-    addin = commands.add_parser(
-        "addin",
+    set_state = add_command(
+        commands, "set-state", run=_set_state,
+        statuses=(EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NO_PUBLISHER, EXIT_PUBLISHER_GONE, EXIT_INTERRUPTED),
+        extra={EXIT_OK: "the state changed (with --no-block: the publisher accepted the change)",
+               EXIT_ERROR: "e.g. the publisher does not accept set_state requests (the message says how to allow "
+               "them) or a change is still in flight",
+               EXIT_PUBLISHER_GONE: "before it answered"},
+        help="change the state through the bridge publisher of a profile (if it allows that)",
+        description="Asks the bridge publisher of PROFILE to change the state to ONLINE or OFFLINE and, unless "
+        "--no-block, waits until the change is done (its STATECHANGE_DONE has been published). The publisher must "
+        "allow it: `bridge publish --allow-set-state`, or for Outlook's add-in `addin install --allow-set-state`. "
+        "Prints the state asked for (a JSON object with --json).",
+    )
+    set_state.add_argument("state", choices=["ONLINE", "OFFLINE"], metavar="{ONLINE,OFFLINE}",
+                           help="the state to change to")
+    set_state.add_argument("--profile", required=True, help=_PROFILE_HELP)
+    set_state.add_argument("--no-block", action="store_true",
+                           help="return once the publisher accepted the change, without waiting for it to finish")
+    set_state.add_argument("--json", action="store_true", help="print a JSON object")
+
+    addin = add_command(
+        commands, "addin", run=_addin, statuses=(EXIT_OK, EXIT_ERROR, EXIT_USAGE),
+        extra={EXIT_ERROR: "e.g. not on Windows, or no add-in DLL in this installation"},
         help="register the Outlook add-in that publishes Outlook's state (Windows, per user)",
         description="Registers (install), removes (uninstall) or shows (status) the native Outlook add-in for "
         "this user (HKEY_CURRENT_USER, no elevation): the same keys as its DllRegisterServer. Restart Outlook "
         "after installing. Other processes' set_state requests are refused unless installed with "
         "--allow-set-state (the AllowSetState value under HKCU\\Software\\mapioffline\\Addin; install without it "
-        "removes it). Elsewhere than Windows every action fails with a message (status 1).",
-        epilog=EXIT_CODES,
-        formatter_class=formatter,
+        "removes it). Elsewhere than Windows every action fails with a message.",
     )
     addin.add_argument("addin_command", choices=["install", "uninstall", "status"], metavar="ACTION",
                        help="install, uninstall or status")
@@ -114,29 +142,11 @@ def _name(value: Any) -> Any:
     return getattr(value, "name", value)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Runs one bridge command; returns the exit status."""
-    try:
-        if args.command == "addin":
-            return _addin(args)
-        if args.command == "bridge":
-            return _publish(args)
-        if args.command == "state":
-            return _state(args)
-        return _watch(args)
-    except NotFound as error:
-        print(f"mapioffline: {error}", file=sys.stderr)
-        return EXIT_NO_PUBLISHER
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
-
-
 def _addin(args: argparse.Namespace) -> int:
     from mapioffline import _addin
 
     if args.allow_set_state and args.addin_command != "install":
-        print("mapioffline: --allow-set-state goes with install", file=sys.stderr)
-        return EXIT_USAGE
+        raise CommandLineError("--allow-set-state goes with install")
     try:
         if args.addin_command == "install":
             written = _addin.install(allow_set_state=args.allow_set_state)
@@ -150,9 +160,8 @@ def _addin(args: argparse.Namespace) -> int:
         else:
             result = _addin.status()
             text = "\n".join(f"{k}: {v}" for k, v in result.items())
-    except (_addin.NotOnWindows, FileNotFoundError, OSError) as error:
-        print(f"mapioffline: {error}", file=sys.stderr)
-        return EXIT_ERROR
+    except _addin.NotOnWindows as error:
+        raise CommandError(str(error)) from None
     _print(result, args.json, text)
     return EXIT_OK
 
@@ -165,19 +174,13 @@ def _publish(args: argparse.Namespace) -> int:
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        try:
-            publisher = _bridge.publish(
-                args.profile, allow_set_state=args.allow_set_state, ring_capacity=args.ring_capacity
-            )
-        except MapiError as error:
-            print(f"mapioffline: cannot publish {args.profile!r}: {error}", file=sys.stderr)
-            return EXIT_ERROR
-        with publisher:
+        with _bridge.publish(args.profile, allow_set_state=args.allow_set_state,
+                             ring_capacity=args.ring_capacity) as publisher:
             _print(
                 {"event": "publishing", "profile": args.profile, "region": publisher.region_name,
                  "allow_set_state": args.allow_set_state},
                 args.json,
-                f"publishing profile {args.profile!r} (region {publisher.region_name}); Ctrl-C to stop",
+                f"publishing profile {shown(args.profile)} (region {publisher.region_name}); Ctrl-C to stop",
             )
             stop.wait()  # signal handlers run between the Event's timed waits on every platform
         return EXIT_OK
@@ -200,41 +203,76 @@ def _state(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _watch(args: argparse.Namespace) -> int:
+def _set_state(args: argparse.Namespace) -> int:
+    state = State[args.state]
+    block = not args.no_block
+    with open_offline(args.profile, backend="bridge") as offline:
+        offline.set_state(state, block=block)
+    _print({"profile": args.profile, "state": state.name, "block": block}, args.json, state.name)
+    return EXIT_OK
+
+
+def _can_clear(error: MapiError) -> bool:
+    """Whether a new publisher of the profile makes this failure to open its bridge go away."""
+    return isinstance(error, (NotFound, ClosedError)) or error.hresult == _CHANNEL_CORRUPT
+
+
+def _open_bridge(args: argparse.Namespace) -> OfflineObject:
+    """The bridge object of the profile; with --wait, once a publisher can be followed, having said on stderr what it
+    waits for (once per reason)."""
+    said = ""
     while True:
         try:
-            offline = open_offline(args.profile, backend="bridge")
-        except NotFound:
-            if not args.wait:
+            return open_offline(args.profile, backend="bridge")
+        except MapiError as error:
+            if not (args.wait and _can_clear(error)):
                 raise
-            threading.Event().wait(_RECONNECT_S)
-            continue
+            if error.message != said:
+                print(f"{PROG}: waiting for a publisher of profile {shown(args.profile)}: {error.message}",
+                      file=sys.stderr, flush=True)
+                said = error.message
+            none_runs = isinstance(error, NotFound)
+        if none_runs:
+            try:
+                return open_offline(args.profile, backend="bridge", wait=math.inf)
+            except MapiError as error:
+                if not _can_clear(error):
+                    raise
+        else:
+            threading.Event().wait(_RECHECK_S)
+
+
+def _watch(args: argparse.Namespace) -> int:
+    while True:
+        offline = _open_bridge(args)
         with offline:
             status = _follow(offline, args)
         if status != EXIT_PUBLISHER_GONE or not args.wait:
             return status
 
 
-def _follow(offline: Any, args: argparse.Namespace) -> int:
-    with offline.advise() as subscription:
+def _follow(offline: OfflineObject, args: argparse.Namespace) -> int:
+    try:
+        subscription = offline.advise()
+    except ClosedError:  # the publisher went away between the open and the advise
+        return EXIT_PUBLISHER_GONE
+    with subscription:
         try:
             state = _name(offline.state)
         except MapiError:
             state = None
         _print({"event": "subscribed", "profile": args.profile, "state": state}, args.json,
-               f"watching profile {args.profile!r} (state {state})")
+               f"watching profile {shown(args.profile)} (state {state})")
         sink = subscription.sink
         while True:
             try:
                 n = sink.get()
             except ClosedError:  # StreamEnded / PublisherGone derive from it: the publisher stopped or died
                 _print({"event": "publisher_gone", "profile": args.profile}, args.json,
-                       f"the publisher of {args.profile!r} is gone")
+                       f"the publisher of {shown(args.profile)} is gone")
                 return EXIT_PUBLISHER_GONE
             _print(
-                {"event": "notification", "kind": _name(n.kind), "mask": n.mask, "old_state": _name(n.old_state),
-                 "new_state": _name(n.new_state), "timestamp_ns": n.timestamp_ns,
-                 "dropped_before": n.dropped_before},
+                {"event": "notification", "profile": args.profile, **n.to_dict()},
                 args.json,
                 f"{_name(n.kind)} {_name(n.old_state)} -> {_name(n.new_state)}"
                 + (f" (after {n.dropped_before} lost)" if n.dropped_before else ""),

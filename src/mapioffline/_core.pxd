@@ -99,15 +99,8 @@ cdef extern from "mapioffline/mapioffline.h" nogil:
         uint64_t invalid
         uint64_t dropped_reported
 
-    ctypedef struct MAPIOFFLINE_PUMP_SPEC:
-        ULONG threads
-        uint64_t per_thread
-        ULONG flags
-        MAPIOFFLINE_NOTIFY record
-    ctypedef struct mapioffline_pump:
-        pass
-
     const char *mapioffline_version()
+    const char *mapioffline_profile_name_error(const WCHAR *name)
     HRESULT mapioffline_open_embedded(ULONG ulReserved, const WCHAR *pwszProfileNameIn, const GUID *pGUID,
                                       const GUID *pReserved, IMAPIOfflineMgr **ppOfflineObj)
     HRESULT mapioffline_open_outlook(const WCHAR *pwszProfileNameIn, int allow_search,
@@ -141,6 +134,18 @@ cdef extern from "mapioffline/mapioffline.h" nogil:
     long mapioffline_live_sinks()
     long mapioffline_live_offline_objects()
     uint64_t mapioffline_now_ns()
+    HRESULT mapioffline_offline_wait_idle(IMAPIOfflineMgr *obj, int64_t timeout_ns)
+
+# -- Test pump and probe (mapioffline/testing.h) ------------------------------------------------------------------
+cdef extern from "mapioffline/testing.h" nogil:
+    ctypedef struct MAPIOFFLINE_PUMP_SPEC:
+        ULONG threads
+        uint64_t per_thread
+        ULONG flags
+        MAPIOFFLINE_NOTIFY record
+    ctypedef struct mapioffline_pump:
+        pass
+
     HRESULT mapioffline_pump_start(IMAPIOfflineNotify *sink, const MAPIOFFLINE_PUMP_SPEC *spec,
                                    mapioffline_pump **out)
     void mapioffline_pump_join(mapioffline_pump *pump, uint64_t *elapsed_ns)
@@ -149,10 +154,9 @@ cdef extern from "mapioffline/mapioffline.h" nogil:
     mapioffline_condvar_probe *mapioffline_condvar_probe_start(size_t samples)
     uint64_t mapioffline_condvar_probe_wait(mapioffline_condvar_probe *probe)
     void mapioffline_condvar_probe_join(mapioffline_condvar_probe *probe)
-    HRESULT mapioffline_offline_wait_idle(IMAPIOfflineMgr *obj, int64_t timeout_ns)
 
-# -- Bridge (mapioffline.h, "Bridge" section) ---------------------------------------------------------------------
-cdef extern from "mapioffline/mapioffline.h" nogil:
+# -- Bridge (mapioffline/bridge.h) --------------------------------------------------------------------------------
+cdef extern from "mapioffline/bridge.h" nogil:
     HRESULT MAPIOFFLINE_E_PUBLISHER_GONE
     HRESULT MAPIOFFLINE_E_CHANNEL_CORRUPT
     HRESULT MAPIOFFLINE_E_ACCESS_DENIED
@@ -196,3 +200,10 @@ cdef extern from "mapioffline/mapioffline.h" nogil:
     HRESULT mapioffline_open_bridge(const WCHAR *profile, IMAPIOfflineMgr **out, const char **detail)
     int mapioffline_is_bridge(IUnknown *p)
     HRESULT mapioffline_bridge_stats(IMAPIOfflineMgr *bridge, MAPIOFFLINE_BRIDGE_STATS *out)
+
+    ctypedef struct mapioffline_bridge_watch:
+        pass
+
+    HRESULT mapioffline_bridge_watch_start(const WCHAR *profile, mapioffline_bridge_watch **out)
+    void mapioffline_bridge_watch_wait(mapioffline_bridge_watch *watch, int64_t timeout_ns)
+    void mapioffline_bridge_watch_stop(mapioffline_bridge_watch *watch)

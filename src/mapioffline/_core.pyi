@@ -13,7 +13,7 @@ from typing import Any, Final, NamedTuple, Protocol, TypeVar, TypedDict, final
 from _typeshed import WriteableBuffer
 from typing_extensions import Self, disjoint_base
 
-from mapioffline._enums import Capability, NotifyKind, State
+from mapioffline._enums import Capability, EndReason, NotifyKind, State
 from mapioffline.errors import MapiError
 
 _H = TypeVar("_H", bound=OfflineObject)
@@ -22,6 +22,7 @@ _H = TypeVar("_H", bound=OfflineObject)
 CORE_VERSION: Final[str]
 #: MAPIOFFLINE_VERSION_STRING of the header the binding was compiled against.
 HEADER_VERSION: Final[str]
+_DEBUG_INFO: Final[bool]
 #: struct format of one raw record written by Sink.drain_into (32 bytes, little-endian).
 RECORD_FORMAT: Final = "<6IQ"
 RECORD_SIZE: Final = 32
@@ -140,6 +141,8 @@ class Sink(_Handle):
     @property
     def raw_last_state(self) -> int | None: ...
     @property
+    def end_reason(self) -> EndReason | None: ...
+    @property
     def stats(self) -> SinkStats: ...
     def get(self, timeout: float | None = None, *, spin_us: float = 0) -> Notification: ...
     def drain(self, max_items: int | None = None) -> list[Notification]: ...
@@ -233,7 +236,7 @@ class BridgeStats(NamedTuple):
 
 @disjoint_base
 class BridgePublisher:
-    # Always raises TypeError: publishers come from mapioffline._bridge.publish().
+    # Always raises TypeError: publishers come from mapioffline.bridge.publish().
     def __init__(self, *args: object, **kwargs: object) -> None: ...
     @property
     def profile(self) -> str: ...
@@ -260,3 +263,14 @@ class BridgePublisher:
 def _open_bridge_pointer(profile: str) -> tuple[int, None] | tuple[None, MapiError]: ...
 def _adopt_bridge(cls: type[_H], address: int, profile: str) -> _H: ...
 def _bridge_stats(address: int) -> BridgeStats: ...
+
+@disjoint_base
+class _BridgeWatch:
+    # __cinit__ takes the profile, so at runtime it goes through __new__.
+    def __new__(cls, profile: str) -> Self: ...
+    def wait(self, timeout: float | None) -> None: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...

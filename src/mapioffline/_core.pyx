@@ -17,10 +17,23 @@ import warnings
 from typing import NamedTuple
 
 from mapioffline._address import address_of
-from mapioffline._enums import Capability, NotifyKind, State
+from mapioffline._enums import Capability, EndReason, NotifyKind, State
+from mapioffline._names import as_argument, shown
 from mapioffline.errors import ClosedError, NotSupported, PublisherGone, StreamEnded, exception_for
 
 from mapioffline._core cimport *
+
+cdef extern from *:
+    """
+    #ifndef MAPIOFFLINE_DEBUG_INFO
+    #define MAPIOFFLINE_DEBUG_INFO 0
+    #endif
+    """
+    int MAPIOFFLINE_DEBUG_INFO
+
+#: Whether setup.py built this library with debug info (MAPIOFFLINE_DEBUG=1 or a sanitizer build); release builds
+#: carry none.
+_DEBUG_INFO = MAPIOFFLINE_DEBUG_INFO != 0
 
 CORE_VERSION = mapioffline_version().decode("ascii")
 HEADER_VERSION = MAPIOFFLINE_VERSION_STRING.decode("ascii")
@@ -117,11 +130,17 @@ cdef uint64_t _u64(object value, str name) except? 0xFFFFFFFFFFFFFFFF:
     return <uint64_t>value
 
 
-cdef bytes _wide(str text):
-    """A NUL-terminated UTF-16 string for WCHAR* parameters."""
-    if "\0" in text:
-        raise ValueError("profile name must not contain NUL characters")
-    return (text + "\0").encode("utf-16-le")
+cdef bytes _wide(str profile):
+    """``profile`` as the NUL-terminated UTF-16 string every WCHAR* profile parameter takes, once the native rule
+    (mapioffline_profile_name_error: the one place it is written) accepts it; else InvalidArgument (a ValueError)
+    that says why. Surrogates pass through as the units they stand for, so that the rule sees them."""
+    cdef bytes wide = (profile + "\0").encode("utf-16-le", "surrogatepass")
+    cdef const char *why = b"a profile name must not contain NUL characters"
+    if "\0" not in profile:
+        why = mapioffline_profile_name_error(<const WCHAR *><const char *>wide)
+    if why is NULL:
+        return wide
+    raise exception_for(<uint32_t>E_INVALIDARG, f"invalid profile name {shown(profile)}: {why.decode('utf-8')}")
 
 
 class SinkStats(NamedTuple):
@@ -145,7 +164,10 @@ class SinkStats(NamedTuple):
 @cython.freelist(512)
 @cython.final
 cdef class Notification:
-    """One notification, immutable. ``kind`` is always a NotifyKind and ``old_state``/``new_state`` always a State:
+    """Notification(kind, client_token=0, mask=0x3, old_state=0, new_state=0, timestamp_ns=0, dropped_before=0)
+--
+
+One notification, immutable. ``kind`` is always a NotifyKind and ``old_state``/``new_state`` always a State:
     a value a foreign manager may send outside the known ones reads as ``NotifyKind.UNKNOWN``/``State.UNKNOWN``,
     and the number as it arrived is ``raw_kind``/``raw_old_state``/``raw_new_state`` (plain ints, always set).
     ``timestamp_ns`` is on the clock of time.perf_counter_ns(); ``dropped_before`` counts notifications the full
@@ -348,6 +370,17 @@ cdef int _end_code(IMAPIOfflineNotify *p) noexcept nogil:
     return <int>mapioffline_sink_end_reason(p)
 
 
+cdef object _end_reason_of(ULONG code):
+    """The EndReason of a MAPIOFFLINE_END_* value (None for MAPIOFFLINE_END_NONE)."""
+    if code == MAPIOFFLINE_END_NONE:
+        return None
+    if code == MAPIOFFLINE_END_UNADVISED:
+        return EndReason.UNADVISED
+    if code == MAPIOFFLINE_END_PUBLISHER_GONE:
+        return EndReason.PUBLISHER_GONE
+    return EndReason.FAILED
+
+
 cdef object _end_error(int code):
     """The exception for an _end_code (not 0)."""
     if code == -1:
@@ -385,7 +418,10 @@ cdef uint64_t _spin_ns(object spin_us) except? 0:
 
 
 cdef class Sink(_Handle):
-    """The native IMAPIOfflineNotify sink: Notify (any thread, no GIL, no locks, no allocation) fills a bounded
+    """Sink(capacity=1024)
+--
+
+The native IMAPIOfflineNotify sink: Notify (any thread, no GIL, no locks, no allocation) fills a bounded
     lock-free ring of ``capacity`` records (rounded up to a power of two); Python consumes it. A full ring refuses
     the newest notification and counts it; the next record that fits reports it in ``dropped_before``.
 
@@ -397,6 +433,7 @@ cdef class Sink(_Handle):
     cdef ULONG _final_last_state
     cdef bint _final_has_last_state
     cdef ULONG _final_capacity
+    cdef ULONG _final_end_reason
 
     def __cinit__(self, capacity=1024):
         if isinstance(capacity, bool) or not isinstance(capacity, int):
@@ -419,6 +456,7 @@ cdef class Sink(_Handle):
         mapioffline_sink_stats(p, &self._final_stats)
         self._final_has_last_state = mapioffline_sink_get_last_state(p, &self._final_last_state)
         self._final_capacity = mapioffline_sink_capacity(p)
+        self._final_end_reason = mapioffline_sink_end_reason(p)
 
     cdef inline IMAPIOfflineNotify *_sink(self) except NULL:
         return <IMAPIOfflineNotify *>self._unknown()
@@ -465,6 +503,18 @@ cdef class Sink(_Handle):
         if self._has_final():
             return self._final_last_state if self._final_has_last_state else None
         return _raw_last_state_of(self._sink())
+
+    @property
+    def end_reason(self):
+        """Why the stream ended, once it has: an EndReason (UNADVISED: every subscription feeding the sink ended;
+        PUBLISHER_GONE: a bridge publisher feeding it stopped or died; FAILED: a feed failed otherwise; CLOSED: the
+        sink was closed while its stream went on). None while it goes on, and before any subscription fed it; a
+        new subscription reopens the stream (None again). Read it after a ``for``/``async for`` loop stopped, or
+        after a callback dispatcher finished, to tell why. Readable after close()."""
+        if self._has_final():
+            reason = _end_reason_of(self._final_end_reason)
+            return EndReason.CLOSED if reason is None else reason
+        return _end_reason_of(mapioffline_sink_end_reason(self._sink()))
 
     @property
     def stats(self):
@@ -690,7 +740,10 @@ cdef int64_t _IDLE_SLICE_NS = 50_000_000
 
 
 cdef class OfflineObject(_Handle):
-    """An IMAPIOfflineMgr: the embedded object, Outlook's, or one wrapped with from_pointer(). Context manager;
+    """OfflineObject(*args, **kwargs)
+--
+
+An IMAPIOfflineMgr: the embedded object, Outlook's, or one wrapped with from_pointer(). Context manager;
     close() is idempotent; subscriptions keep their object alive on their own."""
 
     cdef readonly str backend
@@ -771,9 +824,11 @@ cdef class OfflineObject(_Handle):
         ``block=False`` returns at once and the change runs on the object's thread. Setting the current state
         does nothing and sends nothing.
 
-        A call made while another change is handing out DONE (the embedded object, spec 7.4 refinement 0.2) is
-        queued and carried out right after that; ``block=True`` then returns once its own change is done. Only one
-        call can be queued so: a second one while it waits gets Pending. ``wait_idle()`` waits for a change in
+        On the embedded object, a call made while another change is handing out DONE is queued and carried out
+        right after that (so a consumer that has just seen DONE can react at once); ``block=True`` then returns once
+        its own change is done (or, if it asks for the state that change is heading to, sends nothing and returns
+        once that DONE reached every sink). Only one call can be queued so: a second one while it waits gets
+        Pending. ``wait_idle()`` waits for a change in
         flight without polling.
 
         Raises TypeError/ValueError for bad arguments (before any native call), Pending (retryable) while a
@@ -885,7 +940,7 @@ def _open_embedded(type cls, str profile):
     cdef bytes wide = _wide(profile)
     cdef IMAPIOfflineMgr *p = NULL
     _check(mapioffline_open_embedded(0, <const WCHAR *><const char *>wide, &GUID_GlobalState, NULL, &p),
-           f"cannot open the embedded offline object for {profile!r}")
+           f"cannot open the embedded offline object for {shown(profile)}")
     return _adopt(cls, p, "embedded", profile)
 
 
@@ -917,7 +972,10 @@ def _outlook_export():
 # -- testing support ---------------------------------------------------------------------------------------------
 
 cdef class PumpHandle:
-    """Native producer threads calling Notify; see mapioffline.testing.start_pump."""
+    """PumpHandle()
+--
+
+Native producer threads calling Notify; see mapioffline.testing.start_pump."""
 
     cdef mapioffline_pump *_pump
     cdef readonly uint64_t elapsed_ns
@@ -1096,11 +1154,12 @@ cdef str _set_state_failure(HRESULT hr, str backend, str profile):
     if hr == E_PENDING:
         return "a state change is still in flight"
     if backend == "bridge" and hr == MAPI_E_NO_SUPPORT:
-        return (f"the bridge publisher of profile {profile!r} does not accept set_state requests (they are off by "
-                f"default: start it with `python -m mapioffline bridge publish --profile {profile} "
-                f"--allow-set-state`)")
+        return (f"the bridge publisher of profile {shown(profile)} does not accept set_state requests (they are off "
+                f"by default): start it with `python -m mapioffline bridge publish --profile {as_argument(profile)} "
+                "--allow-set-state`, or for Outlook's add-in run `python -m mapioffline addin install "
+                "--allow-set-state` and restart Outlook")
     if backend == "bridge" and hr == MAPIOFFLINE_E_PUBLISHER_GONE:
-        return f"the bridge publisher of profile {profile!r} is gone"
+        return f"the bridge publisher of profile {shown(profile)} is gone"
     return "SetCurrentState failed"
 
 
@@ -1137,8 +1196,11 @@ def _bridge_stats(address):
 
 
 cdef class BridgePublisher:
-    """Publishes an offline object's notifications into the channel of a profile, for subscribers in other
-    processes of this user. Made by mapioffline._bridge.publish(); stop() (or leaving the ``with`` block) ends every
+    """BridgePublisher(*args, **kwargs)
+--
+
+Publishes an offline object's notifications into the channel of a profile, for subscribers in other
+    processes of this user. Made by mapioffline.bridge.publish(); stop() (or leaving the ``with`` block) ends every
     subscriber's stream. Holds its own reference on the source object."""
 
     cdef mapioffline_bridge_publisher *_p
@@ -1151,7 +1213,7 @@ cdef class BridgePublisher:
         self._generation = _fork_generation
 
     def __init__(self, *args, **kwargs):
-        raise TypeError("use mapioffline._bridge.publish()")
+        raise TypeError("use mapioffline.bridge.publish()")
 
     @staticmethod
     def _start(OfflineObject source not None, str profile, bint allow_set_state, ring_capacity):
@@ -1171,7 +1233,7 @@ cdef class BridgePublisher:
         with nogil:
             hr = mapioffline_bridge_publish_start(src, name, flags, capacity, &p, &detail)
             src.Release()
-        _check(hr, _detail_or(detail, f"cannot publish profile {profile!r}"))
+        _check(hr, _detail_or(detail, f"cannot publish profile {shown(profile)}"))
         cdef BridgePublisher self = BridgePublisher.__new__(BridgePublisher)
         self._p = p
         self.profile = profile
@@ -1180,7 +1242,7 @@ cdef class BridgePublisher:
 
     @property
     def region_name(self):
-        """The OS name of the channel's shared memory (on Linux, a file in /dev/shm)."""
+        """The OS name of the channel (on Linux, the path of its locator in the user's channel directory)."""
         if self._p is NULL:
             raise ClosedError("the publisher is stopped")
         return mapioffline_bridge_publisher_region(self._p).decode("utf-8")
@@ -1245,3 +1307,43 @@ cdef class BridgePublisher:
     def __repr__(self):
         state = "stopped" if self._p is NULL else "publishing"
         return f"<mapioffline.BridgePublisher {state} profile={self.profile!r}>"
+
+
+cdef class _BridgeWatch:
+    """Wakes its owner when a bridge publisher of a profile may have appeared (mapioffline_bridge_watch_*): made
+    before the attempt to open that it guards, used by one thread, closed when done."""
+
+    cdef mapioffline_bridge_watch *_w
+
+    def __cinit__(self, str profile):
+        self._w = NULL
+        cdef bytes wide = _wide(profile)
+        cdef const WCHAR *name = <const WCHAR *><const char *>wide
+        _check(mapioffline_bridge_watch_start(name, &self._w), "cannot watch for a bridge publisher")
+
+    def wait(self, timeout):
+        """Returns (GIL released) when a publisher may have appeared, or after ``timeout`` seconds (None: no
+        limit), or after a wait slice so that Ctrl-C is noticed; the caller looks again. Raises KeyboardInterrupt
+        on Ctrl-C."""
+        cdef int64_t ns = _timeout_ns(timeout)
+        if ns < 0 or ns > _WAIT_SLICE_NS:
+            ns = _WAIT_SLICE_NS
+        if self._w is NULL:
+            raise ClosedError("the watch is closed")
+        with nogil:
+            mapioffline_bridge_watch_wait(self._w, ns)
+        PyErr_CheckSignals()
+
+    def close(self):
+        cdef mapioffline_bridge_watch *w = self._w
+        self._w = NULL
+        mapioffline_bridge_watch_stop(w)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def __dealloc__(self):
+        mapioffline_bridge_watch_stop(self._w)

@@ -45,3 +45,46 @@ def method_type() -> Callable[..., Any]:
         raise NotImplementedError(problem)
     factory: Callable[..., Any] = getattr(ctypes, "WINFUNCTYPE", ctypes.CFUNCTYPE)
     return factory
+
+
+_E_NOINTERFACE = 0x80004002 - 2**32  # as ctypes returns a signed HRESULT
+
+
+class CtypesComObject:
+    """A COM object written in Python with ctypes, the way a pywin32/comtypes user without mapioffline writes one:
+    IUnknown (QueryInterface answering ``iids``, AddRef/Release counting ``refs``) followed by ``methods``, each a
+    ``(restype, argtypes, function)`` whose function takes ``this`` first. ``com_pointer`` is the object's address.
+    The benchmark's baseline sink and the tests' foreign sinks and managers are all made from it.
+
+    ``iids``: the 16-byte IIDs QueryInterface answers (None: every IID, as the simplest hand-written object does).
+    Raises NotImplementedError where ctypes cannot make our calling convention (i386 Linux), before any callback
+    exists that a native thread could call."""
+
+    def __init__(self, iids: tuple[bytes, ...] | None,
+                 methods: list[tuple[Any, tuple[Any, ...], Callable[..., Any]]]) -> None:
+        method = method_type()
+        self.refs = 1
+        self._iids = iids
+        void_p = ctypes.c_void_p
+        slots = [(ctypes.c_int32, (void_p, ctypes.POINTER(void_p)), self._query_interface),
+                 (ctypes.c_uint32, (), self._add_ref), (ctypes.c_uint32, (), self._release), *methods]
+        self._callbacks = [method(restype, void_p, *argtypes)(function) for restype, argtypes, function in slots]
+        self._vtable = (void_p * len(self._callbacks))(*(ctypes.cast(cb, void_p) for cb in self._callbacks))
+        self._object = (void_p * 1)(ctypes.addressof(self._vtable))
+        self.com_pointer: int = ctypes.addressof(self._object)
+
+    def _query_interface(self, this: int, iid: int, out: Any) -> int:
+        if self._iids is not None and ctypes.string_at(iid, 16) not in self._iids:
+            out[0] = None
+            return _E_NOINTERFACE
+        out[0] = this
+        self.refs += 1
+        return 0
+
+    def _add_ref(self, this: int) -> int:
+        self.refs += 1
+        return self.refs
+
+    def _release(self, this: int) -> int:
+        self.refs -= 1
+        return self.refs

@@ -1,8 +1,9 @@
 """Callback delivery: one dispatcher thread per callback subscription hands each notification to the callback.
 
 Rules (README, "Callbacks"):
-- The dispatcher consumes its sink; a sink has at most one active callback subscription at a time (advising a new
-  one after the previous was unadvised first lets the previous dispatcher hand over what is left).
+- The dispatcher consumes its sink; a sink has at most one active callback subscription at a time. Advising the
+  sink again after its callback subscription was unadvised, with or without a callback, first lets that dispatcher
+  hand over what is left and stop (``hand_over``): nothing of the new feed reaches the old callback.
 - Closing the subscription (``close()``, leaving ``with``) lets the dispatcher hand over every notification already
   in the sink, then stop; ``close(timeout=...)`` bounds that wait, and what is left stays counted in
   ``sink.stats.pending``. Closing from inside the callback works the same way, after the callback returns.
@@ -27,7 +28,7 @@ from mapioffline.errors import ClosedError
 if TYPE_CHECKING:
     from mapioffline._core import Notification, Sink  # the binding's Sink: the dispatcher needs no asyncio
 
-__all__ = ["Dispatcher", "set_exit_timeout", "exit_timeout"]
+__all__ = ["Dispatcher", "hand_over", "set_exit_timeout", "exit_timeout"]
 
 logger = logging.getLogger("mapioffline")
 
@@ -71,6 +72,16 @@ _busy_sinks: weakref.WeakKeyDictionary[Sink, Dispatcher] = weakref.WeakKeyDictio
 # Dispatchers still running, for the exit hook (weak: a collected subscription's dispatcher has finished).
 _running: weakref.WeakSet[Dispatcher] = weakref.WeakSet()
 _lock = threading.Lock()
+
+
+def hand_over(sink: Sink) -> None:
+    """A plain subscription is about to feed ``sink``: the dispatcher of an unadvised callback subscription still
+    consuming it hands over what is left and stops first (from inside that dispatcher's own callback it cannot be
+    waited for: it stops once the callback returns)."""
+    with _lock:
+        owner = _busy_sinks.get(sink)
+    if owner is not None and owner.retired and not owner._finished:
+        owner.finish(None)
 
 
 class Dispatcher:
@@ -194,8 +205,13 @@ class Dispatcher:
             return True
         self._abandoned = True
         logger.warning("mapioffline: a callback did not finish within %s s; %s notification(s) left undelivered "
-                       "(counted in sink.stats.pending)", timeout, _pending(self._sink))
+                       "(counted in sink.stats.pending)", _seconds(timeout), _pending(self._sink))
         return False
+
+
+def _seconds(value: float | None) -> str:
+    """A duration for a message: at most three decimals ("5", not "4.999952081000174")."""
+    return "no limit" if value is None else f"{round(value, 3):g}"
 
 
 def _pending(sink: Sink) -> int:

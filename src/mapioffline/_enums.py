@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["State", "Capability", "NotifyKind", "OFFLINE_MASK", "STATE_ALL", "FLAG_BLOCK"]
+__all__ = ["State", "Capability", "NotifyKind", "EndReason", "OFFLINE_MASK", "STATE_ALL", "FLAG_BLOCK"]
 
 OFFLINE_MASK = 0x00000003
 STATE_ALL = 0x003F037F
@@ -80,3 +80,18 @@ class NotifyKind(enum.IntEnum):
 
     __str__ = _str_by_name
     __format__ = _format_by_name
+
+
+class EndReason(enum.Enum):
+    """Why a stream ended (``Sink.end_reason``, ``Subscription.end_reason``; None while it goes on).
+
+    ``UNADVISED``: every subscription feeding the sink was unadvised or closed. ``PUBLISHER_GONE``: the bridge
+    publisher feeding it stopped or died. ``FAILED``: a feed failed for another reason. ``CLOSED``: the sink was
+    closed while its stream went on. The values are the lower-case names (``EndReason("publisher_gone")``)."""
+
+    UNADVISED = "unadvised"
+    PUBLISHER_GONE = "publisher_gone"
+    FAILED = "failed"
+    CLOSED = "closed"
+
+    __str__ = _str_by_name

@@ -11,7 +11,8 @@ import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from mapioffline._dispatch import Dispatcher
+from mapioffline._dispatch import Dispatcher, hand_over
+from mapioffline._enums import EndReason
 from mapioffline.errors import ClosedError
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ class Subscription:
     _lock: threading.Lock
     _unadvise_lock: threading.Lock
     _close_sink_when_dispatcher_ends: bool
+    _end_reason: EndReason | None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("use OfflineObject.advise()")
@@ -68,14 +70,17 @@ class Subscription:
         self._owns_sink = sink is None
         self._client_token = token
         self._close_sink_when_dispatcher_ends = False
+        self._end_reason = None
         self._advise_token = 0
         self._offline = None
-        # A callback subscription claims its sink before Advise: a previous, unadvised callback subscription hands
-        # over what is left first, so no record of this new feed can reach the old callback.
+        # Before Advise, a previous, unadvised callback subscription on the sink hands over what is left and stops,
+        # so no record of this new feed can reach the old callback; a callback subscription also claims the sink.
         self._dispatcher = None
         try:
             if callback is not None:
                 self._dispatcher = Dispatcher(self._sink, callback, self._dispatcher_ended)
+            elif sink is not None:
+                hand_over(self._sink)
             own = offline._clone()  # checks that the object is open
             try:
                 self._advise_token = own._advise_native(self._sink, token)
@@ -136,6 +141,19 @@ class Subscription:
         without a callback."""
         return None if self._dispatcher is None else self._dispatcher.callback_running_for
 
+    @property
+    def end_reason(self) -> EndReason | None:
+        """Why this subscription's stream ended: None while it goes on; EndReason.PUBLISHER_GONE when the bridge
+        publisher feeding the sink stopped or died (FAILED for another failure of a feed), CLOSED when the sink was
+        closed first, else UNADVISED once unadvise() or close() ended it. Lets code after a ``for``/``async for``
+        loop, or after a callback subscription, tell why without catching exceptions."""
+        if self._end_reason is not None:
+            return self._end_reason
+        try:
+            return self._sink.end_reason
+        except ClosedError:  # a fork child: the sink is inert there
+            return EndReason.CLOSED
+
     def unadvise(self) -> None:
         """Stops delivery (Unadvise); the sink stays open so what arrived can still be taken. Idempotent, and
         safe from several threads at once: a second caller returns once the first has finished."""
@@ -144,6 +162,11 @@ class Subscription:
                 token, self._advise_token = self._advise_token, 0
             if not token:
                 return
+            try:
+                reason = self._sink.end_reason  # read before our own detach: a failure or a close came first
+            except ClosedError:
+                reason = None
+            self._end_reason = EndReason.UNADVISED if reason in (None, EndReason.UNADVISED) else reason
             offline = self._offline
             if offline is not None:
                 try:

@@ -18,6 +18,9 @@ constexpr int64_t kRequestTimeoutNs = 30ll * 1000000000ll;  // a publisher that 
 
 std::atomic<const void *> g_bridge_vtable{nullptr};
 
+// The bridge object whose reader thread this is (nullptr on every other thread).
+thread_local const void *t_reader_of = nullptr;
+
 // Raises the region's `wanted` to at least `want` ("a publication that makes wake_word `want` must wake someone").
 // It only rises (signed: the words wrap), so an older sleeper's value never hides a newer one.
 void RaiseWanted(Header *h, uint32_t want) noexcept {
@@ -40,8 +43,8 @@ HRESULT BridgeObject::Open(const WCHAR *profile, IMAPIOfflineMgr **out, const ch
   *detail = nullptr;
   if (!out) return E_INVALIDARG;
   *out = nullptr;
-  if (!profile || !profile[0]) {
-    *detail = "the profile name must not be empty";
+  if (const char *why = ProfileNameError(profile)) {
+    *detail = why;
     return E_INVALIDARG;
   }
   BridgeObject *self = nullptr;
@@ -73,7 +76,7 @@ HRESULT BridgeObject::Open(const WCHAR *profile, IMAPIOfflineMgr **out, const ch
     self->reader_thread_ = std::thread([self] { self->ReaderMain(); });
   } catch (...) {
     *detail = "cannot start the bridge's threads";
-    self->Destroy(false);
+    self->Teardown(/*on_reader=*/false);
     return E_OUTOFMEMORY;
   }
   *out = self;
@@ -98,22 +101,32 @@ HRESULT BridgeObject::QueryInterface(REFIID iid, void **out) noexcept {
 
 ULONG BridgeObject::AddRef() noexcept { return refs_.fetch_add(1, std::memory_order_relaxed) + 1; }
 
+// Only the callers' references are counted: our own threads never take one. Once the count reached 0 nothing
+// can raise it again (a reference taken by a thread of ours after the last Release reached 0 let two teardowns run
+// at once), so exactly one Release calls Destroy.
 ULONG BridgeObject::Release() noexcept {
   const ULONG n = refs_.fetch_sub(1, std::memory_order_acq_rel) - 1;
-  if (n == 0) Destroy(OnReaderThread());
+  if (n == 0) Destroy();
   return n;
 }
 
-bool BridgeObject::OnReaderThread() const noexcept {
-  return reader_thread_.joinable() && reader_thread_.get_id() == std::this_thread::get_id();
-}
-
-// The last reference is gone. On the reader thread (a sink's Notify released it) the reader is detached and
-// returns without touching us: ReaderMain holds a reference across every delivery and checks for this.
-void BridgeObject::Destroy(bool on_reader) noexcept {
+// The last reference is gone. The thread that released it tears down (joins our threads, deletes us), except our
+// reader thread (a sink released the last reference from inside Notify): it cannot join itself, and the delivery
+// in progress still uses us, so it only marks the object; ReaderMain tears down once that delivery has returned.
+void BridgeObject::Destroy() noexcept {
   // In a fork child our threads do not exist and their locks may be held forever: leak, as the embedded object
   // does (fork_generation.h).
   if (fork_generation_ != ForkGeneration()) return;
+  if (t_reader_of == this) {
+    destroy_when_delivered_ = true;
+    return;
+  }
+  Teardown(/*on_reader=*/false);
+}
+
+// Runs once, on the thread that owns the teardown: the releasing thread (on_reader false), or our reader thread
+// between two deliveries, which then returns without touching us.
+void BridgeObject::Teardown(bool on_reader) noexcept {
   stop_.store(true, std::memory_order_release);
   watch_.Cancel();
   WakeReader();
@@ -125,7 +138,7 @@ void BridgeObject::Destroy(bool on_reader) noexcept {
       reader_thread_.join();
     }
   }
-  sinks_.Clear();  // no Notify is in progress: the reader has returned (or is returning without touching us)
+  sinks_.Clear();  // no Notify is in progress: the reader has returned (or is this thread, between deliveries)
   delete this;
 }
 
@@ -194,6 +207,16 @@ bool BridgeObject::SleepUntilPublished() noexcept {
 }
 
 void BridgeObject::ReaderMain() noexcept {
+  t_reader_of = this;
+  RunReader();
+  t_reader_of = nullptr;
+  // A sink released the last reference from inside a Notify: the teardown is ours (Destroy). Nothing else can
+  // touch us now (the count reached 0), and Teardown does not return into us.
+  if (destroy_when_delivered_) Teardown(/*on_reader=*/true);
+}
+
+// Returns when we are closing, the streams have ended, or the last reference was released from inside a Notify.
+void BridgeObject::RunReader() noexcept {
   MAPIOFFLINE_RECORD records[kReadBatch];
   for (;;) {
     uint64_t dropped = 0;
@@ -205,13 +228,8 @@ void BridgeObject::ReaderMain() noexcept {
       return;
     }
     if (n > 0 || dropped > 0) {
-      // Our own reference across the calls out: a sink may release the last one from inside Notify.
-      AddRef();
       Deliver(records, static_cast<size_t>(n), dropped);
-      if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-        Destroy(/*on_reader=*/true);
-        return;
-      }
+      if (destroy_when_delivered_) return;
       continue;
     }
     // Nothing left to read: only now does a stop or a death end the streams, so nothing published is lost.
@@ -228,7 +246,8 @@ void BridgeObject::Deliver(const MAPIOFFLINE_RECORD *records, size_t n, uint64_t
   received_.fetch_add(n, std::memory_order_relaxed);
   dropped_.fetch_add(dropped, std::memory_order_relaxed);
   sinks_.ForEachActive(sinks_.Current(), [&](AdviseTable::Entry &entry) {
-    // A gap first, so that the sink reports it in dropped_before of the next record it receives.
+    // A gap first, so that the sink reports it in dropped_before of the next record it receives: every loss Read
+    // reported came before records[0] (Read stops at a loss that follows a record it took).
     if (dropped > 0 && entry.native) mapioffline_sink_note_dropped(entry.sink, dropped);
     // An Unadvise from inside one of these calls stops the rest (release_after_call).
     for (size_t i = 0; i < n && !entry.release_after_call; ++i) {
@@ -282,6 +301,9 @@ HRESULT BridgeObject::Advise(ULONG flags, MAPIOFFLINE_ADVISEINFO *info, ULONG *t
 }
 
 HRESULT BridgeObject::Unadvise(ULONG /*flags: ignored, always S_OK (spec §7.9)*/, ULONG token) noexcept {
+  // Fork child: no reader thread will ever leave a Notify it was in at the fork, nor release the table's lock;
+  // the registration leaks with the object.
+  if (fork_generation_ != ForkGeneration()) return S_OK;
   sinks_.Remove(token);
   return S_OK;
 }

@@ -46,8 +46,10 @@ class BridgeObject final : public ReservedSlots {
  private:
   BridgeObject();
   ~BridgeObject();
-  void Destroy(bool on_reader) noexcept;
+  void Destroy() noexcept;
+  void Teardown(bool on_reader) noexcept;
   void ReaderMain() noexcept;
+  void RunReader() noexcept;
   void WatcherMain() noexcept;
   void MarkPublisherGone() noexcept;
   bool SleepUntilPublished() noexcept;
@@ -55,9 +57,8 @@ class BridgeObject final : public ReservedSlots {
   void EndStreams(ULONG reason) noexcept;
   void WakeReader() noexcept;
   HRESULT Request(ULONG flags, ULONG state, uint64_t *head_after) noexcept;
-  bool OnReaderThread() const noexcept;
 
-  std::atomic<ULONG> refs_{1};
+  std::atomic<ULONG> refs_{1};  // the callers' references only (Release)
   const uint32_t fork_generation_;  // made in this generation: in a fork child our threads do not exist
   Region region_;
   Reader reader_;
@@ -69,6 +70,7 @@ class BridgeObject final : public ReservedSlots {
   std::atomic<ULONG> end_reason_{0};         // MAPIOFFLINE_END_* once the reader ended the streams
   std::atomic<uint64_t> received_{0};
   std::atomic<uint64_t> dropped_{0};
+  bool destroy_when_delivered_ = false;  // reader thread only: the last Release came from inside a Notify
 
   AdviseTable sinks_;  // the registrations; its own lock
 

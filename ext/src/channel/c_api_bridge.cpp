@@ -1,9 +1,12 @@
 // The extern "C" API of the bridge (declared in mapioffline.h, "Bridge" section).
 #include "channel/bridge_object.h"
+#include "channel/os.h"
 #include "channel/publisher.h"
+#include "profile_key.h"
 #include "mapioffline/mapioffline.h"
 
 using mapioffline::channel::BridgeObject;
+using mapioffline::channel::ChannelWatch;
 using mapioffline::channel::Publisher;
 
 #if defined(__linux__) || defined(_WIN32)
@@ -14,6 +17,8 @@ using mapioffline::channel::Publisher;
 
 // The opaque handle is the Publisher itself.
 struct mapioffline_bridge_publisher {};
+// The opaque handle is a ChannelWatch.
+struct mapioffline_bridge_watch {};
 
 extern "C" {
 
@@ -100,5 +105,34 @@ HRESULT mapioffline_bridge_stats(IMAPIOfflineMgr *bridge, MAPIOFFLINE_BRIDGE_STA
   static_cast<BridgeObject *>(bridge)->Stats(out);
   return S_OK;
 }
+
+HRESULT mapioffline_bridge_watch_start(const WCHAR *profile, mapioffline_bridge_watch **out) {
+  if (!out) return E_INVALIDARG;
+  *out = nullptr;
+  if (!profile || !profile[0]) return E_INVALIDARG;
+#if MAPIOFFLINE_HAVE_BRIDGE
+  try {
+    auto *watch = new ChannelWatch;
+    try {
+      watch->Start(mapioffline::FoldProfileName(profile));
+    } catch (...) {
+      delete watch;
+      return E_OUTOFMEMORY;
+    }
+    *out = reinterpret_cast<mapioffline_bridge_watch *>(watch);
+    return S_OK;
+  } catch (...) {
+    return E_OUTOFMEMORY;
+  }
+#else
+  return MAPI_E_NO_SUPPORT;
+#endif
+}
+
+void mapioffline_bridge_watch_wait(mapioffline_bridge_watch *watch, int64_t timeout_ns) {
+  if (watch) reinterpret_cast<ChannelWatch *>(watch)->Wait(timeout_ns);
+}
+
+void mapioffline_bridge_watch_stop(mapioffline_bridge_watch *watch) { delete reinterpret_cast<ChannelWatch *>(watch); }
 
 }  // extern "C"

@@ -26,6 +26,7 @@ namespace channel {
 inline constexpr uint32_t kMagic = 0x48434F4Du;  // "MOCH" in memory order
 inline constexpr uint32_t kLayoutVersion = 2;  // 2: `wanted` (a version-1 subscriber does not set it)
 inline constexpr uint32_t kMaxProfileUnits = 256;  // UTF-16 code units of the folded profile name
+static_assert(MAPIOFFLINE_MAX_PROFILE_NAME <= kMaxProfileUnits, "a valid profile name fits the header");
 inline constexpr uint32_t kRequestSlots = 8;
 inline constexpr uint32_t kMinRingCapacity = 2;
 inline constexpr uint32_t kMaxRingCapacity = 1u << 20;

@@ -2,8 +2,9 @@
 // one of its words across processes, and watching the publisher process for its death.
 //
 // Linux (os_linux.cpp): the region is a sealed memfd (its size cannot change, so no access within it can SIGBUS),
-// found through a small locator under a POSIX shared-memory name (/dev/shm, mode 0600, the uid in the name) and
-// opened through /proc/<pid>/fd; shared futexes on the region's words, pidfd_open + poll for the publisher's death.
+// found through a small locator (mode 0600) in the user's own channel directory ($XDG_RUNTIME_DIR/mapioffline, else
+// /dev/shm/mapioffline-<uid>; mode 0700, checked) and opened through /proc/<pid>/fd; shared futexes on the region's
+// words, pidfd_open + poll for the publisher's death.
 // Windows (os_windows.cpp): a file mapping in the Local\ namespace with a DACL for the user's SID, named semaphores
 // for the words, the publisher's process handle for its death.
 // Elsewhere every call fails with MAPI_E_NO_SUPPORT.
@@ -31,7 +32,10 @@ class Region {
 
   // Publisher: creates the region for `folded` (a folded profile name) with `size` bytes, zero-filled, accessible to
   // this user only. If a region exists whose publisher is dead (or that is not a valid region of ours), it is
-  // replaced; if its publisher lives, MAPI_E_CALL_FAILED with *detail saying so.
+  // replaced; if its publisher lives, MAPI_E_CALL_FAILED with *detail saying so. Linux: also removes the names of
+  // the user's other dead publishers. MAPIOFFLINE_E_ACCESS_DENIED when another user's object is in the way; then
+  // *detail names its owner (such details, and those naming a path, live in a buffer of the calling thread's until
+  // its next call; every other detail is a static string).
   static HRESULT Create(const std::u16string &folded, uint64_t size, Region *out, const char **detail) noexcept;
   // Subscriber: maps the existing region read-write (subscribers write the wake and request words). Checks the
   // owner and permissions and the size bounds; the content is validated by the reader. MAPI_E_NOT_FOUND if none
@@ -41,11 +45,14 @@ class Region {
   static HRESULT Open(const std::u16string &folded, Region *out, const char **detail) noexcept;
   // Publisher: removes the name if it still refers to this region (a replacement may own the name by now).
   void Unlink() noexcept;
+  // Publisher, once the region is live (Writer::Go): tells ChannelWatch sleepers to look again. The name appears
+  // before the region is live, so a subscriber woken by its appearance may have found it still starting.
+  void Announce() const noexcept;
 
   void *base() const noexcept { return base_; }
   uint64_t size() const noexcept { return size_; }
   bool valid() const noexcept { return base_ != nullptr; }
-  // The OS name (for tests and diagnostics), UTF-8.
+  // The OS name (for tests and diagnostics), UTF-8. Linux: the path of the locator.
   const std::string &name() const noexcept { return name_; }
 
   // Sleeps while *word == expected, at most timeout_ns (negative: no limit); may return early. `word` must lie in
@@ -60,11 +67,18 @@ class Region {
   uint64_t size_ = 0;
   std::string name_;
   intptr_t handle_ = -1;       // Linux: the publisher's memfd (subscribers keep the mapping only); Windows: the mapping
+  intptr_t directory_ = -1;    // Linux: the publisher's channel directory (where Unlink removes its name)
 #if defined(_WIN32)
   intptr_t aux_[16] = {};  // named semaphores per wake word
 #endif
   uint64_t identity_[2] = {};  // Linux: device and inode of our locator, to unlink only our own name
 };
+
+#if defined(__linux__)
+// The path of `folded`'s locator in the user's channel directory, which it creates if missing (for tests: they
+// write hostile locators there). MAPIOFFLINE_E_ACCESS_DENIED, with *detail, as for Region::Create.
+HRESULT LocatorPath(const std::u16string &folded, std::string *out, const char **detail) noexcept;
+#endif
 
 // This process's identity as written into Header::publisher_pid / publisher_start.
 uint32_t SelfPid() noexcept;
@@ -90,6 +104,29 @@ class PublisherWatch {
  private:
   intptr_t process_ = -1;  // Linux: pidfd; Windows: process HANDLE
   intptr_t cancel_ = -1;   // Linux: eventfd; Windows: event HANDLE
+};
+
+// Waits for a channel's name to appear (a publisher starting), for open_offline(wait=...). Start it before the
+// check it guards (an attempt to open), so that a publisher starting in between is not missed.
+// Linux: inotify on the directory that holds the channel's names, woken by the name's creation and by
+// Region::Announce. Windows (its kernel object namespace has no change notification) and a Linux directory that
+// cannot be watched: a bounded interval, kFallbackSliceNs.
+class ChannelWatch {
+ public:
+  static constexpr int64_t kFallbackSliceNs = 250000000;
+  ChannelWatch() = default;
+  ~ChannelWatch();
+  ChannelWatch(const ChannelWatch &) = delete;
+  ChannelWatch &operator=(const ChannelWatch &) = delete;
+  // Throws std::bad_alloc.
+  void Start(const std::u16string &folded);
+  // Returns when the name may have appeared, when a signal arrived (POSIX), or after timeout_ns (negative: no
+  // limit), whichever comes first: the caller looks again and keeps its own deadline. One thread at a time.
+  void Wait(int64_t timeout_ns) noexcept;
+
+ private:
+  intptr_t handle_ = -1;  // Linux: the inotify descriptor
+  std::string leaf_;      // Linux: the name's last component
 };
 
 }  // namespace channel

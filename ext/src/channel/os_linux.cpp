@@ -1,7 +1,7 @@
-// The bridge channel's OS layer on Linux: a sealed memfd for the ring, a locator under a POSIX shared-memory name,
-// shared futexes, pidfd.
+// The bridge channel's OS layer on Linux: a sealed memfd for the ring, a locator under a name in the user's own
+// channel directory, shared futexes, pidfd.
 //
-// Why the ring is not the named file itself: any process of the user can ftruncate a file in /dev/shm, and every
+// Why the ring is not the named file itself: any process of the user can ftruncate a named file, and every
 // process that maps it then dies of SIGBUS on its next access (a hostile or buggy region must give an error, never
 // a crash); and a file that has a name outlives a publisher killed with SIGKILL. So the ring is a memfd
 // (memfd_create), sized, allocated, then sealed with F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL: its size can never
@@ -11,15 +11,30 @@
 // reader validates, never the size. memfds live on the kernel's internal tmpfs, which has no size limit, so a
 // fault cannot fail for want of space as one in a full /dev/shm does, with SIGBUS.)
 //
-// The name (/dev/shm/mapioffline-u<uid>-<hash>, mode 0600, as before) keeps what names are for: finding the
-// channel and refusing a second live publisher. It holds only a locator (locator.h): the publisher's pid and start
-// time and the memfd's descriptor number. Subscribers read it with pread, never mmap, so truncating it costs a
-// failed open, not a crash; then they open the memfd through /proc/<pid>/fd/<n>, which the kernel allows to
-// processes that may ptrace-read the publisher (PTRACE_MODE_READ: the same user, a dumpable publisher; Yama's
-// ptrace_scope restricts attaching only, so it does not get in the way; pidfd_getfd would need attach rights). The
-// memfd must be a regular file of ours, of the size the locator says, sealed as above: anything else is refused.
-// What is left after a SIGKILL is the 32-byte locator, which a new publisher replaces and subscribers read as "no
-// live publisher".
+// The name keeps what names are for: finding the channel and refusing a second live publisher. It lives in the
+// user's channel directory, where no other user can create, open or list anything (ChannelDirectory below):
+// $XDG_RUNTIME_DIR/mapioffline when XDG_RUNTIME_DIR is the user's own with mode 0700 (what logind makes,
+// /run/user/<uid>), else /dev/shm/mapioffline-<uid>, made with mode 0700; either is opened without following a
+// symbolic link and used only if it is a directory of this user's closed to everyone else, through its descriptor
+// (openat, linkat, unlinkat) so that it cannot be swapped after the check. The name, "profile-<hash>", mode 0600,
+// holds only a locator (locator.h): the publisher's pid and start time and the memfd's descriptor number.
+// Subscribers read it with pread, never mmap, so truncating it costs a failed open, not a crash; then they open
+// the memfd through /proc/<pid>/fd/<n>, which the kernel allows to processes that may ptrace-read the publisher
+// (PTRACE_MODE_READ: the same user, a dumpable publisher; Yama's ptrace_scope restricts attaching only, so it does
+// not get in the way; pidfd_getfd would need attach rights). The memfd must be a regular file of ours, of the size
+// the locator says, sealed as above: anything else is refused. What is left after a SIGKILL is the 32-byte
+// locator, which the next publisher of the user removes (of any profile: publishers scan the directory when they
+// start) and subscribers read as "no live publisher".
+//
+// Why a directory of the user's: in /dev/shm itself anyone can create any name, so another user who created a
+// channel's (predictable) name first kept the user from publishing, and anyone could list which profiles a user
+// publishes. /dev/shm/mapioffline-<uid> can still be taken first by another user (then the user's publishers and
+// subscribers refuse it with an error naming its owner, and XDG_RUNTIME_DIR is the way out); the runtime directory
+// cannot, since only root creates it.
+//
+// Publishers change names only under an exclusive flock of the directory (released by the kernel however its
+// holder dies): replacing a dead publisher's name, removing dead publishers' names, removing its own at the end.
+// So a publisher that judged a name dead never removes one that a new publisher linked meanwhile.
 //
 // The locator is written into an unnamed file (O_TMPFILE) that is then linked under the name: a reader never sees
 // it half-written, and the link fails if the name exists, as O_EXCL did.
@@ -37,11 +52,16 @@
 // publication. The pid is checked against the start time written in the region, so a reused pid is not mistaken
 // for the publisher.
 #if defined(__linux__)
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <poll.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <sys/file.h>
 #include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -52,10 +72,12 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 #include "channel/layout.h"
 #include "channel/locator.h"
 #include "channel/os.h"
+#include "clock.h"
 #include "channel/region_name.h"
 
 #ifndef SYS_pidfd_open
@@ -73,17 +95,169 @@ namespace channel {
 
 namespace {
 
-// Where glibc's shm_open keeps its names: the channel's names are the same as when it used shm_open.
 constexpr char kShmDirectory[] = "/dev/shm";
+constexpr char kLocatorPrefix[] = "profile-";
 constexpr unsigned kRingSeals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
 // Seals that would make the ring unmappable for writing (both sides write into it).
 constexpr unsigned kWriteSeals = F_SEAL_WRITE | F_SEAL_FUTURE_WRITE;
 
-std::string ShmName(const std::u16string &folded) {
-  return "/mapioffline-u" + std::to_string(static_cast<unsigned long>(getuid())) + "-" + ProfileHash(folded);
+std::string LocatorName(const std::u16string &folded) { return kLocatorPrefix + ProfileHash(folded); }
+
+// The last component of a path (a Region's name_ is its locator's path).
+std::string LeafOf(const std::string &path) { return path.substr(path.rfind('/') + 1); }
+
+// True for a name LocatorName can make: the prefix and 16 lower-case hex digits.
+bool IsLocatorName(const char *name) {
+  const size_t prefix = sizeof kLocatorPrefix - 1;
+  if (std::strncmp(name, kLocatorPrefix, prefix) != 0 || std::strlen(name) != prefix + 16) return false;
+  for (const char *p = name + prefix; *p; ++p) {
+    if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) return false;
+  }
+  return true;
 }
 
-std::string ShmPath(const std::string &name) { return kShmDirectory + name; }
+// The text of a *detail that names a path or a user. Every other detail is a static string; these live in a buffer
+// of the calling thread's until its next call that sets one (callers copy the detail at once).
+__attribute__((format(printf, 1, 2))) const char *Say(const char *format, ...) {
+  static thread_local char text[1024];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(text, sizeof text, format, args);
+  va_end(args);
+  return text;
+}
+
+// "user 'name' (uid N)", or "uid N" for a uid without a name.
+std::string Owner(uid_t uid) {
+  std::vector<char> buffer(16384);
+  passwd entry;
+  passwd *found = nullptr;
+  std::string text = "uid " + std::to_string(static_cast<unsigned long>(uid));
+  if (getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found) == 0 && found && found->pw_name) {
+    text = "user '" + std::string(found->pw_name) + "' (" + text + ")";
+  }
+  return text;
+}
+
+// XDG_RUNTIME_DIR, opened (O_PATH), when it is usable: an absolute path to a directory of this user's that no one
+// else may enter, as logind makes it. -1 otherwise (unset, or not such a directory: e.g. another user's after su),
+// and then the channel lives in /dev/shm. secure_getenv: a set-user-ID program is not pointed elsewhere.
+int RuntimeDirectory(std::string *path) {
+  const char *env = secure_getenv("XDG_RUNTIME_DIR");
+  if (!env || env[0] != '/') return -1;
+  const int fd = open(env, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || st.st_uid != getuid() || (st.st_mode & 077) != 0) {
+    close(fd);
+    return -1;
+  }
+  *path = env;
+  return fd;
+}
+
+// Opens the user's channel directory (create: making it, mode 0700, if it is missing), checked: a directory, not
+// a symbolic link, this user's, closed to group and others. Returns its descriptor (O_RDONLY: openat, flock,
+// fdopendir) and its path. MAPI_E_NOT_FOUND when it does not exist (and create is false);
+// MAPIOFFLINE_E_ACCESS_DENIED, naming the owner, for anything else in its place.
+HRESULT ChannelDirectory(bool create, int *out, std::string *path, const char **detail) {
+  std::string base;
+  int parent = RuntimeDirectory(&base);
+  const bool fallback = parent < 0;
+  std::string name = "mapioffline";
+  if (fallback) {
+    base = kShmDirectory;
+    name += "-" + std::to_string(static_cast<unsigned long>(getuid()));
+    parent = open(kShmDirectory, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (parent < 0) {
+      *detail = "cannot open /dev/shm";
+      return create ? MAPI_E_CALL_FAILED : MAPI_E_NOT_FOUND;
+    }
+  }
+  *path = base + "/" + name;
+  const char *hint = fallback ? "; set XDG_RUNTIME_DIR to a directory of yours with mode 0700 to use that instead" : "";
+  bool created = false;
+  if (create) {
+    created = mkdirat(parent, name.c_str(), 0700) == 0;
+    if (!created && errno != EEXIST) {
+      const int error = errno;
+      close(parent);
+      *detail = Say("cannot create the channel's directory %s: %s", path->c_str(), std::strerror(error));
+      return MAPI_E_CALL_FAILED;
+    }
+  }
+  const int fd = openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  const int error = errno;
+  struct stat st;
+  if (fd < 0) {
+    const bool known = fstatat(parent, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+    close(parent);
+    if (!known) {
+      if (error == ENOENT) {
+        *detail = "no publisher for this profile";
+        return MAPI_E_NOT_FOUND;
+      }
+      *detail = Say("cannot open the channel's directory %s: %s", path->c_str(), std::strerror(error));
+      return MAPI_E_CALL_FAILED;
+    }
+    const char *what = S_ISLNK(st.st_mode)   ? "a symbolic link"
+                       : !S_ISDIR(st.st_mode) ? "not a directory"
+                                              : "a directory this user cannot open";
+    *detail = Say("the channel's directory %s is %s, owned by %s: refusing it%s", path->c_str(), what,
+                  Owner(st.st_uid).c_str(), hint);
+    return MAPIOFFLINE_E_ACCESS_DENIED;
+  }
+  close(parent);
+  if (created) fchmod(fd, 0700);  // whatever the umask left of it
+  if (fstat(fd, &st) != 0) {
+    close(fd);
+    *detail = "cannot read the channel directory's owner";
+    return MAPI_E_CALL_FAILED;
+  }
+  if (st.st_uid != getuid()) {
+    close(fd);
+    *detail = Say("the channel's directory %s belongs to %s, not to this user: refusing it (only they or root can "
+                  "remove it%s)",
+                  path->c_str(), Owner(st.st_uid).c_str(), hint);
+    return MAPIOFFLINE_E_ACCESS_DENIED;
+  }
+  if ((st.st_mode & 077) != 0) {
+    close(fd);
+    *detail = Say("the channel's directory %s has mode %04o: it must be closed to group and others (chmod 700 it): "
+                  "refusing it",
+                  path->c_str(), static_cast<unsigned>(st.st_mode & 07777));
+    return MAPIOFFLINE_E_ACCESS_DENIED;
+  }
+  *out = fd;
+  return S_OK;
+}
+
+// An exclusive flock of the channel directory, for as long as the object lives (publishers change names only
+// under it). Its own open file description: a descriptor the process shares with a fork child would share the
+// lock too.
+class DirectoryLock {
+ public:
+  explicit DirectoryLock(int dir) : fd_(openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {
+    if (fd_ < 0) return;
+    int rc;
+    do {
+      rc = flock(fd_, LOCK_EX);
+    } while (rc != 0 && errno == EINTR);
+    if (rc != 0) {
+      close(fd_);
+      fd_ = -1;
+    }
+  }
+  ~DirectoryLock() {
+    if (fd_ >= 0) close(fd_);  // releases the lock
+  }
+  DirectoryLock(const DirectoryLock &) = delete;
+  DirectoryLock &operator=(const DirectoryLock &) = delete;
+  bool held() const { return fd_ >= 0; }
+
+ private:
+  int fd_;
+};
 
 // Field 22 of a /proc/<pid>/stat (clock ticks since boot), `path` relative to `dir` (or absolute); 0 if unreadable
 // or if the process has exited. The command name (field 2) may contain spaces and parentheses, so fields are
@@ -202,6 +376,37 @@ bool HeldByLivePublisher(int fd) {
   return read && (status == 0 || (status == kStatusLive && magic == kMagic));
 }
 
+// Removes the names of this user's dead publishers from the channel directory `dir` (the caller holds its lock):
+// each name whose locator decodes and names a process that has exited (ProcessAlive checks the start time too, so
+// a reused pid is not taken for the publisher). Anything else stays: a live publisher's name (running, starting or
+// stopping), a name that holds no locator, a file that is not the user's. `keep`: the caller's own name.
+void RemoveDeadLocators(int dir, const std::string &keep) {
+  const int listing = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR *entries = listing >= 0 ? fdopendir(listing) : nullptr;
+  if (!entries) {
+    if (listing >= 0) close(listing);
+    return;
+  }
+  while (const dirent *entry = readdir(entries)) {
+    if (!IsLocatorName(entry->d_name) || keep == entry->d_name) continue;
+    const int fd = openat(dir, entry->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) continue;
+    struct stat st;
+    const char *ignored = nullptr;
+    Locator locator;
+    const bool dead = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == getuid() &&
+                      SUCCEEDED(ReadLocator(fd, &locator, &ignored)) && !ProcessAlive(locator.pid, locator.start);
+    close(fd);
+    struct stat now;
+    // The name still refers to the file judged (only a process that ignores the lock could have changed it).
+    if (dead && fstatat(dir, entry->d_name, &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == st.st_dev &&
+        now.st_ino == st.st_ino) {
+      unlinkat(dir, entry->d_name, 0);
+    }
+  }
+  closedir(entries);  // closes `listing`
+}
+
 // The publisher's ring: a memfd of `size` bytes, mode 0600 like the name, allocated now (fallocate: a shortage of
 // memory is an error here, not an out-of-memory fault at some later access in whichever process makes it), then
 // sealed. -1 with *detail on failure.
@@ -228,6 +433,20 @@ int CreateRing(uint64_t size, const char **detail) {
 
 }  // namespace
 
+HRESULT LocatorPath(const std::u16string &folded, std::string *out, const char **detail) noexcept {
+  try {
+    int dir = -1;
+    std::string dir_path;
+    const HRESULT hr = ChannelDirectory(true, &dir, &dir_path, detail);
+    if (FAILED(hr)) return hr;
+    close(dir);
+    *out = dir_path + "/" + LocatorName(folded);
+    return S_OK;
+  } catch (...) {
+    return E_OUTOFMEMORY;
+  }
+}
+
 uint32_t SelfPid() noexcept { return static_cast<uint32_t>(getpid()); }
 
 uint64_t SelfStartTime() noexcept { return StartTimeOf(AT_FDCWD, "/proc/self/stat"); }
@@ -251,11 +470,13 @@ Region &Region::operator=(Region &&other) noexcept {
     size_ = other.size_;
     name_ = std::move(other.name_);
     handle_ = other.handle_;
+    directory_ = other.directory_;
     identity_[0] = other.identity_[0];
     identity_[1] = other.identity_[1];
     other.base_ = nullptr;
     other.size_ = 0;
     other.handle_ = -1;
+    other.directory_ = -1;
   }
   return *this;
 }
@@ -263,16 +484,22 @@ Region &Region::operator=(Region &&other) noexcept {
 void Region::Reset() noexcept {
   if (base_) munmap(base_, static_cast<size_t>(size_));
   if (handle_ >= 0) close(static_cast<int>(handle_));
+  if (directory_ >= 0) close(static_cast<int>(directory_));
   base_ = nullptr;
   size_ = 0;
   handle_ = -1;
+  directory_ = -1;
 }
 
 HRESULT Region::Create(const std::u16string &folded, uint64_t size, Region *out, const char **detail) noexcept {
   try {
-    const std::string name = ShmName(folded);
-    const std::string path = ShmPath(name);
-    Region region;  // owns the ring from here on: every failure below unmaps and closes it
+    Region region;  // owns the ring and the directory from here on: every failure below closes them
+    int dir = -1;
+    std::string dir_path;
+    HRESULT hr = ChannelDirectory(true, &dir, &dir_path, detail);
+    if (FAILED(hr)) return hr;
+    region.directory_ = dir;
+    const std::string name = LocatorName(folded);
     const int ring = CreateRing(size, detail);
     if (ring < 0) return E_OUTOFMEMORY;
     region.handle_ = ring;
@@ -283,7 +510,7 @@ HRESULT Region::Create(const std::u16string &folded, uint64_t size, Region *out,
     }
     region.base_ = p;
     region.size_ = size;
-    region.name_ = name;
+    region.name_ = dir_path + "/" + name;
 
     Locator locator;
     locator.pid = SelfPid();
@@ -291,9 +518,9 @@ HRESULT Region::Create(const std::u16string &folded, uint64_t size, Region *out,
     locator.fd = ring;
     locator.region_size = size;
     const LocatorImage image = EncodeLocator(locator);
-    const int file = open(kShmDirectory, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    const int file = openat(dir, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (file < 0) {
-      *detail = "cannot create the channel's locator in /dev/shm";
+      *detail = Say("cannot create the channel's locator in %s", dir_path.c_str());
       return MAPI_E_CALL_FAILED;
     }
     struct stat st;
@@ -305,42 +532,47 @@ HRESULT Region::Create(const std::u16string &folded, uint64_t size, Region *out,
     }
     char self_path[40];
     std::snprintf(self_path, sizeof self_path, "/proc/self/fd/%d", file);
-    int error = EEXIST;
-    for (int attempt = 0; attempt < 4; ++attempt) {
-      // Linking the unnamed file through /proc (linkat AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH).
-      if (linkat(AT_FDCWD, self_path, AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW) == 0) {
-        close(file);
-        region.identity_[0] = static_cast<uint64_t>(st.st_dev);
-        region.identity_[1] = static_cast<uint64_t>(st.st_ino);
-        *out = std::move(region);
-        return S_OK;
-      }
-      error = errno;
-      if (error != EEXIST) break;
-      // Someone's name: ours and live (refuse), or left by a dead publisher, or not ours at all. O_NONBLOCK: a FIFO
-      // squatting the name must not block us.
-      const int old = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-      if (old >= 0) {
-        struct stat old_st;
-        const bool mine = fstat(old, &old_st) == 0 && old_st.st_uid == getuid();
-        const bool live = mine && S_ISREG(old_st.st_mode) && HeldByLivePublisher(old);
-        close(old);
-        if (!mine) {
-          close(file);
-          *detail = "the channel's name is taken by another user's file";
-          return MAPIOFFLINE_E_ACCESS_DENIED;
-        }
-        if (live) {
-          close(file);
-          *detail = "a live publisher already publishes this profile";
-          return MAPI_E_CALL_FAILED;
-        }
-      }
-      unlink(path.c_str());  // a dead publisher's locator: replace it (its subscribers keep their mapping)
+    const DirectoryLock lock(dir);
+    if (!lock.held()) {
+      close(file);
+      *detail = Say("cannot lock the channel's directory %s", dir_path.c_str());
+      return MAPI_E_CALL_FAILED;
     }
+    // Linking the unnamed file through /proc (linkat AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH). Fails if the
+    // name exists: then, under the lock, it is a live publisher's (refuse) or can be replaced, once.
+    int linked = linkat(AT_FDCWD, self_path, dir, name.c_str(), AT_SYMLINK_FOLLOW);
+    if (linked != 0 && errno == EEXIST) {
+      // O_NONBLOCK: a FIFO in the way must not block us.
+      const int old = openat(dir, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+      struct stat old_st;
+      if (old >= 0 && fstat(old, &old_st) == 0 && old_st.st_uid != getuid()) {
+        close(old);
+        close(file);  // only root can have put it in a directory of the user's
+        *detail = Say("the channel's name %s is taken by a file of %s: refusing to replace it", region.name_.c_str(),
+                      Owner(old_st.st_uid).c_str());
+        return MAPIOFFLINE_E_ACCESS_DENIED;
+      }
+      const bool live = old >= 0 && S_ISREG(old_st.st_mode) && HeldByLivePublisher(old);
+      if (old >= 0) close(old);
+      if (live) {
+        close(file);
+        *detail = "a live publisher already publishes this profile";
+        return MAPI_E_CALL_FAILED;
+      }
+      unlinkat(dir, name.c_str(), 0);  // a dead publisher's locator: replace it (its subscribers keep their mapping)
+      linked = linkat(AT_FDCWD, self_path, dir, name.c_str(), AT_SYMLINK_FOLLOW);
+    }
+    const int error = errno;
     close(file);
-    *detail = error == EEXIST ? "another publisher keeps replacing the channel" : "cannot create the channel's name";
-    return MAPI_E_CALL_FAILED;
+    if (linked != 0) {
+      *detail = Say("cannot create the channel's name %s: %s", region.name_.c_str(), std::strerror(error));
+      return MAPI_E_CALL_FAILED;
+    }
+    region.identity_[0] = static_cast<uint64_t>(st.st_dev);
+    region.identity_[1] = static_cast<uint64_t>(st.st_ino);
+    RemoveDeadLocators(dir, name);
+    *out = std::move(region);
+    return S_OK;
   } catch (...) {
     return E_OUTOFMEMORY;
   }
@@ -348,16 +580,21 @@ HRESULT Region::Create(const std::u16string &folded, uint64_t size, Region *out,
 
 HRESULT Region::Open(const std::u16string &folded, Region *out, const char **detail) noexcept {
   try {
-    const std::string name = ShmName(folded);
-    // O_NONBLOCK: a FIFO squatting the name must not block us; O_NOFOLLOW as shm_open does.
-    const int fd = open(ShmPath(name).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    int dir = -1;
+    std::string dir_path;
+    const HRESULT found = ChannelDirectory(false, &dir, &dir_path, detail);
+    if (FAILED(found)) return found;
+    const std::string name = dir_path + "/" + LocatorName(folded);
+    // O_NONBLOCK: a FIFO in the way must not block us.
+    const int fd = openat(dir, LocatorName(folded).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    const int error = errno;
+    close(dir);
     if (fd < 0) {
-      const int error = errno;
       *detail = error == EACCES ? "the channel is not accessible to this user" : "no publisher for this profile";
       return error == EACCES ? MAPIOFFLINE_E_ACCESS_DENIED : MAPI_E_NOT_FOUND;
     }
     struct stat st;
-    // Anyone can create a file in /dev/shm: a channel we follow must be ours and closed to everyone else.
+    // The directory is the user's own; its files still may not be (root's), or may be open to others.
     if (fstat(fd, &st) != 0 || st.st_uid != getuid() || (st.st_mode & 077) != 0) {
       close(fd);
       *detail = "the channel's file is not owned by this user with mode 0600: refusing it";
@@ -394,15 +631,31 @@ HRESULT Region::Open(const std::u16string &folded, Region *out, const char **det
 }
 
 void Region::Unlink() noexcept {
-  if (name_.empty()) return;
+  if (directory_ < 0) return;
   try {
-    const std::string path = ShmPath(name_);
+    const int dir = static_cast<int>(directory_);
+    const std::string name = LeafOf(name_);
+    const DirectoryLock lock(dir);
     struct stat st;
-    // Only our own locator: a replacement may own the name by now. (A small race with a replacing publisher is
-    // harmless: it re-creates.)
-    if (lstat(path.c_str(), &st) == 0 && static_cast<uint64_t>(st.st_dev) == identity_[0] &&
+    // Only our own locator: a replacement may own the name by now.
+    if (fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && static_cast<uint64_t>(st.st_dev) == identity_[0] &&
         static_cast<uint64_t>(st.st_ino) == identity_[1]) {
-      unlink(path.c_str());
+      unlinkat(dir, name.c_str(), 0);
+    }
+  } catch (...) {
+  }
+}
+
+void Region::Announce() const noexcept {
+  if (directory_ < 0) return;
+  try {
+    const int dir = static_cast<int>(directory_);
+    const std::string name = LeafOf(name_);
+    struct stat st;
+    // Touching the name (IN_ATTRIB) wakes ChannelWatch sleepers; only our own locator, as in Unlink.
+    if (fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && static_cast<uint64_t>(st.st_dev) == identity_[0] &&
+        static_cast<uint64_t>(st.st_ino) == identity_[1]) {
+      utimensat(dir, name.c_str(), nullptr, AT_SYMLINK_NOFOLLOW);
     }
   } catch (...) {
   }
@@ -459,6 +712,70 @@ void PublisherWatch::Cancel() noexcept {
   const uint64_t one = 1;
   ssize_t ignored = write(static_cast<int>(cancel_), &one, sizeof one);
   (void)ignored;
+}
+
+ChannelWatch::~ChannelWatch() {
+  if (handle_ >= 0) close(static_cast<int>(handle_));
+}
+
+void ChannelWatch::Start(const std::u16string &folded) {
+  leaf_ = LocatorName(folded);
+  // The user's channel directory, made if it is missing (the user's own: a subscriber makes it as a publisher
+  // would), watched through its checked descriptor: /proc/self/fd/<n> names exactly the directory that passed the
+  // checks. One that is refused (another user's) leaves handle_ at -1: Wait then sleeps kFallbackSliceNs, and the
+  // caller's next open reports the refusal.
+  int dir = -1;
+  std::string dir_path;
+  const char *ignored = nullptr;
+  if (FAILED(ChannelDirectory(true, &dir, &dir_path, &ignored))) return;
+  const int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  char path[40];
+  std::snprintf(path, sizeof path, "/proc/self/fd/%d", dir);
+  // IN_CREATE: linkat of a new locator; IN_ATTRIB: Region::Announce (the channel went live); IN_MOVED_TO for
+  // completeness.
+  const bool watched = fd >= 0 && inotify_add_watch(fd, path, IN_CREATE | IN_MOVED_TO | IN_ATTRIB | IN_ONLYDIR) >= 0;
+  close(dir);
+  if (!watched) {
+    if (fd >= 0) close(fd);
+    return;
+  }
+  handle_ = fd;
+}
+
+void ChannelWatch::Wait(int64_t timeout_ns) noexcept {
+  const uint64_t start = MonotonicNs();
+  if (handle_ < 0) {
+    int64_t slice = kFallbackSliceNs;
+    if (timeout_ns >= 0 && timeout_ns < slice) slice = timeout_ns;
+    const timespec ts{static_cast<time_t>(slice / 1000000000), static_cast<long>(slice % 1000000000)};
+    nanosleep(&ts, nullptr);  // EINTR returns early: the caller checks its signals
+    return;
+  }
+  for (;;) {
+    int ms = -1;
+    if (timeout_ns >= 0) {
+      const int64_t left = timeout_ns - static_cast<int64_t>(MonotonicNs() - start);
+      if (left <= 0) return;
+      const int64_t rounded_up = (left + 999999) / 1000000;  // never wake before the timeout
+      ms = rounded_up > INT_MAX ? INT_MAX : static_cast<int>(rounded_up);
+    }
+    pollfd fds = {static_cast<int>(handle_), POLLIN, 0};
+    const int n = poll(&fds, 1, ms);
+    if (n <= 0) return;  // timeout, or EINTR (a signal for the caller to handle)
+    alignas(inotify_event) char buffer[4096];
+    bool ours = false;
+    for (;;) {
+      const ssize_t got = read(static_cast<int>(handle_), buffer, sizeof buffer);
+      if (got <= 0) break;
+      for (ssize_t at = 0; at < got;) {
+        const auto *event = reinterpret_cast<const inotify_event *>(buffer + at);
+        // An overflow lost events (maybe ours); IN_IGNORED: the directory went away. Both: look again.
+        if ((event->mask & (IN_Q_OVERFLOW | IN_IGNORED)) || (event->len && leaf_ == event->name)) ours = true;
+        at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+      }
+    }
+    if (ours) return;
+  }
 }
 
 }  // namespace channel

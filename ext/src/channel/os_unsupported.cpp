@@ -26,6 +26,7 @@ HRESULT Region::Open(const std::u16string &, Region *, const char **detail) noex
   return MAPI_E_NO_SUPPORT;
 }
 void Region::Unlink() noexcept {}
+void Region::Announce() const noexcept {}
 void Region::Wait(std::atomic<uint32_t> *, uint32_t, int64_t) const noexcept {}
 int Region::Wake(std::atomic<uint32_t> *, int) const noexcept { return -1; }
 
@@ -37,6 +38,10 @@ PublisherWatch::~PublisherWatch() = default;
 bool PublisherWatch::Start(uint32_t, uint64_t) noexcept { return false; }
 bool PublisherWatch::WaitForDeath() noexcept { return true; }
 void PublisherWatch::Cancel() noexcept {}
+
+ChannelWatch::~ChannelWatch() = default;
+void ChannelWatch::Start(const std::u16string &) {}
+void ChannelWatch::Wait(int64_t) noexcept {}
 
 }  // namespace channel
 }  // namespace mapioffline

@@ -16,6 +16,13 @@
 // whom it woke (it returns -1), so the publisher's heal (writer.cpp) cannot tell a wake nobody took from one not
 // passed on: untaken tokens are capped (kTokenCap) so that they cannot pile up.
 //
+// Other users: Local\ is the session's namespace, so users of other sessions never meet these names. A process of
+// another user in this session (runas) can create any of them first: a mapping or semaphore that exists already is
+// never shared (the publisher takes the next generation), objects are checked for their owner before use (the
+// message names the owner), and the DACL keeps everyone else out; but the directory's name is fixed, so such a
+// process can keep the user from publishing. (Linux puts its names where only the user can create anything; a
+// private namespace whose boundary holds the user's SID would be the equivalent here, not done yet.)
+//
 // Liveness: the subscriber opens the publisher's process (SYNCHRONIZE) and checks its creation time against the
 // one in the region (a reused pid is not the publisher); a watcher thread waits on the process handle, which is
 // signalled when the process ends, however it ends.
@@ -108,6 +115,41 @@ bool OwnedByUser(HANDLE object) {
   }
   LocalFree(sd);
   return mine;
+}
+
+// The owner of a kernel object, for a message: "DOMAIN\name (S-1-5-...)", the SID alone when it has no account
+// name, "an unknown owner" when the object does not let us read it. In a buffer of the calling thread's until its
+// next call (the bridge's details are static strings otherwise).
+const char *OwnerText(HANDLE object) {
+  static thread_local char text[512];
+  std::snprintf(text, sizeof text, "an unknown owner");
+  PSID owner = nullptr;
+  PSECURITY_DESCRIPTOR sd = nullptr;
+  if (GetSecurityInfo(object, SE_KERNEL_OBJECT, OWNER_SECURITY_INFORMATION, &owner, nullptr, nullptr, nullptr,
+                      &sd) != ERROR_SUCCESS) {
+    return text;
+  }
+  LPSTR sid = nullptr;
+  if (owner && ConvertSidToStringSidA(owner, &sid)) {
+    char name[256], domain[256];
+    DWORD name_size = sizeof name, domain_size = sizeof domain;
+    SID_NAME_USE use;
+    if (LookupAccountSidA(nullptr, owner, name, &name_size, domain, &domain_size, &use)) {
+      std::snprintf(text, sizeof text, "%s\\%s (%s)", domain, name, sid);
+    } else {
+      std::snprintf(text, sizeof text, "%s", sid);
+    }
+    LocalFree(sid);
+  }
+  LocalFree(sd);
+  return text;
+}
+
+// *detail for a channel object that belongs to someone else: what it is and whose.
+const char *NotOurs(const char *what, HANDLE object) {
+  static thread_local char text[768];
+  std::snprintf(text, sizeof text, "%s belongs to %s, not to this user: refusing it", what, OwnerText(object));
+  return text;
 }
 
 std::wstring Widen(const std::string &s) { return std::wstring(s.begin(), s.end()); }
@@ -208,8 +250,12 @@ HRESULT Region::Create(const std::u16string &folded, uint64_t size, Region *out,
                        : nullptr;
     region.aux_[kDirectoryHandle] = reinterpret_cast<intptr_t>(dir);
     region.aux_[kDirectoryView] = reinterpret_cast<intptr_t>(d);
-    if (!d || (existed && !OwnedByUser(dir))) {
-      *detail = d ? "the channel's directory belongs to another user" : "cannot create the channel's directory";
+    if (!dir && GetLastError() == ERROR_ACCESS_DENIED) {
+      // Only an object that another user created first (with a DACL that keeps us out) denies us its name.
+      *detail = "the channel's directory name is held by another user's object, which denies this user access";
+      hr = MAPIOFFLINE_E_ACCESS_DENIED;
+    } else if (!d || (existed && !OwnedByUser(dir))) {
+      *detail = d ? NotOurs("the channel's directory", dir) : "cannot create the channel's directory";
       hr = d ? MAPIOFFLINE_E_ACCESS_DENIED : MAPI_E_CALL_FAILED;
     } else if (existed && d->magic == kDirectoryMagic && ProcessAlive(d->publisher_pid, d->publisher_start)) {
       *detail = "a live publisher already publishes this profile";
@@ -235,10 +281,37 @@ HRESULT Region::Create(const std::u16string &folded, uint64_t size, Region *out,
       region.size_ = size;
       region.name_ = name;
       region.handle_ = reinterpret_cast<intptr_t>(mapping);
-      for (int i = 0; i < kWordCount; ++i) {
+      // Every word's semaphore must be new, as the mapping is: one that exists already (another user's process in
+      // this session may have made it, and could take the wake-ups) is not shared; the next generation is taken.
+      bool taken = false;
+      for (int i = 0; i < kWordCount && !taken && SUCCEEDED(hr); ++i) {
         const std::string word = name + "-w" + std::to_string(i);
-        region.aux_[i] = reinterpret_cast<intptr_t>(CreateSemaphoreW(&sa, 0, kMaxTokens, Widen(word).c_str()));
-        if (!region.aux_[i]) hr = MAPI_E_CALL_FAILED;
+        HANDLE semaphore = CreateSemaphoreW(&sa, 0, kMaxTokens, Widen(word).c_str());
+        const DWORD error = GetLastError();
+        if (semaphore && error == ERROR_ALREADY_EXISTS) {
+          CloseHandle(semaphore);
+          taken = true;
+        } else if (!semaphore) {
+          if (error == ERROR_ACCESS_DENIED) {
+            taken = true;
+          } else {
+            hr = MAPI_E_CALL_FAILED;
+          }
+        } else {
+          region.aux_[i] = reinterpret_cast<intptr_t>(semaphore);
+        }
+      }
+      if (taken) {
+        UnmapViewOfFile(view);
+        CloseHandle(mapping);
+        for (int i = 0; i < kWordCount; ++i) {
+          if (region.aux_[i]) CloseHandle(reinterpret_cast<HANDLE>(region.aux_[i]));
+          region.aux_[i] = 0;
+        }
+        region.base_ = nullptr;
+        region.size_ = 0;
+        region.handle_ = -1;
+        continue;
       }
       break;
     }
@@ -275,7 +348,7 @@ HRESULT Region::Open(const std::u16string &folded, Region *out, const char **det
     auto *d = static_cast<const Directory *>(MapViewOfFile(dir, FILE_MAP_READ, 0, 0, sizeof(Directory)));
     region.aux_[kDirectoryView] = reinterpret_cast<intptr_t>(d);
     if (!d || !OwnedByUser(dir)) {
-      *detail = "the channel's directory is not this user's own: refusing it";
+      *detail = d ? NotOurs("the channel's directory", dir) : "the channel's directory cannot be mapped";
       return MAPIOFFLINE_E_ACCESS_DENIED;
     }
     if (d->magic != kDirectoryMagic) {
@@ -290,7 +363,7 @@ HRESULT Region::Open(const std::u16string &folded, Region *out, const char **det
     }
     region.handle_ = reinterpret_cast<intptr_t>(mapping);
     if (!OwnedByUser(mapping)) {
-      *detail = "the channel is not this user's own: refusing it";
+      *detail = NotOurs("the channel", mapping);
       return MAPIOFFLINE_E_ACCESS_DENIED;
     }
     void *view = MapViewOfFile(mapping, FILE_MAP_READ | FILE_MAP_WRITE, 0, 0, 0);
@@ -309,10 +382,14 @@ HRESULT Region::Open(const std::u16string &folded, Region *out, const char **det
     for (int i = 0; i < kWordCount; ++i) {
       const std::string word = name + "-w" + std::to_string(i);
       region.aux_[i] = reinterpret_cast<intptr_t>(
-          OpenSemaphoreW(SEMAPHORE_MODIFY_STATE | SYNCHRONIZE, FALSE, Widen(word).c_str()));
+          OpenSemaphoreW(SEMAPHORE_MODIFY_STATE | SYNCHRONIZE | READ_CONTROL, FALSE, Widen(word).c_str()));
       if (!region.aux_[i]) {
         *detail = "the channel's wake-up objects are missing";
         return MAPI_E_NOT_FOUND;
+      }
+      if (!OwnedByUser(reinterpret_cast<HANDLE>(region.aux_[i]))) {
+        *detail = NotOurs("the channel's wake-up object", reinterpret_cast<HANDLE>(region.aux_[i]));
+        return MAPIOFFLINE_E_ACCESS_DENIED;
       }
     }
     *out = std::move(region);
@@ -400,6 +477,20 @@ bool PublisherWatch::WaitForDeath() noexcept {
 
 void PublisherWatch::Cancel() noexcept {
   if (cancel_ != -1) SetEvent(reinterpret_cast<HANDLE>(cancel_));
+}
+
+// Named kernel objects have no change notification: Announce has nothing to do, and ChannelWatch is the bounded
+// interval os.h describes (one OpenFileMappingW by the caller per slice).
+void Region::Announce() const noexcept {}
+
+ChannelWatch::~ChannelWatch() = default;
+
+void ChannelWatch::Start(const std::u16string &) {}
+
+void ChannelWatch::Wait(int64_t timeout_ns) noexcept {
+  int64_t slice = kFallbackSliceNs;
+  if (timeout_ns >= 0 && timeout_ns < slice) slice = timeout_ns;
+  Sleep(static_cast<DWORD>((slice + 999999) / 1000000));
 }
 
 }  // namespace channel

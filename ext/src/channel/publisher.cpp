@@ -26,8 +26,12 @@ HRESULT Publisher::Start(IMAPIOfflineMgr *source, const WCHAR *profile, ULONG fl
   *detail = nullptr;
   if (!out) return E_INVALIDARG;
   *out = nullptr;
-  if (!source || !profile || !profile[0]) {
-    *detail = "a source object and a non-empty profile name are required";
+  if (!source) {
+    *detail = "a source object is required";
+    return E_INVALIDARG;
+  }
+  if (const char *why = ProfileNameError(profile)) {
+    *detail = why;
     return E_INVALIDARG;
   }
   if (flags & ~MAPIOFFLINE_BRIDGE_ALLOW_SET_STATE) return MAPI_E_UNKNOWN_FLAGS;
@@ -40,10 +44,6 @@ HRESULT Publisher::Start(IMAPIOfflineMgr *source, const WCHAR *profile, ULONG fl
   Publisher *self = nullptr;
   try {
     folded = FoldProfileName(profile);
-    if (folded.size() > kMaxProfileUnits) {
-      *detail = "the profile name is longer than 256 UTF-16 code units";
-      return E_INVALIDARG;
-    }
     self = new Publisher;
     self->fork_generation_ = ForkGeneration();
     self->executor_ = executor;
@@ -76,6 +76,7 @@ HRESULT Publisher::Start(IMAPIOfflineMgr *source, const WCHAR *profile, ULONG fl
   ULONG first = 0;
   source->GetCurrentState(&first);
   self->writer_->Go(first);
+  self->region_.Announce();  // after Go: a subscriber that woke at the name's creation found it still starting
   MAPIOFFLINE_ADVISEINFO info;
   std::memset(&info, 0, sizeof info);
   info.ulSize = sizeof info;
@@ -134,23 +135,6 @@ void Publisher::Stop() noexcept {
     source_ = nullptr;
   }
   Release();
-}
-
-HRESULT Publisher::QueryInterface(REFIID iid, void **out) noexcept {
-  if (!out) return E_POINTER;
-  *out = nullptr;
-  if (!IsEqualGUID(iid, IID_IUnknown) && !IsEqualGUID(iid, IID_IMAPIOfflineNotify)) return E_NOINTERFACE;
-  *out = static_cast<IMAPIOfflineNotify *>(this);
-  AddRef();
-  return S_OK;
-}
-
-ULONG Publisher::AddRef() noexcept { return refs_.fetch_add(1, std::memory_order_relaxed) + 1; }
-
-ULONG Publisher::Release() noexcept {
-  const ULONG n = refs_.fetch_sub(1, std::memory_order_acq_rel) - 1;
-  if (n == 0) delete this;
-  return n;
 }
 
 void Publisher::Notify(const MAPIOFFLINE_NOTIFY *record) noexcept {

@@ -11,12 +11,13 @@
 
 #include "channel/os.h"
 #include "channel/writer.h"
+#include "com_object.h"
 #include "mapioffline/mapioffline.h"
 
 namespace mapioffline {
 namespace channel {
 
-class Publisher final : public IMAPIOfflineNotify {
+class Publisher final : public ComObject<Publisher, IMAPIOfflineNotify, nullptr, &IID_IMAPIOfflineNotify> {
  public:
   // Where set_state requests run (mapioffline_bridge_run_set_state): run == nullptr, on the request thread.
   struct Executor {
@@ -32,9 +33,6 @@ class Publisher final : public IMAPIOfflineNotify {
   // caller's reference. Not from inside the source's Notify.
   void Stop() noexcept;
 
-  HRESULT STDMETHODCALLTYPE QueryInterface(REFIID iid, void **out) noexcept override;
-  ULONG STDMETHODCALLTYPE AddRef() noexcept override;
-  ULONG STDMETHODCALLTYPE Release() noexcept override;
   // Any thread the source delivers on: one record into the ring, then at most one futex wake. Never waits for a
   // subscriber, never allocates.
   void STDMETHODCALLTYPE Notify(const MAPIOFFLINE_NOTIFY *record) noexcept override;
@@ -48,6 +46,7 @@ class Publisher final : public IMAPIOfflineNotify {
   uint64_t wake_calls() const noexcept { return writer_ ? writer_->wake_calls() : 0; }
 
  private:
+  friend ComObject;  // deletes us at the last Release
   Publisher() = default;
   ~Publisher();
   void RequestMain() noexcept;
@@ -55,7 +54,6 @@ class Publisher final : public IMAPIOfflineNotify {
   // One request through the executor: SetCurrentState without BLOCK there, then (blocking request) the wait here.
   HRESULT RunThroughExecutor(ULONG flags, ULONG target) noexcept;
 
-  std::atomic<ULONG> refs_{1};
   uint32_t fork_generation_ = 0;  // Stop in a fork child leaks (the request thread does not exist there)
   Region region_;
   std::unique_ptr<Writer> writer_;

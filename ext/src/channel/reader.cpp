@@ -58,6 +58,7 @@ long Reader::Read(MAPIOFFLINE_RECORD *out, size_t max, uint64_t *dropped) noexce
       return -1;
     }
     if (head - cursor_ > capacity) {  // lapped: the oldest records were overwritten before we came
+      if (n > 0) break;  // the loss belongs to the record after it: the next call reports it before that record
       const uint64_t resume = head - capacity;
       *dropped += resume - cursor_;
       cursor_ = resume;
@@ -80,7 +81,9 @@ long Reader::Read(MAPIOFFLINE_RECORD *out, size_t max, uint64_t *dropped) noexce
       corrupt_ = true;
       return -1;
     }
-    // Rewritten (or being rewritten) for a later lap while we read: record cursor_ is lost; count it, go on.
+    // Rewritten (or being rewritten) for a later lap while we read: record cursor_ is lost; count it, go on (or,
+    // with records taken already, leave it to the next call, as above).
+    if (n > 0) break;
     *dropped += 1;
     ++cursor_;
   }

@@ -20,8 +20,10 @@ class Reader {
   HRESULT Attach(void *base, uint64_t size, const std::u16string &folded) noexcept;
 
   // Copies up to `max` records published since the last call into out[]. *dropped (added to) counts records the
-  // publisher overwrote before we read them: they belong before the first record returned by this call (or the
-  // next one that returns records). Returns the count, or -1 if the region is corrupt (then the reader is done).
+  // publisher overwrote before we read them; every one of them was published before the first record this call
+  // returns (or, when it returns none, the first one a later call returns): a call stops at a loss that follows
+  // a record it took, so the records it returns are consecutive. Returns the count, or -1 if the region is
+  // corrupt (then the reader is done).
   long Read(MAPIOFFLINE_RECORD *out, size_t max, uint64_t *dropped) noexcept;
   // True when the head moved past the cursor (something to Read, or a corruption Read will report).
   bool Pending() const noexcept { return header_->head.load(std::memory_order_acquire) != cursor_; }

@@ -66,7 +66,7 @@ void Writer::Publish(const MAPIOFFLINE_RECORD &record) noexcept {
   }
 }
 
-// The wake protocol (checked exhaustively, fences and all, by wake_protocol_model.py beside this file). A subscriber
+// The wake protocol (checked exhaustively, fences and all, by wake_protocol_model.py ext/model/). A subscriber
 // about to sleep reads wake_word (value v), raises `wanted` to at least v + 1 ("wake me at the publication that makes
 // v + 1"), counts itself in `sleepers`, runs a seq_cst fence, and sleeps only if the head has not moved (and only
 // while wake_word is still v: the futex compares). We move the head and wake_word (to w), fence, then read `wanted`:

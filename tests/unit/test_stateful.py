@@ -1,0 +1,264 @@
+"""A stateful property test over the public API (hypothesis RuleBasedStateMachine), checked against a model.
+
+The machine opens embedded objects, advises in every mode (plain subscriptions with their own sink or on shared,
+reused sinks; callback subscriptions), changes the state (blocking, non-blocking, twice in a row while the first is
+pending), consumes with get/drain/drain_into/iteration, unadvises and closes. The model predicts every record (kind,
+client token, states, dropped_before), every counter and every end of stream; reopening a profile whose handles
+are all closed gives a fresh ONLINE object.
+
+Determinism: a non-blocking change is followed by ``wait_idle()``, and callback subscriptions use rings large
+enough that their dispatcher (which consumes concurrently) never drops; everything else runs on this thread."""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass, field
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
+
+from mapioffline import (
+    RECORD_FORMAT,
+    ClosedError,
+    Notification,
+    OfflineObject,
+    Pending,
+    Sink,
+    SinkStats,
+    State,
+    StreamEnded,
+    Subscription,
+    open_offline,
+)
+from mapioffline.testing import live_offline_objects, live_sinks
+
+Record = tuple[int, int, int, int, int]  # kind, client_token, old, new, dropped_before
+
+
+@dataclass
+class ModelSink:
+    capacity: int
+    queue: list[tuple[tuple[int, int, int, int], int]] = field(default_factory=list)  # (record, drops at push)
+    received: int = 0
+    delivered: int = 0
+    dropped: int = 0
+    reported: int = 0
+    feeds: int = 0
+    ever_fed: bool = False
+
+    def push(self, record: tuple[int, int, int, int]) -> None:
+        self.received += 1
+        if len(self.queue) >= self.capacity:
+            self.dropped += 1  # a full ring refuses the newest
+        else:
+            self.queue.append((record, self.dropped))
+
+    def pop(self, count: int) -> list[Record]:
+        out: list[Record] = []
+        while self.queue and len(out) < count:
+            record, stamp = self.queue.pop(0)
+            out.append((*record, stamp - self.reported))
+            self.reported = stamp
+        self.delivered += len(out)
+        return out
+
+    @property
+    def ended(self) -> bool:
+        return self.ever_fed and self.feeds == 0
+
+    def stats(self) -> SinkStats:
+        return SinkStats(self.received, self.delivered, self.dropped, 0, self.reported)
+
+
+@dataclass
+class ModelSub:
+    sub: Subscription
+    profile: str
+    token: int
+    sink: ModelSink
+    real_sink: Sink
+    callback: list[Notification] | None
+    expected_callback: list[Record] = field(default_factory=list)
+    active: bool = True
+    closed: bool = False
+
+
+def _record(n: Notification) -> Record:
+    return (n.raw_kind, n.client_token, n.raw_old_state, n.raw_new_state, n.dropped_before)
+
+
+PROFILES = ["stateful-a", "stateful-b"]
+
+
+class DeliveryMachine(RuleBasedStateMachine):
+    handles = Bundle("handles")
+    subs = Bundle("subs")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.baseline = (live_sinks(), live_offline_objects())
+        self.state = {p: State.ONLINE for p in PROFILES}
+        self.open_handles: dict[str, list[OfflineObject]] = {p: [] for p in PROFILES}
+        self.all_subs: list[ModelSub] = []
+        self.shared = [Sink(c) for c in (2, 4)]
+        self.shared_models = [ModelSink(s.capacity) for s in self.shared]
+        self.next_token = 1
+
+    # -- objects ---------------------------------------------------------------------------------------------
+    def _alive(self, profile: str) -> bool:
+        return bool(self.open_handles[profile]) or any(m.profile == profile and not m.closed for m in self.all_subs)
+
+    @rule(target=handles, profile=st.sampled_from(PROFILES))
+    def open(self, profile: str) -> OfflineObject:
+        if not self._alive(profile):
+            self.state[profile] = State.ONLINE  # every handle was closed: a fresh object starts ONLINE
+        obj = open_offline(profile, backend="embedded")
+        self.open_handles[profile].append(obj)
+        assert obj.state is self.state[profile]
+        return obj
+
+    @rule(obj=consumes(handles))
+    def close_handle(self, obj: OfflineObject) -> None:
+        obj.close()
+        self.open_handles[obj.profile].remove(obj)
+
+    # -- subscriptions ---------------------------------------------------------------------------------------
+    @rule(target=subs, obj=handles, where=st.sampled_from(["own", "shared0", "shared1", "callback"]),
+          capacity=st.integers(1, 8))
+    def advise(self, obj: OfflineObject, where: str, capacity: int) -> ModelSub:
+        token = self.next_token
+        self.next_token += 1
+        callback: list[Notification] | None = None
+        if where == "own":
+            sub = obj.advise(token=token, capacity=capacity)
+            model = ModelSink(sub.sink.capacity)
+        elif where == "callback":
+            callback = []
+            sub = obj.advise(token=token, capacity=1024, callback=callback.append)
+            model = ModelSink(sub.sink.capacity)
+        else:
+            index = int(where[-1])
+            sub = obj.advise(self.shared[index], token=token)
+            model = self.shared_models[index]
+        model.feeds += 1
+        model.ever_fed = True
+        m = ModelSub(sub, obj.profile, token, model, sub.sink, callback)
+        self.all_subs.append(m)
+        return m
+
+    def _end(self, m: ModelSub) -> None:
+        if m.active:
+            m.active = False
+            m.sink.feeds -= 1
+
+    @rule(m=subs)
+    def unadvise(self, m: ModelSub) -> None:
+        m.sub.unadvise()
+        self._end(m)
+
+    @rule(m=consumes(subs))
+    def close_sub(self, m: ModelSub) -> None:
+        m.sub.close()
+        self._end(m)
+        m.closed = True
+        if m.callback is not None:
+            # close() handed every notification already in the sink to the callback, in order.
+            m.expected_callback.extend(m.sink.pop(len(m.sink.queue)))
+            assert [_record(n) for n in m.callback] == m.expected_callback
+        if m.real_sink not in self.shared:
+            assert m.real_sink.closed
+
+    # -- state changes ---------------------------------------------------------------------------------------
+    def _apply(self, profile: str, target: State) -> None:
+        old = self.state[profile]
+        if target == old:
+            return  # setting the current state sends nothing
+        for kind in (1, 2, 3):
+            for m in self.all_subs:  # advise order = delivery order, and the model keeps it
+                if m.profile == profile and m.active:
+                    m.sink.push((kind, m.token, int(old), int(target)))
+        self.state[profile] = target
+
+    @rule(obj=handles, to=st.sampled_from([State.OFFLINE, State.ONLINE]), block=st.booleans())
+    def set_state(self, obj: OfflineObject, to: State, block: bool) -> None:
+        obj.set_state(to, block=block)
+        if not block:
+            assert obj.wait_idle(10)
+        self._apply(obj.profile, to)
+        assert obj.state is self.state[obj.profile]
+
+    @rule(obj=handles, first=st.sampled_from([State.OFFLINE, State.ONLINE]),
+          second=st.sampled_from([State.OFFLINE, State.ONLINE]))
+    def set_state_twice_while_pending(self, obj: OfflineObject, first: State, second: State) -> None:
+        obj.set_state(first, block=False)
+        try:
+            obj.set_state(second, block=False)  # Pending before the first one's DONE, queued during it
+            accepted = True
+        except Pending:
+            accepted = False
+        assert obj.wait_idle(10)
+        self._apply(obj.profile, first)
+        if accepted:
+            self._apply(obj.profile, second)
+        assert obj.state is self.state[obj.profile]
+
+    # -- consumers -------------------------------------------------------------------------------------------
+    def _consumable(self) -> list[tuple[Sink, ModelSink]]:
+        pairs = [(m.real_sink, m.sink) for m in self.all_subs
+                 if m.callback is None and not m.closed and m.real_sink not in self.shared]
+        return pairs + list(zip(self.shared, self.shared_models))
+
+    @rule(data=st.data(), how=st.sampled_from(["get", "drain", "drain_into", "iterate"]), count=st.integers(0, 5))
+    def consume(self, data: st.DataObject, how: str, count: int) -> None:
+        sink, model = data.draw(st.sampled_from(self._consumable()))
+        if how == "get":
+            try:
+                got = [_record(sink.get(timeout=0))]
+            except TimeoutError:
+                got = []
+                assert not model.queue and not model.ended
+            except StreamEnded:
+                got = []
+                assert not model.queue and model.ended
+            assert got == model.pop(1)
+        elif how == "drain":
+            assert [_record(n) for n in sink.drain(count)] == model.pop(count)
+        elif how == "drain_into":
+            buffer = bytearray(32 * max(count, 1))
+            n = sink.drain_into(buffer)
+            expected = model.pop(max(count, 1))
+            records = [struct.unpack_from(RECORD_FORMAT, buffer, 32 * i) for i in range(n)]
+            assert [(r[1], r[2], r[4], r[5]) for r in records] == [e[:4] for e in expected]
+        elif model.ended:  # iteration blocks while the stream goes on: only iterate a sink whose stream is over
+            assert [_record(n) for n in sink] == model.pop(len(model.queue))
+
+    # -- invariants ------------------------------------------------------------------------------------------
+    @invariant()
+    def counters_match(self) -> None:
+        for sink, model in self._consumable():
+            assert sink.stats == model.stats()
+
+    def teardown(self) -> None:
+        for m in self.all_subs:
+            if not m.closed:
+                m.sub.close()
+        for handles in self.open_handles.values():
+            for obj in handles:
+                obj.close()
+        for sink in self.shared:
+            sink.close()
+        try:
+            self.shared[0].get(0)
+            raise AssertionError("a closed sink must refuse get()")
+        except ClosedError:
+            pass
+
+
+DeliveryMachine.TestCase.settings = settings(
+    max_examples=int(os.environ.get("MAPIOFFLINE_STATEFUL_EXAMPLES", "400")),
+    stateful_step_count=30, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None,
+    print_blob=True)
+TestDeliveryMachine = DeliveryMachine.TestCase
+
