@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 import shutil
 import signal
 import stat
@@ -28,6 +27,8 @@ import mapioffline
 from mapioffline import _bridge
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the Linux channel")
+if sys.platform.startswith("linux"):  # POSIX only; imported where the module is not skipped
+    import pwd
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="creates throwaway users: root only (.ci/run runs as root)")
 
 TIMEOUT_S = 20.0
