@@ -26,9 +26,10 @@ import pytest
 import mapioffline
 from mapioffline import _bridge
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the Linux channel")
-if sys.platform.startswith("linux"):  # POSIX only; imported where the module is not skipped
-    import pwd
+# The module itself is POSIX (pwd, os.geteuid at import): skipped before it runs anything else.
+if not sys.platform.startswith("linux"):
+    pytest.skip("the Linux channel", allow_module_level=True)
+import pwd  # noqa: E402
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="creates throwaway users: root only (.ci/run runs as root)")
 
 TIMEOUT_S = 20.0
