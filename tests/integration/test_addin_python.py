@@ -30,7 +30,7 @@ class Lines:
 
     def __init__(self, cmd: list[str], stdin: bool = False) -> None:
         self.process = subprocess.Popen(cmd, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
         self.lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -52,9 +52,14 @@ class Lines:
         return self.line()
 
     def close(self) -> None:
+        """Kills the process if it still runs and closes our ends of its pipes. Never reads them to their end: a
+        process the host started (COM, under Wine its services) may hold an inherited handle after the host exits."""
         if self.process.poll() is None:
             self.process.kill()
-        self.process.communicate(timeout=LINE_TIMEOUT_S)
+        self.process.wait(LINE_TIMEOUT_S)
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream:
+                stream.close()
 
 
 @pytest.fixture
