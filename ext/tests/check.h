@@ -44,6 +44,11 @@ static int check_report(const char *suite) {
 
 /* Scale of stress loops: MAPIOFFLINE_STRESS_N overrides the default (smaller under sanitizers and Wine). */
 static unsigned long stress_n(unsigned long default_n) {
+#ifdef _MSC_VER
+  /* C4996 (an error under test_doc_client's /WX): MSVC deprecates getenv because another thread's _putenv can free
+     the string it returned. No test sets the environment, and the string is parsed here and never kept. */
+#pragma warning(suppress : 4996)
+#endif
   const char *s = getenv("MAPIOFFLINE_STRESS_N");
   return (s && *s) ? strtoul(s, NULL, 10) : default_n;
 }

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import stat
 import sys
 import textwrap
 from collections.abc import Callable, Iterable, Mapping
@@ -84,6 +86,20 @@ def _reader_gone() -> int:
     return EXIT_OK
 
 
+def _pipe_reader_gone(error: OSError) -> bool:
+    """Whether `error` is a write to stdout finding its reader gone. POSIX says BrokenPipeError (EPIPE); CPython on
+    Windows reports the pipe's ERROR_NO_DATA as OSError EINVAL, with no file name, so there it is that error while
+    stdout is a pipe."""
+    if isinstance(error, BrokenPipeError):
+        return True
+    if sys.platform != "win32" or error.errno != errno.EINVAL or error.filename is not None or sys.stdout is None:
+        return False
+    try:
+        return stat.S_ISFIFO(os.fstat(sys.stdout.fileno()).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
 def _documented(status: int, statuses: frozenset[int]) -> int:
     """``status`` if the command lists it, else 1 (its table never promised that one)."""
     return status if status in statuses else EXIT_ERROR
@@ -100,8 +116,6 @@ def run(args: argparse.Namespace) -> int:
         if sys.stdout is not None:
             sys.stdout.flush()  # a closed pipe shows here at the latest, not in the interpreter's final flush
         return status
-    except BrokenPipeError:
-        return _reader_gone()
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
@@ -115,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
         _error(str(error))
         return _documented(EXIT_PUBLISHER_GONE, statuses)
     except (CommandError, MapiError, ValueError, OSError, ImportError) as error:
+        if isinstance(error, OSError) and _pipe_reader_gone(error):
+            return _reader_gone()
         _error(str(error))
         return EXIT_ERROR
     except Exception as error:  # a defect of ours: still one line, with the type to search for

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 import shutil
 import signal
 import stat
@@ -27,7 +26,10 @@ import pytest
 import mapioffline
 from mapioffline import _bridge
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the Linux channel")
+# The module itself is POSIX (pwd, os.geteuid at import): skipped before it runs anything else.
+if not sys.platform.startswith("linux"):
+    pytest.skip("the Linux channel", allow_module_level=True)
+import pwd  # noqa: E402
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="creates throwaway users: root only (.ci/run runs as root)")
 
 TIMEOUT_S = 20.0

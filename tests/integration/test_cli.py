@@ -399,7 +399,9 @@ def test_watch_exits_0_when_the_reader_of_its_output_goes_away(profile: str) -> 
         finally:
             if watch.poll() is None:
                 watch.kill()
-            watch.communicate()
+            watch.wait(60)  # not communicate(): on Windows its reader threads fail on the stdout closed above
+            if watch.stderr is not None:
+                watch.stderr.close()
 
 
 def test_watch_wait_waits_through_a_bad_locator_and_says_once_what_it_waits_for(bad_locator: str) -> None:

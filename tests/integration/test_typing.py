@@ -83,6 +83,15 @@ def test_mypy_strict_on_the_package(mypy_run: MypyRun) -> None:
     assert not mypy_run.of("mapioffline"), mypy_run.result.stdout
 
 
+def test_mypy_strict_on_the_package_for_the_other_os(tmp_path: Path) -> None:
+    """Linux and Windows, from either: code that calls a POSIX-only API on a path Windows also takes type-checks on
+    Linux and fails on the users' OS (bench/bridge.py did)."""
+    other = "linux" if sys.platform == "win32" else "win32"
+    result = _run(["mypy", "--strict", *_config(), "--platform", other, "--cache-dir", os.fspath(tmp_path / "cache"),
+                   "-p", "mapioffline"], tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_stubtest(tmp_path: Path) -> None:
     result = _run(["mypy.stubtest", "mapioffline", "--allowlist", os.fspath(ALLOWLIST),
                    *(["--mypy-config-file", os.fspath(PYPROJECT)] if PYPROJECT.exists() else [])], tmp_path)

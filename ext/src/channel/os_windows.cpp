@@ -154,8 +154,17 @@ const char *NotOurs(const char *what, HANDLE object) {
 
 std::wstring Widen(const std::string &s) { return std::wstring(s.begin(), s.end()); }
 
+// A string SID is ASCII ("S-1-5-21-...": S, digits, dashes), so each wchar_t fits in a char. Said with a cast:
+// std::string(sid.begin(), sid.end()) narrows implicitly (MSVC's C4244).
+std::string NarrowAscii(const std::wstring &ascii) {
+  std::string out;
+  out.reserve(ascii.size());
+  for (const wchar_t c : ascii) out.push_back(static_cast<char>(c));
+  return out;
+}
+
 std::string BaseName(const std::u16string &folded, const std::wstring &sid) {
-  return "Local\\mapioffline-" + std::string(sid.begin(), sid.end()) + "-" + ProfileHash(folded);
+  return "Local\\mapioffline-" + NarrowAscii(sid) + "-" + ProfileHash(folded);
 }
 
 std::string ChannelName(const std::string &base, uint32_t generation) {

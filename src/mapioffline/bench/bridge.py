@@ -46,6 +46,8 @@ from mapioffline import _bridge, _core
 from mapioffline.testing import start_pump
 
 PROFILE = f"mapioffline-bridge-bench-{os.getpid()}"
+# Helper processes pinned with sched_setaffinity, a subscriber stopped with SIGSTOP, affinity from /proc: Linux.
+LINUX_ONLY = "the bridge benchmark runs on Linux (CPU affinity, SIGSTOP, /proc)"
 
 
 def percentiles(samples: list[int]) -> dict[str, float]:
@@ -98,6 +100,8 @@ def helper_hold(profile: str, count: int, expect: int) -> None:
 
 def spawn(*args: str, cpus: set[int] | None = None) -> subprocess.Popen[str]:
     """A helper process running `args` (see the end of this file), on `cpus` if given."""
+    if sys.platform != "linux":  # also what tells mypy, checking for Windows, that the rest is Linux's
+        raise NotImplementedError(LINUX_ONLY)
     p = subprocess.Popen([sys.executable, "-m", "mapioffline.bench.bridge", *args], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, text=True,
                          preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
@@ -256,6 +260,8 @@ def costs(publisher: _bridge.BridgePublisher, source: Any, quick: bool) -> dict[
 
 def pin_this_process(cpus: set[int]) -> None:
     """Every thread of this process (sched_setaffinity acts on one thread; threads started later inherit)."""
+    if sys.platform != "linux":  # also what tells mypy, checking for Windows, that the rest is Linux's
+        raise NotImplementedError(LINUX_ONLY)
     for tid in os.listdir("/proc/self/task"):
         try:
             os.sched_setaffinity(int(tid), cpus)
@@ -267,6 +273,8 @@ def cost_by_subscribers(publisher: _bridge.BridgePublisher, source: Any, quick: 
                         cpus: set[int] | None) -> dict[str, Any]:
     """costs() with 0, 1 and 100 subscribers (one of the 100 alone in a stopped process: it never reads, 99 in
     three processes), the subscriber processes on `cpus` if given; and the ratios 100 vs 1 to read."""
+    if sys.platform != "linux":  # also what tells mypy, checking for Windows, that the rest is Linux's
+        raise NotImplementedError(LINUX_ONLY)
     result: dict[str, Any] = {"0": costs(publisher, source, quick)}
     one = spawn("hold", PROFILE, "1", "0", cpus=cpus)
     result["1"] = costs(publisher, source, quick)
@@ -286,6 +294,8 @@ def cost_by_subscribers(publisher: _bridge.BridgePublisher, source: Any, quick: 
 
 def collect(quick: bool) -> dict[str, Any]:
     """Every bridge measurement, once: a publisher in this process, subscribers in helper processes."""
+    if sys.platform != "linux":  # also what tells mypy, checking for Windows, that the rest is Linux's
+        raise NotImplementedError(LINUX_ONLY)
     samples = 100 if quick else 1000
     burst = 3000  # fits the default ring of 4096
     results: dict[str, Any] = {}
