@@ -48,7 +48,9 @@ def test_the_wheel_carries_stubs_and_py_typed() -> None:
 @dataclass
 class MypyRun:
     """One `mypy --strict` over the package and every snippet below: mypy's start-up and the package's analysis are
-    paid once, and each test reads the errors of its own file."""
+    paid once, and each test reads the errors of its own file. Everything is named as a module (-p, -m), found from
+    the snippets' folder and the installed package: a path to the installed package would make its site-packages a
+    source root, where an embeddable Python's own modules shadow mypy's (Windows CPython)."""
 
     result: subprocess.CompletedProcess[str]
     errors: dict[str, list[str]]
@@ -67,8 +69,8 @@ def mypy_run(tmp_path_factory: pytest.TempPathFactory) -> MypyRun:
     for name, code in {**SNIPPETS, **_readme_examples()}.items():
         (work / name).write_text(code)
         names.append(name)
-    result = _run(["mypy", "--strict", *_config(), "--cache-dir", os.fspath(work / "cache"), os.fspath(PACKAGE),
-                   *names], work)
+    result = _run(["mypy", "--strict", *_config(), "--cache-dir", os.fspath(work / "cache"), "-p", "mapioffline",
+                   *(arg for name in names for arg in ("-m", name.removesuffix(".py")))], work)
     errors: dict[str, list[str]] = {}
     for line in result.stdout.splitlines():
         if ": error:" in line:
