@@ -46,7 +46,8 @@ if sys.platform == "win32":
     libraries = WINDOWS_LIBRARIES
     compile_args = MSVC_FLAGS + (["/Od", "/Zi"] if debug else ["/O2"])
 else:
-    compile_args = ["-std=c++17", "-fvisibility=hidden"]
+    # -Wall: the core is kept warning-free (CMake builds it with -Wall -Wextra, the mingw-w64 builds with -Werror).
+    compile_args = ["-std=c++17", "-fvisibility=hidden", "-Wall"]
     compile_args += ["-O0", "-UNDEBUG"] if debug else ["-O2"]
     # Last on the command line, so that it wins over sysconfig's flags.
     compile_args += ["-g"] if debug_info else ["-g0"]
