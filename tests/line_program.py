@@ -13,9 +13,9 @@ LINE_TIMEOUT_S = 60.0
 class Program:
     """A peer with its stdout lines handed over through a queue (blocking gets with a bound: no polling)."""
 
-    def __init__(self, cmd: list[str], env: dict[str, str]) -> None:
-        self.process = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, text=True, bufsize=1)
+    def __init__(self, cmd: list[str], env: dict[str, str] | None = None, *, stdin: bool = True) -> None:
+        self.process = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
         self.lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -37,6 +37,8 @@ class Program:
         return self.line()
 
     def close(self) -> None:
+        """Kills the process if it still runs and closes our ends of its pipes. Never reads them to their end: a
+        process it started (COM, under Wine its services) may hold an inherited handle after it exits."""
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(LINE_TIMEOUT_S)

@@ -9,57 +9,18 @@ from __future__ import annotations
 
 import json
 import os
-import queue
-import subprocess
 import sys
-import threading
 import uuid
 from pathlib import Path
 
 import pytest
 
+from line_program import LINE_TIMEOUT_S, Program
+
 from mapioffline import _addin
 
 pytestmark = pytest.mark.skipif(sys.platform != "win32", reason="the Outlook add-in runs on Windows")
-LINE_TIMEOUT_S = 60.0
 KINDS = ("STATECHANGE_START", "STATECHANGE", "STATECHANGE_DONE")
-
-
-class Lines:
-    """A process whose stdout is read line by line through a queue (a blocking get with a bound: no polling)."""
-
-    def __init__(self, cmd: list[str], stdin: bool = False) -> None:
-        self.process = subprocess.Popen(cmd, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for text in self.process.stdout:
-            self.lines.put(text.strip())
-        self.lines.put(None)
-
-    def line(self) -> str:
-        text = self.lines.get(timeout=LINE_TIMEOUT_S)
-        assert text is not None, f"{self.process.args!r} exited early"
-        return text
-
-    def send(self, command: str) -> str:
-        assert self.process.stdin is not None
-        self.process.stdin.write(command + "\n")
-        self.process.stdin.flush()
-        return self.line()
-
-    def close(self) -> None:
-        """Kills the process if it still runs and closes our ends of its pipes. Never reads them to their end: a
-        process the host started (COM, under Wine its services) may hold an inherited handle after the host exits."""
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(LINE_TIMEOUT_S)
-        for stream in (self.process.stdin, self.process.stdout):
-            if stream:
-                stream.close()
 
 
 @pytest.fixture
@@ -74,14 +35,14 @@ def fake_outlook() -> Path:
 def test_the_shipped_addin_publishes_outlooks_state_to_a_python_subscriber(fake_outlook: Path) -> None:
     addin = _addin.dll_paths()["64" if sys.maxsize > 2**32 else "32"]
     profile = f"Outlook-{uuid.uuid4().hex[:8]}"
-    host = Lines([os.fspath(fake_outlook / "fake_outlook_host.exe"), os.fspath(addin),
+    host = Program([os.fspath(fake_outlook / "fake_outlook_host.exe"), os.fspath(addin),
                   os.fspath(fake_outlook / "standin" / "olmapi32.dll"), profile], stdin=True)
-    watch: Lines | None = None
+    watch: Program | None = None
     try:
         assert host.line() in ("created com", "created hkcu")  # hkcu: Wine's HKCR does not merge the user's classes
         assert host.line().startswith("connected ")
         assert host.line() == "ready"
-        watch = Lines([sys.executable, "-m", "mapioffline", "watch", "--profile", profile, "--json"])
+        watch = Program([sys.executable, "-m", "mapioffline", "watch", "--profile", profile, "--json"], stdin=False)
         subscribed = json.loads(watch.line())
         assert subscribed["event"] == "subscribed" and subscribed["state"] == "ONLINE", subscribed
         assert host.send("offline") == "ok 00000000"
