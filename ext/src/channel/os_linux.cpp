@@ -118,14 +118,23 @@ bool IsLocatorName(const char *name) {
 }
 
 // The text of a *detail that names a path or a user. Every other detail is a static string; these live in a buffer
-// of the calling thread's until its next call that sets one (callers copy the detail at once).
+// of the calling thread's until its next call that sets one (callers copy the detail at once). The buffer is on the
+// heap: a kilobyte of thread_local storage no longer fit the static TLS that glibc keeps for dlopen'ed modules, so
+// every thread_local of the module went through dynamic TLS (malloc in __tls_get_addr), which TSan reports as races
+// inside glibc.
 __attribute__((format(printf, 1, 2))) const char *Say(const char *format, ...) {
-  static thread_local char text[1024];
+  static thread_local std::string text;
+  char buffer[1024];
   va_list args;
   va_start(args, format);
-  std::vsnprintf(text, sizeof text, format, args);
+  std::vsnprintf(buffer, sizeof buffer, format, args);
   va_end(args);
-  return text;
+  try {
+    text = buffer;
+  } catch (...) {
+    return "out of memory while describing the error";
+  }
+  return text.c_str();
 }
 
 // "user 'name' (uid N)", or "uid N" for a uid without a name.
