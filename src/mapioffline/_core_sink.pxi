@@ -91,12 +91,12 @@ The native IMAPIOfflineNotify sink: Notify (any thread, no GIL, no locks, no all
     cdef inline bint _has_final(self) except -1:
         """True when closed (the counters come from the snapshot); raises in a fork child. Inside
         critical_section(self) only, with the snapshot read in the same section."""
-        if self._generation != _fork_generation:
+        if self._inherited():
             raise _forked_error("sink")
         return self._closed
 
     def __dealloc__(self):
-        if self._p is not NULL and not self._closed and self._generation == _fork_generation:
+        if self._p is not NULL and not self._closed and not self._inherited():
             mapioffline_sink_close(<IMAPIOfflineNotify *>self._p)
 
     # -- properties ------------------------------------------------------------------------------------------
@@ -335,7 +335,7 @@ The native IMAPIOfflineNotify sink: Notify (any thread, no GIL, no locks, no all
     def __next__(self):
         """Blocks for the next notification; stops once the sink is empty and its stream is over (every
         subscription feeding it ended, or the sink was closed)."""
-        if self._generation != _fork_generation:
+        if self._inherited():
             raise _forked_error("sink")
         try:  # closed before this call (e.g. inside the for loop) is a ClosedError too: the iteration ends
             return self._next(None, 0, False, 0)
@@ -403,7 +403,7 @@ The native IMAPIOfflineNotify sink: Notify (any thread, no GIL, no locks, no all
         cdef uintptr_t address = 0
         cdef ULONG capacity = 0
         with cython.critical_section(self):
-            if not self._closed and self._p is not NULL and self._generation == _fork_generation:
+            if not self._closed and self._p is not NULL and not self._inherited():
                 address = <uintptr_t>self._p
                 capacity = mapioffline_sink_capacity(<IMAPIOfflineNotify *>self._p)
         if address == 0:
