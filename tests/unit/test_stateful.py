@@ -26,50 +26,15 @@ from mapioffline import (
     OfflineObject,
     Pending,
     Sink,
-    SinkStats,
     State,
     StreamEnded,
     Subscription,
     open_offline,
 )
 from mapioffline.testing import live_offline_objects, live_sinks
+from sink_model import ModelSink
 
 Record = tuple[int, int, int, int, int]  # kind, client_token, old, new, dropped_before
-
-
-@dataclass
-class ModelSink:
-    capacity: int
-    queue: list[tuple[tuple[int, int, int, int], int]] = field(default_factory=list)  # (record, drops at push)
-    received: int = 0
-    delivered: int = 0
-    dropped: int = 0
-    reported: int = 0
-    feeds: int = 0
-    ever_fed: bool = False
-
-    def push(self, record: tuple[int, int, int, int]) -> None:
-        self.received += 1
-        if len(self.queue) >= self.capacity:
-            self.dropped += 1  # a full ring refuses the newest
-        else:
-            self.queue.append((record, self.dropped))
-
-    def pop(self, count: int) -> list[Record]:
-        out: list[Record] = []
-        while self.queue and len(out) < count:
-            record, stamp = self.queue.pop(0)
-            out.append((*record, stamp - self.reported))
-            self.reported = stamp
-        self.delivered += len(out)
-        return out
-
-    @property
-    def ended(self) -> bool:
-        return self.ever_fed and self.feeds == 0
-
-    def stats(self) -> SinkStats:
-        return SinkStats(self.received, self.delivered, self.dropped, 0, self.reported)
 
 
 @dataclass
@@ -142,8 +107,7 @@ class DeliveryMachine(RuleBasedStateMachine):
             index = int(where[-1])
             sub = obj.advise(self.shared[index], token=token)
             model = self.shared_models[index]
-        model.feeds += 1
-        model.ever_fed = True
+        model.fed()
         m = ModelSub(sub, obj.profile, token, model, sub.sink, callback)
         self.all_subs.append(m)
         return m
@@ -165,7 +129,7 @@ class DeliveryMachine(RuleBasedStateMachine):
         m.closed = True
         if m.callback is not None:
             # close() handed every notification already in the sink to the callback, in order.
-            m.expected_callback.extend(m.sink.pop(len(m.sink.queue)))
+            m.expected_callback.extend(m.sink.pop())
             assert [_record(n) for n in m.callback] == m.expected_callback
         if m.real_sink not in self.shared:
             assert m.real_sink.closed
@@ -232,7 +196,7 @@ class DeliveryMachine(RuleBasedStateMachine):
             records = [struct.unpack_from(RECORD_FORMAT, buffer, 32 * i) for i in range(n)]
             assert [(r[1], r[2], r[4], r[5]) for r in records] == [e[:4] for e in expected]
         elif model.ended:  # iteration blocks while the stream goes on: only iterate a sink whose stream is over
-            assert [_record(n) for n in sink] == model.pop(len(model.queue))
+            assert [_record(n) for n in sink] == model.pop()
 
     # -- invariants ------------------------------------------------------------------------------------------
     @invariant()
