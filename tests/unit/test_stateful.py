@@ -17,22 +17,13 @@ from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
+from hypothesis.stateful import Bundle, consumes, invariant, rule
 
-from mapioffline import (
-    RECORD_FORMAT,
-    ClosedError,
-    Notification,
-    OfflineObject,
-    Pending,
-    Sink,
-    State,
-    StreamEnded,
-    Subscription,
-    open_offline,
-)
+from mapioffline import (RECORD_FORMAT, ClosedError, Notification, OfflineObject, Pending, Sink, State, StreamEnded,
+                         Subscription)
 from mapioffline.testing import live_offline_objects, live_sinks
 from sink_model import ModelSink
+from stateful_objects import ObjectsMachine
 
 Record = tuple[int, int, int, int, int]  # kind, client_token, old, new, dropped_before
 
@@ -57,44 +48,31 @@ def _record(n: Notification) -> Record:
 PROFILES = ["stateful-a", "stateful-b"]
 
 
-class DeliveryMachine(RuleBasedStateMachine):
+class DeliveryMachine(ObjectsMachine):
+    profiles = PROFILES
     handles = Bundle("handles")
     subs = Bundle("subs")
 
     def __init__(self) -> None:
         super().__init__()
         self.baseline = (live_sinks(), live_offline_objects())
-        self.state = {p: State.ONLINE for p in PROFILES}
-        self.open_handles: dict[str, list[OfflineObject]] = {p: [] for p in PROFILES}
-        self.all_subs: list[ModelSub] = []
         self.shared = [Sink(c) for c in (2, 4)]
         self.shared_models = [ModelSink(s.capacity) for s in self.shared]
-        self.next_token = 1
 
     # -- objects ---------------------------------------------------------------------------------------------
-    def _alive(self, profile: str) -> bool:
-        return bool(self.open_handles[profile]) or any(m.profile == profile and not m.closed for m in self.all_subs)
-
     @rule(target=handles, profile=st.sampled_from(PROFILES))
     def open(self, profile: str) -> OfflineObject:
-        if not self._alive(profile):
-            self.state[profile] = State.ONLINE  # every handle was closed: a fresh object starts ONLINE
-        obj = open_offline(profile, backend="embedded")
-        self.open_handles[profile].append(obj)
-        assert obj.state is self.state[profile]
-        return obj
+        return self._open(profile)
 
     @rule(obj=consumes(handles))
     def close_handle(self, obj: OfflineObject) -> None:
-        obj.close()
-        self.open_handles[obj.profile].remove(obj)
+        self._close_handle(obj)
 
     # -- subscriptions ---------------------------------------------------------------------------------------
     @rule(target=subs, obj=handles, where=st.sampled_from(["own", "shared0", "shared1", "callback"]),
           capacity=st.integers(1, 8))
     def advise(self, obj: OfflineObject, where: str, capacity: int) -> ModelSub:
-        token = self.next_token
-        self.next_token += 1
+        token = self._new_token()
         callback: list[Notification] | None = None
         if where == "own":
             sub = obj.advise(token=token, capacity=capacity)
@@ -111,11 +89,6 @@ class DeliveryMachine(RuleBasedStateMachine):
         m = ModelSub(sub, obj.profile, token, model, sub.sink, callback)
         self.all_subs.append(m)
         return m
-
-    def _end(self, m: ModelSub) -> None:
-        if m.active:
-            m.active = False
-            m.sink.feeds -= 1
 
     @rule(m=subs)
     def unadvise(self, m: ModelSub) -> None:
@@ -135,16 +108,6 @@ class DeliveryMachine(RuleBasedStateMachine):
             assert m.real_sink.closed
 
     # -- state changes ---------------------------------------------------------------------------------------
-    def _apply(self, profile: str, target: State) -> None:
-        old = self.state[profile]
-        if target == old:
-            return  # setting the current state sends nothing
-        for kind in (1, 2, 3):
-            for m in self.all_subs:  # advise order = delivery order, and the model keeps it
-                if m.profile == profile and m.active:
-                    m.sink.push((kind, m.token, int(old), int(target)))
-        self.state[profile] = target
-
     @rule(obj=handles, to=st.sampled_from([State.OFFLINE, State.ONLINE]), block=st.booleans())
     def set_state(self, obj: OfflineObject, to: State, block: bool) -> None:
         obj.set_state(to, block=block)
@@ -205,12 +168,7 @@ class DeliveryMachine(RuleBasedStateMachine):
             assert sink.stats == model.stats()
 
     def teardown(self) -> None:
-        for m in self.all_subs:
-            if not m.closed:
-                m.sub.close()
-        for handles in self.open_handles.values():
-            for obj in handles:
-                obj.close()
+        self._close_all()
         for sink in self.shared:
             sink.close()
         try:
