@@ -19,6 +19,7 @@
 #include "channel/writer.h"
 #include "check.h"
 #include "mapioffline/mapioffline.h"
+#include "test_sink_helpers.h"
 
 #if defined(__linux__)
 #include <fcntl.h>
@@ -39,28 +40,6 @@ std::u16string Wide(const char *s) {
   return w;
 }
 
-IMAPIOfflineMgr *OpenEmbedded(const std::u16string &profile) {
-  IMAPIOfflineMgr *p = nullptr;
-  CHECK_HR(mapioffline_open_embedded(0, reinterpret_cast<const WCHAR *>(profile.c_str()), &GUID_GlobalState,
-                                     nullptr, &p),
-           S_OK);
-  return p;
-}
-
-ULONG AdviseSink(IMAPIOfflineMgr *obj, IMAPIOfflineNotify *sink, ULONG client_token) {
-  MAPIOFFLINE_ADVISEINFO info;
-  std::memset(&info, 0, sizeof info);
-  info.ulSize = sizeof info;
-  info.ulClientToken = client_token;
-  info.CallbackType = MAPIOFFLINE_CALLBACK_TYPE_NOTIFY;
-  info.pCallback = sink;
-  info.ulAdviseTypes = MAPIOFFLINE_ADVISE_TYPE_STATECHANGE;
-  info.ulStateMask = MAPIOFFLINE_STATE_ALL;
-  ULONG token = 0;
-  CHECK_HR(obj->Advise(0, &info, &token), S_OK);
-  return token;
-}
-
 // A native sink of `capacity` records, attached and advised on `obj` with `client_token`; nullptr if it cannot be
 // made (the failed check says so).
 IMAPIOfflineNotify *NewAdvisedSink(IMAPIOfflineMgr *obj, ULONG capacity, ULONG client_token) {
@@ -68,7 +47,7 @@ IMAPIOfflineNotify *NewAdvisedSink(IMAPIOfflineMgr *obj, ULONG capacity, ULONG c
   CHECK_HR(mapioffline_sink_create(capacity, &sink), S_OK);
   if (!sink) return nullptr;
   mapioffline_sink_attach(sink);
-  AdviseSink(obj, sink, client_token);
+  Advise(obj, sink, client_token);
   return sink;
 }
 
@@ -195,12 +174,7 @@ void TestPublishAndFollow() {
   CHECK_HR(bridge->GetCurrentState(&state), MAPIOFFLINE_E_PUBLISHER_GONE);
   IMAPIOfflineNotify *late = nullptr;
   CHECK_HR(mapioffline_sink_create(4, &late), S_OK);
-  MAPIOFFLINE_ADVISEINFO info;
-  std::memset(&info, 0, sizeof info);
-  info.ulSize = sizeof info;
-  info.pCallback = late;
-  info.ulAdviseTypes = MAPIOFFLINE_ADVISE_TYPE_STATECHANGE;
-  info.ulStateMask = MAPIOFFLINE_STATE_ALL;
+  MAPIOFFLINE_ADVISEINFO info = AdviseInfo(late, 0);
   ULONG token = 0;
   CHECK_HR(bridge->Advise(0, &info, &token), MAPIOFFLINE_E_PUBLISHER_GONE);
   late->Release();
@@ -555,46 +529,17 @@ void TestReaderStopsAtALoss() {
 
 // A sink that releases a reference it was given (the last one of a bridge object) from inside its first Notify,
 // on the bridge's reader thread.
-class ReleasingSink final : public IMAPIOfflineNotify {
+class ReleasingSink final : public TestSink {
  public:
   explicit ReleasingSink(IUnknown *release_in_notify) : release_(release_in_notify) {}
-  HRESULT STDMETHODCALLTYPE QueryInterface(REFIID iid, void **out) noexcept override {
-    if (!out) return E_POINTER;
-    *out = nullptr;
-    if (!IsEqualGUID(iid, IID_IUnknown) && !IsEqualGUID(iid, IID_IMAPIOfflineNotify)) return E_NOINTERFACE;
-    *out = static_cast<IMAPIOfflineNotify *>(this);
-    AddRef();
-    return S_OK;
-  }
-  ULONG STDMETHODCALLTYPE AddRef() noexcept override { return refs_.fetch_add(1) + 1; }
-  ULONG STDMETHODCALLTYPE Release() noexcept override {
-    const ULONG n = refs_.fetch_sub(1) - 1;
-    if (n == 0) delete this;
-    return n;
-  }
   void STDMETHODCALLTYPE Notify(const MAPIOFFLINE_NOTIFY *) noexcept override {
     if (IUnknown *r = release_.exchange(nullptr)) r->Release();
   }
   bool released() const { return release_.load() == nullptr; }
-  ULONG refs() const { return refs_.load(); }
 
  private:
-  std::atomic<ULONG> refs_{1};
   std::atomic<IUnknown *> release_;
 };
-
-ULONG AdviseAny(IMAPIOfflineMgr *obj, IMAPIOfflineNotify *sink) {
-  MAPIOFFLINE_ADVISEINFO info;
-  std::memset(&info, 0, sizeof info);
-  info.ulSize = sizeof info;
-  info.CallbackType = MAPIOFFLINE_CALLBACK_TYPE_NOTIFY;
-  info.pCallback = sink;
-  info.ulAdviseTypes = MAPIOFFLINE_ADVISE_TYPE_STATECHANGE;
-  info.ulStateMask = MAPIOFFLINE_STATE_ALL;
-  ULONG token = 0;
-  CHECK_HR(obj->Advise(0, &info, &token), S_OK);
-  return token;
-}
 
 // A publisher of `profile` over the embedded object, flooded by a thread calling its Notify without pause.
 struct FloodedPublisher {
@@ -650,7 +595,7 @@ void TestCloseWhileReceiving() {
       // The sink gets our reference and releases it from inside its first Notify; the reader thread tears down,
       // the registration's reference to the sink last before the object goes.
       ReleasingSink *sink = new ReleasingSink(bridge);
-      AdviseAny(bridge, sink);
+      Advise(bridge, sink, 0);
       while (!sink->released() || sink->refs() != 1) std::this_thread::yield();
       ++receiving;
       sink->Release();
@@ -676,22 +621,8 @@ void TestCloseWhileReceiving() {
 
 #if defined(__linux__)
 // A sink whose Notify waits until told to return: a Notify in progress on the reader thread, held at a fork.
-class HeldSink final : public IMAPIOfflineNotify {
+class HeldSink final : public TestSink {
  public:
-  HRESULT STDMETHODCALLTYPE QueryInterface(REFIID iid, void **out) noexcept override {
-    if (!out) return E_POINTER;
-    *out = nullptr;
-    if (!IsEqualGUID(iid, IID_IUnknown) && !IsEqualGUID(iid, IID_IMAPIOfflineNotify)) return E_NOINTERFACE;
-    *out = static_cast<IMAPIOfflineNotify *>(this);
-    AddRef();
-    return S_OK;
-  }
-  ULONG STDMETHODCALLTYPE AddRef() noexcept override { return refs_.fetch_add(1) + 1; }
-  ULONG STDMETHODCALLTYPE Release() noexcept override {
-    const ULONG n = refs_.fetch_sub(1) - 1;
-    if (n == 0) delete this;
-    return n;
-  }
   void STDMETHODCALLTYPE Notify(const MAPIOFFLINE_NOTIFY *) noexcept override {
     std::unique_lock<std::mutex> lock(mutex_);
     inside_ = true;
@@ -709,7 +640,6 @@ class HeldSink final : public IMAPIOfflineNotify {
   }
 
  private:
-  std::atomic<ULONG> refs_{1};
   std::mutex mutex_;
   std::condition_variable cv_;
   bool inside_ = false;
@@ -733,7 +663,7 @@ void TestUnadviseInAForkChild() {
     return;
   }
   HeldSink *sink = new HeldSink;
-  const ULONG token = AdviseAny(bridge, sink);
+  const ULONG token = Advise(bridge, sink, 0);
   CHECK_HR(source->SetCurrentState(0, MAPIOFFLINE_STATE_OFFLINE_MASK, MAPIOFFLINE_STATE_OFFLINE, nullptr), S_OK);
   CHECK(sink->WaitInside());
   const pid_t child = fork();

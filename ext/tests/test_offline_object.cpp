@@ -13,32 +13,6 @@
 
 namespace {
 
-IMAPIOfflineMgr *Open(const char16_t *profile) {
-  IMAPIOfflineMgr *mgr = nullptr;
-  CHECK_HR(mapioffline_open_embedded(0, reinterpret_cast<const WCHAR *>(profile), &GUID_GlobalState, nullptr, &mgr),
-           S_OK);
-  return mgr;
-}
-
-MAPIOFFLINE_ADVISEINFO Info(IUnknown *sink, ULONG client_token) {
-  MAPIOFFLINE_ADVISEINFO info{};
-  info.ulSize = sizeof info;
-  info.ulClientToken = client_token;
-  info.CallbackType = MAPIOFFLINE_CALLBACK_TYPE_NOTIFY;
-  info.pCallback = sink;
-  info.ulAdviseTypes = MAPIOFFLINE_ADVISE_TYPE_STATECHANGE;
-  info.ulStateMask = MAPIOFFLINE_STATE_ALL;
-  return info;
-}
-
-ULONG Advise(IMAPIOfflineMgr *mgr, IUnknown *sink, ULONG client_token) {
-  MAPIOFFLINE_ADVISEINFO info = Info(sink, client_token);
-  ULONG token = 0;
-  CHECK_HR(mgr->Advise(0, &info, &token), S_OK);
-  CHECK(token != 0);
-  return token;
-}
-
 ULONG State(IMAPIOfflineMgr *mgr) {
   ULONG state = 0;
   CHECK_HR(mgr->GetCurrentState(&state), S_OK);
@@ -77,11 +51,11 @@ void TestOpen() {
   CHECK(mgr == nullptr);
 
   const long live = mapioffline_live_offline_objects();
-  IMAPIOfflineMgr *a = Open(u"Outlook");
-  IMAPIOfflineMgr *b = Open(u"OUTLOOK");
-  IMAPIOfflineMgr *c = Open(u"Other");
-  IMAPIOfflineMgr *d = Open(u"\u00c9t\u00c9");  // Latin-1 capitals fold too
-  IMAPIOfflineMgr *e = Open(u"\u00e9t\u00e9");
+  IMAPIOfflineMgr *a = OpenEmbedded(u"Outlook");
+  IMAPIOfflineMgr *b = OpenEmbedded(u"OUTLOOK");
+  IMAPIOfflineMgr *c = OpenEmbedded(u"Other");
+  IMAPIOfflineMgr *d = OpenEmbedded(u"\u00c9t\u00c9");  // Latin-1 capitals fold too
+  IMAPIOfflineMgr *e = OpenEmbedded(u"\u00e9t\u00e9");
   CHECK(a == b && a != c && d == e);
   CHECK(mapioffline_live_offline_objects() == live + 3);
   CHECK(State(a) == MAPIOFFLINE_STATE_ONLINE);  // a new object starts ONLINE
@@ -94,13 +68,13 @@ void TestOpen() {
   d->Release();
   e->Release();
   CHECK(mapioffline_live_offline_objects() == live);
-  IMAPIOfflineMgr *again = Open(u"outlook");
+  IMAPIOfflineMgr *again = OpenEmbedded(u"outlook");
   CHECK(State(again) == MAPIOFFLINE_STATE_ONLINE);  // a later open starts afresh
   again->Release();
 }
 
 void TestIdentityAndCapabilities() {
-  IMAPIOfflineMgr *mgr = Open(u"identity");
+  IMAPIOfflineMgr *mgr = OpenEmbedded(u"identity");
   void *unknown = nullptr, *offline = nullptr, *manager = nullptr, *other = reinterpret_cast<void *>(1);
   CHECK_HR(mgr->QueryInterface(IID_IUnknown, &unknown), S_OK);
   CHECK_HR(mgr->QueryInterface(IID_IMAPIOffline, &offline), S_OK);
@@ -125,7 +99,7 @@ void TestIdentityAndCapabilities() {
 }
 
 void TestSetCurrentStateArguments() {
-  IMAPIOfflineMgr *mgr = Open(u"arguments");
+  IMAPIOfflineMgr *mgr = OpenEmbedded(u"arguments");
   const ULONG mask = MAPIOFFLINE_STATE_OFFLINE_MASK;
   int reserved = 0;
   CHECK_HR(mgr->SetCurrentState(0x1, mask, MAPIOFFLINE_STATE_OFFLINE, nullptr), MAPI_E_UNKNOWN_FLAGS);
@@ -150,7 +124,7 @@ void TestSetCurrentStateArguments() {
 }
 
 void TestAsyncChangeAndPending() {
-  IMAPIOfflineMgr *mgr = Open(u"async");
+  IMAPIOfflineMgr *mgr = OpenEmbedded(u"async");
   const ULONG mask = MAPIOFFLINE_STATE_OFFLINE_MASK;
   auto *sink = new RecordingSink;
   std::mutex gate;
@@ -187,7 +161,7 @@ void TestAsyncChangeAndPending() {
 }
 
 void TestReentrancy() {
-  IMAPIOfflineMgr *mgr = Open(u"reentrant");
+  IMAPIOfflineMgr *mgr = OpenEmbedded(u"reentrant");
   const ULONG mask = MAPIOFFLINE_STATE_OFFLINE_MASK;
   auto *sink = new RecordingSink;
   std::atomic<long> block_result{1}, default_in_start{1}, default_in_done{1}, second_default_in_done{1},
@@ -225,7 +199,7 @@ void TestReentrancy() {
 }
 
 void TestUnadviseInsideNotify() {
-  IMAPIOfflineMgr *mgr = Open(u"unadvise-inside");
+  IMAPIOfflineMgr *mgr = OpenEmbedded(u"unadvise-inside");
   auto *sink = new RecordingSink;
   ULONG token = 0;
   sink->hook = [&](const MAPIOFFLINE_NOTIFY &) { CHECK_HR(mgr->Unadvise(0, token), S_OK); };
@@ -244,56 +218,56 @@ void TestUnadviseInsideNotify() {
 }
 
 void TestAdviseValidation() {
-  IMAPIOfflineMgr *mgr = Open(u"advise");
+  IMAPIOfflineMgr *mgr = OpenEmbedded(u"advise");
   auto *sink = new RecordingSink;
   ULONG token = 77;
-  MAPIOFFLINE_ADVISEINFO info = Info(sink, 0);
+  MAPIOFFLINE_ADVISEINFO info = AdviseInfo(sink, 0);
   CHECK_HR(mgr->Advise(1, &info, &token), E_INVALIDARG);
   CHECK(token == 0);  // out-parameter cleared on failure
   CHECK_HR(mgr->Advise(0, nullptr, &token), E_INVALIDARG);
   CHECK_HR(mgr->Advise(0, &info, nullptr), E_INVALIDARG);
   info.ulSize = sizeof info - 1;
   CHECK_HR(mgr->Advise(0, &info, &token), E_INVALIDARG);
-  info = Info(sink, 0);
+  info = AdviseInfo(sink, 0);
   info.CallbackType = static_cast<MAPIOFFLINE_CALLBACK_TYPE>(1);
   CHECK_HR(mgr->Advise(0, &info, &token), E_INVALIDARG);
-  info = Info(nullptr, 0);
+  info = AdviseInfo(nullptr, 0);
   CHECK_HR(mgr->Advise(0, &info, &token), E_INVALIDARG);
-  info = Info(sink, 0);
+  info = AdviseInfo(sink, 0);
   info.ulAdviseTypes = 2;
   CHECK_HR(mgr->Advise(0, &info, &token), E_INVALIDARG);
-  info = Info(sink, 0);
+  info = AdviseInfo(sink, 0);
   info.ulStateMask = 0x1;
   CHECK_HR(mgr->Advise(0, &info, &token), E_INVALIDARG);
-  CHECK(sink->Refs() == 1);  // no failed call kept a reference
+  CHECK(sink->refs() == 1);  // no failed call kept a reference
 
   auto *deaf = new RecordingSink;
   deaf->refuse_notify_interface = true;
-  info = Info(deaf, 0);
+  info = AdviseInfo(deaf, 0);
   CHECK_HR(mgr->Advise(0, &info, &token), E_NOINTERFACE);
-  CHECK(deaf->Refs() == 1);
+  CHECK(deaf->refs() == 1);
   deaf->Release();
 
   // Larger structures and supersets of OFFLINE_MASK are accepted; tokens are non-zero and increasing.
   struct {
     MAPIOFFLINE_ADVISEINFO info;
     ULONG extra;
-  } bigger{Info(sink, 0), 0};
+  } bigger{AdviseInfo(sink, 0), 0};
   bigger.info.ulSize = sizeof bigger;
   bigger.info.ulStateMask = MAPIOFFLINE_STATE_OFFLINE_MASK;
   ULONG t1 = 0, t2 = 0;
   CHECK_HR(mgr->Advise(0, &bigger.info, &t1), S_OK);
-  CHECK(sink->Refs() == 2);  // exactly one reference per registration
+  CHECK(sink->refs() == 2);  // exactly one reference per registration
   t2 = Advise(mgr, sink, 0);
   CHECK(t1 != 0 && t2 > t1);
-  CHECK(sink->Refs() == 3);
+  CHECK(sink->refs() == 3);
   CHECK_HR(mgr->Unadvise(0, t1), S_OK);
   CHECK_HR(mgr->Unadvise(0, t1), S_OK);       // twice: still S_OK
   CHECK_HR(mgr->Unadvise(0, 0), S_OK);        // unknown token
   CHECK_HR(mgr->Unadvise(0x55, 12345), S_OK); // unknown flags too
-  CHECK(sink->Refs() == 2);
+  CHECK(sink->refs() == 2);
   CHECK_HR(mgr->Unadvise(0, t2), S_OK);
-  CHECK(sink->Refs() == 1);
+  CHECK(sink->refs() == 1);
   const ULONG t3 = Advise(mgr, sink, 0);
   CHECK(t3 > t2);  // never reused
   mgr->Unadvise(0, t3);
@@ -304,7 +278,7 @@ void TestAdviseValidation() {
 void TestReleaseWithAdvisedSinks() {
   const long live = RecordingSink::live.load();
   const long objects = mapioffline_live_offline_objects();
-  IMAPIOfflineMgr *mgr = Open(u"release-advised");
+  IMAPIOfflineMgr *mgr = OpenEmbedded(u"release-advised");
   for (int i = 0; i < 5; ++i) {
     auto *sink = new RecordingSink;
     Advise(mgr, sink, i);
@@ -324,14 +298,14 @@ void TestReopenAfterLastReleaseIsFresh() {
   const int rounds = 200;
   int stale = 0;
   for (int round = 0; round < rounds; ++round) {
-    IMAPIOfflineMgr *mgr = Open(u"reopen");
+    IMAPIOfflineMgr *mgr = OpenEmbedded(u"reopen");
     auto *sink = new RecordingSink;
     Advise(mgr, sink, 0);
     sink->Release();
     CHECK_HR(mgr->SetCurrentState(0, MAPIOFFLINE_STATE_OFFLINE_MASK, MAPIOFFLINE_STATE_OFFLINE, nullptr), S_OK);
     if (round % 2) WaitIdle(mgr);  // odd rounds: the change has just finished, even rounds: still in flight
     mgr->Release();
-    IMAPIOfflineMgr *again = Open(u"reopen");
+    IMAPIOfflineMgr *again = OpenEmbedded(u"reopen");
     WaitIdle(again);  // the old change, had we been given the old object
     if (State(again) != MAPIOFFLINE_STATE_ONLINE) ++stale;
     again->Release();
@@ -345,7 +319,7 @@ void TestReopenAfterLastReleaseIsFresh() {
 void TestLastReleaseInsideNotifyOnTheWorker() {
   const long objects = mapioffline_live_offline_objects();
   const long sinks = RecordingSink::live.load();
-  IMAPIOfflineMgr *mgr = Open(u"release-on-worker");
+  IMAPIOfflineMgr *mgr = OpenEmbedded(u"release-on-worker");
   std::atomic<IMAPIOfflineMgr *> owned{mgr};
   std::mutex m;
   std::condition_variable cv;
@@ -367,17 +341,17 @@ void TestLastReleaseInsideNotifyOnTheWorker() {
     std::unique_lock<std::mutex> lock(m);
     CHECK(cv.wait_for(lock, std::chrono::seconds(10), [&] { return released; }));
   }
-  IMAPIOfflineMgr *again = Open(u"release-on-worker");
+  IMAPIOfflineMgr *again = OpenEmbedded(u"release-on-worker");
   CHECK(State(again) == MAPIOFFLINE_STATE_ONLINE);
   again->Release();
   // Deletion on the object's thread is asynchronous by design (nothing is left to wait on): bounded poll.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while ((mapioffline_live_offline_objects() != objects || first->Refs() != 1 || second->Refs() != 1) &&
+  while ((mapioffline_live_offline_objects() != objects || first->refs() != 1 || second->refs() != 1) &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::yield();
   }
   CHECK(mapioffline_live_offline_objects() == objects);
-  CHECK(first->Refs() == 1 && second->Refs() == 1);  // both registrations' references were released
+  CHECK(first->refs() == 1 && second->refs() == 1);  // both registrations' references were released
   CHECK(first->Records().size() == 1);  // START only: the release ended the change's delivery
   CHECK(second->Records().empty());
   first->hook = nullptr;
@@ -390,7 +364,7 @@ void TestLastReleaseInsideNotifyOnTheWorker() {
 // sink's DONE wakes another thread, which calls SetCurrentState(BLOCK) while DONE is still being handed to 1,000
 // more sinks: it is queued, runs right after, and returns S_OK once its own change is complete.
 void TestBlockingChangeRightAfterDone() {
-  IMAPIOfflineMgr *mgr = Open(u"after-done");
+  IMAPIOfflineMgr *mgr = OpenEmbedded(u"after-done");
   const ULONG mask = MAPIOFFLINE_STATE_OFFLINE_MASK;
   const int rounds = 100;
   std::mutex m;
@@ -478,7 +452,7 @@ void TestBlockingChangeRightAfterDone() {
 // (A blocking no-op waits until that DONE has reached every sink: with DONE held here it would wait for this test;
 // tests/unit/test_offline_object.py checks it.)
 void TestRequestsDuringDone() {
-  IMAPIOfflineMgr *mgr = Open(u"during-done");
+  IMAPIOfflineMgr *mgr = OpenEmbedded(u"during-done");
   const ULONG mask = MAPIOFFLINE_STATE_OFFLINE_MASK;
   std::mutex m;
   std::condition_variable cv;
@@ -529,7 +503,7 @@ void TestRequestsDuringDone() {
 
 // mapioffline_offline_wait_idle: the documented way to wait for a change that really is in flight.
 void TestWaitIdle() {
-  IMAPIOfflineMgr *mgr = Open(u"wait-idle");
+  IMAPIOfflineMgr *mgr = OpenEmbedded(u"wait-idle");
   const ULONG mask = MAPIOFFLINE_STATE_OFFLINE_MASK;
   CHECK_HR(mapioffline_offline_wait_idle(mgr, 0), S_OK);  // idle: at once, even with no time to wait
   CHECK_HR(mapioffline_offline_wait_idle(mgr, -1), S_OK);
@@ -580,7 +554,7 @@ void TestWaitIdle() {
 }
 
 void TestChurnDuringChanges() {
-  IMAPIOfflineMgr *mgr = Open(u"churn");
+  IMAPIOfflineMgr *mgr = OpenEmbedded(u"churn");
   const int rounds = static_cast<int>(stress_n(1000000) / 1000);
   std::atomic<bool> stop{false};
   std::vector<std::thread> churners;
@@ -653,8 +627,8 @@ void TestProfileNameRule() {
   CHECK_HR(mapioffline_open_embedded(0, reinterpret_cast<const WCHAR *>(lone_low), &GUID_GlobalState, nullptr, &mgr),
            E_INVALIDARG);
   CHECK(mgr == nullptr);
-  Open(at_limit.c_str())->Release();
-  Open(pairs.c_str())->Release();
+  OpenEmbedded(at_limit.c_str())->Release();
+  OpenEmbedded(pairs.c_str())->Release();
 }
 
 int main() {
