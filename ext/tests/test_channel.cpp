@@ -40,6 +40,15 @@ std::u16string Wide(const char *s) {
   return w;
 }
 
+// A publisher of `profile` over `source`, with the default ring and no options; nullptr (a failed check) if refused.
+mapioffline_bridge_publisher *StartPublisher(IMAPIOfflineMgr *source, const std::u16string &profile) {
+  mapioffline_bridge_publisher *pub = nullptr;
+  CHECK_HR(mapioffline_bridge_publish_start(source, reinterpret_cast<const WCHAR *>(profile.c_str()), 0, 0, &pub,
+                                            nullptr),
+           S_OK);
+  return pub;
+}
+
 // A native sink of `capacity` records, attached and advised on `obj` with `client_token`; nullptr if it cannot be
 // made (the failed check says so).
 IMAPIOfflineNotify *NewAdvisedSink(IMAPIOfflineMgr *obj, ULONG capacity, ULONG client_token) {
@@ -193,10 +202,7 @@ void TestPublishAndFollow() {
 void TestEveryAsleepSubscriberIsWokenThroughTheFanOut() {
   const std::u16string profile = Wide("channel-test-fanout");
   IMAPIOfflineMgr *source = OpenEmbedded(profile);
-  mapioffline_bridge_publisher *pub = nullptr;
-  CHECK_HR(mapioffline_bridge_publish_start(source, reinterpret_cast<const WCHAR *>(profile.c_str()), 0, 0, &pub,
-                                            nullptr),
-           S_OK);
+  mapioffline_bridge_publisher *pub = StartPublisher(source, profile);
   if (!pub) {
     source->Release();
     return;
@@ -550,9 +556,7 @@ struct FloodedPublisher {
 
   explicit FloodedPublisher(const std::u16string &profile) {
     source = OpenEmbedded(profile);
-    CHECK_HR(mapioffline_bridge_publish_start(source, reinterpret_cast<const WCHAR *>(profile.c_str()), 0, 0, &pub,
-                                              nullptr),
-             S_OK);
+    pub = StartPublisher(source, profile);
     if (!pub) return;
     IMAPIOfflineNotify *notify = mapioffline_bridge_publisher_notify(pub);
     flood = std::thread([this, notify] {
@@ -651,10 +655,7 @@ class HeldSink final : public TestSink {
 void TestUnadviseInAForkChild() {
   const std::u16string profile = Wide("channel-test-fork");
   IMAPIOfflineMgr *source = OpenEmbedded(profile);
-  mapioffline_bridge_publisher *pub = nullptr;
-  CHECK_HR(mapioffline_bridge_publish_start(source, reinterpret_cast<const WCHAR *>(profile.c_str()), 0, 0, &pub,
-                                            nullptr),
-           S_OK);
+  mapioffline_bridge_publisher *pub = StartPublisher(source, profile);
   IMAPIOfflineMgr *bridge = nullptr;
   if (pub) CHECK_HR(mapioffline_open_bridge(reinterpret_cast<const WCHAR *>(profile.c_str()), &bridge, nullptr), S_OK);
   if (!bridge) {
