@@ -426,6 +426,17 @@ struct Image {
   ch::Header *header() { return static_cast<ch::Header *>(base); }
 };
 
+// An image of an 8-cell channel for `folded` whose writer is live, ONLINE.
+struct LiveImage : Image {
+  explicit LiveImage(const std::u16string &profile)
+      : Image(8), folded(profile), writer(base, nullptr, Identity{8, 3, 0, 1, 1}, folded) {
+    writer.Go(MAPIOFFLINE_STATE_ONLINE);
+  }
+  HRESULT Attach(Reader *reader) const { return reader->Attach(base, ch::RegionSize(8), folded); }
+  std::u16string folded;
+  Writer writer;
+};
+
 MAPIOFFLINE_RECORD Record(ULONG i) {
   MAPIOFFLINE_RECORD r;
   std::memset(&r, 0, sizeof r);
@@ -438,21 +449,18 @@ MAPIOFFLINE_RECORD Record(ULONG i) {
 }
 
 void TestReaderGapsAndOrder() {
-  const std::u16string folded = Wide("gap");
-  Image image(8);
-  Writer writer(image.base, nullptr, Identity{8, 3, 0, 1, 1}, folded);
-  writer.Go(MAPIOFFLINE_STATE_ONLINE);
+  LiveImage image(Wide("gap"));
   Reader reader;
-  CHECK_HR(reader.Attach(image.base, ch::RegionSize(8), folded), S_OK);
+  CHECK_HR(image.Attach(&reader), S_OK);
   CHECK_HR(Reader().Attach(image.base, ch::RegionSize(8), Wide("gaq")), MAPIOFFLINE_E_CHANNEL_CORRUPT);
-  for (ULONG i = 0; i < 5; ++i) writer.Publish(Record(i));
+  for (ULONG i = 0; i < 5; ++i) image.writer.Publish(Record(i));
   MAPIOFFLINE_RECORD out[16];
   uint64_t dropped = 0;
   CHECK(reader.Read(out, 16, &dropped) == 5);
   CHECK(dropped == 0);
   CHECK(out[4].notify.Info.StateChange.ulStateOld == 4);
   // 20 more into a ring of 8: the reader lost 12 and reads the last 8, in order.
-  for (ULONG i = 5; i < 25; ++i) writer.Publish(Record(i));
+  for (ULONG i = 5; i < 25; ++i) image.writer.Publish(Record(i));
   CHECK(reader.Read(out, 16, &dropped) == 8);
   CHECK(dropped == 12);
   CHECK(out[0].notify.Info.StateChange.ulStateOld == 17);
@@ -463,10 +471,8 @@ void TestReaderGapsAndOrder() {
 }
 
 void TestReaderRefusesCorruption() {
-  const std::u16string folded = Wide("bad");
-  Image image(8);
-  Writer writer(image.base, nullptr, Identity{8, 3, 0, 1, 1}, folded);
-  writer.Go(MAPIOFFLINE_STATE_ONLINE);
+  LiveImage image(Wide("bad"));
+  const std::u16string &folded = image.folded;
   struct Case {
     const char *name;
     void (*spoil)(ch::Header *);
@@ -493,20 +499,20 @@ void TestReaderRefusesCorruption() {
   }
   // After attach: a head that claims unwritten records, or goes back, ends the reader with an error.
   Reader reader;
-  CHECK_HR(reader.Attach(image.base, ch::RegionSize(8), folded), S_OK);
+  CHECK_HR(image.Attach(&reader), S_OK);
   image.header()->head.store(3);
   MAPIOFFLINE_RECORD out[4];
   uint64_t dropped = 0;
   CHECK(reader.Read(out, 4, &dropped) == -1);
   CHECK(reader.Read(out, 4, &dropped) == -1);  // stays failed
   Reader back;
-  writer.Publish(Record(0));
-  writer.Publish(Record(1));
+  image.writer.Publish(Record(0));
+  image.writer.Publish(Record(1));
   CHECK_HR(back.Attach(image.base, ch::RegionSize(8), folded), S_OK);
   image.header()->head.store(1);
   CHECK(back.Read(out, 4, &dropped) == -1);
   // A stopped publisher is not found, not corrupt.
-  writer.Stop();
+  image.writer.Stop();
   CHECK_HR(Reader().Attach(image.base, ch::RegionSize(8), folded), MAPI_E_NOT_FOUND);
 }
 
@@ -514,13 +520,10 @@ void TestReaderRefusesCorruption() {
 // that follows it, so a sink's dropped_before lands on that record (before, the whole batch's losses came before
 // its first record).
 void TestReaderStopsAtALoss() {
-  const std::u16string folded = Wide("gap-mid");
-  Image image(8);
-  Writer writer(image.base, nullptr, Identity{8, 3, 0, 1, 1}, folded);
-  writer.Go(MAPIOFFLINE_STATE_ONLINE);
+  LiveImage image(Wide("gap-mid"));
   Reader reader;
-  CHECK_HR(reader.Attach(image.base, ch::RegionSize(8), folded), S_OK);
-  for (ULONG i = 0; i < 5; ++i) writer.Publish(Record(i));
+  CHECK_HR(image.Attach(&reader), S_OK);
+  for (ULONG i = 0; i < 5; ++i) image.writer.Publish(Record(i));
   // Record 2's cell as the reader finds it when the writer rewrote it for a later lap during the read.
   ch::CellsOf(image.header())[2].seq.store(2 * (2 + 8 + 1));
   MAPIOFFLINE_RECORD out[16];
