@@ -36,6 +36,27 @@ void CheckTriple(const std::vector<MAPIOFFLINE_NOTIFY> &r, size_t at, ULONG toke
   }
 }
 
+// True for the `type` record of a change to `new_state`.
+bool IsOf(const MAPIOFFLINE_NOTIFY &n, MAPIOFFLINE_NOTIFY_TYPE type, ULONG new_state) {
+  return n.NotifyType == type && n.Info.StateChange.ulStateNew == new_state;
+}
+
+// What a change OFFLINE and one back ONLINE leave: their two triples for `token`, nothing else, the object ONLINE.
+void CheckOfflineAndBack(IMAPIOfflineMgr *mgr, const std::vector<MAPIOFFLINE_NOTIFY> &r, ULONG token) {
+  CHECK(r.size() == 6);
+  CheckTriple(r, 0, token, MAPIOFFLINE_STATE_ONLINE, MAPIOFFLINE_STATE_OFFLINE);
+  CheckTriple(r, 3, token, MAPIOFFLINE_STATE_OFFLINE, MAPIOFFLINE_STATE_ONLINE);
+  CHECK(State(mgr) == MAPIOFFLINE_STATE_ONLINE);
+}
+
+// The end of a test with a hooked sink: the hook (which refers to the test's locals) off, unadvised, both released.
+void Finish(IMAPIOfflineMgr *mgr, RecordingSink *sink, ULONG token) {
+  sink->hook = nullptr;
+  mgr->Unadvise(0, token);
+  sink->Release();
+  mgr->Release();
+}
+
 void TestOpen() {
   IMAPIOfflineMgr *mgr = reinterpret_cast<IMAPIOfflineMgr *>(0x1);
   const WCHAR *name = reinterpret_cast<const WCHAR *>(u"Outlook");
@@ -154,10 +175,7 @@ void TestAsyncChangeAndPending() {
   CHECK(state_seen_in_start == MAPIOFFLINE_STATE_ONLINE);
   CHECK(state_seen_in_done == MAPIOFFLINE_STATE_OFFLINE);
   CheckTriple(sink->Records(), 0, 9, MAPIOFFLINE_STATE_ONLINE, MAPIOFFLINE_STATE_OFFLINE);
-  sink->hook = nullptr;
-  mgr->Unadvise(0, token);
-  sink->Release();
-  mgr->Release();
+  Finish(mgr, sink, token);
 }
 
 void TestReentrancy() {
@@ -168,7 +186,7 @@ void TestReentrancy() {
       block_in_done{1};
   std::atomic<int> dones{0};
   sink->hook = [&](const MAPIOFFLINE_NOTIFY &n) {
-    if (n.NotifyType == MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_START && n.Info.StateChange.ulStateNew == 1) {
+    if (IsOf(n, MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_START, MAPIOFFLINE_STATE_OFFLINE)) {
       block_result = mgr->SetCurrentState(MAPIOFFLINE_FLAG_BLOCK, mask, MAPIOFFLINE_STATE_ONLINE, nullptr);
       default_in_start = mgr->SetCurrentState(0, mask, MAPIOFFLINE_STATE_ONLINE, nullptr);
     }
@@ -188,14 +206,8 @@ void TestReentrancy() {
   CHECK_HR(second_default_in_done.load(), E_PENDING); // only one follow-up
   WaitIdle(mgr);
   const auto r = sink->Records();
-  CHECK(r.size() == 6);
-  CheckTriple(r, 0, 1, MAPIOFFLINE_STATE_ONLINE, MAPIOFFLINE_STATE_OFFLINE);
-  CheckTriple(r, 3, 1, MAPIOFFLINE_STATE_OFFLINE, MAPIOFFLINE_STATE_ONLINE);
-  CHECK(State(mgr) == MAPIOFFLINE_STATE_ONLINE);
-  sink->hook = nullptr;
-  mgr->Unadvise(0, token);
-  sink->Release();
-  mgr->Release();
+  CheckOfflineAndBack(mgr, r, 1);
+  Finish(mgr, sink, token);
 }
 
 void TestUnadviseInsideNotify() {
@@ -373,10 +385,7 @@ void TestBlockingChangeRightAfterDone() {
   std::vector<HRESULT> results;
   auto *trigger = new RecordingSink;
   trigger->hook = [&](const MAPIOFFLINE_NOTIFY &n) {
-    if (n.NotifyType != MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_DONE ||
-        n.Info.StateChange.ulStateNew != MAPIOFFLINE_STATE_OFFLINE) {
-      return;
-    }
+    if (!IsOf(n, MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_DONE, MAPIOFFLINE_STATE_OFFLINE)) return;
     std::lock_guard<std::mutex> lock(m);
     ++dones;
     cv.notify_all();
@@ -460,10 +469,7 @@ void TestRequestsDuringDone() {
   HRESULT noop_default = 1, queued = 1, second = 1, second_block = 1;
   auto *sink = new RecordingSink;
   sink->hook = [&](const MAPIOFFLINE_NOTIFY &n) {
-    if (n.NotifyType != MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_DONE ||
-        n.Info.StateChange.ulStateNew != MAPIOFFLINE_STATE_OFFLINE) {
-      return;
-    }
+    if (!IsOf(n, MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_DONE, MAPIOFFLINE_STATE_OFFLINE)) return;
     std::unique_lock<std::mutex> lock(m);
     in_done = true;
     cv.notify_all();
@@ -491,14 +497,8 @@ void TestRequestsDuringDone() {
   CHECK_HR(second_block, E_PENDING);
   WaitIdle(mgr);
   const auto r = sink->Records();
-  CHECK(r.size() == 6);  // the change, then the queued one; the no-ops sent nothing
-  CheckTriple(r, 0, 7, MAPIOFFLINE_STATE_ONLINE, MAPIOFFLINE_STATE_OFFLINE);
-  CheckTriple(r, 3, 7, MAPIOFFLINE_STATE_OFFLINE, MAPIOFFLINE_STATE_ONLINE);
-  CHECK(State(mgr) == MAPIOFFLINE_STATE_ONLINE);
-  sink->hook = nullptr;
-  mgr->Unadvise(0, token);
-  sink->Release();
-  mgr->Release();
+  CheckOfflineAndBack(mgr, r, 7);  // the change, then the queued one; the no-ops sent nothing
+  Finish(mgr, sink, token);
 }
 
 // mapioffline_offline_wait_idle: the documented way to wait for a change that really is in flight.
@@ -519,12 +519,12 @@ void TestWaitIdle() {
   std::atomic<long> inside_notify{1};
   auto *sink = new RecordingSink;
   sink->hook = [&](const MAPIOFFLINE_NOTIFY &n) {
-    if (n.NotifyType == MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_START && n.Info.StateChange.ulStateNew == 1) {
+    if (IsOf(n, MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_START, MAPIOFFLINE_STATE_OFFLINE)) {
       inside_notify = mapioffline_offline_wait_idle(mgr, -1);  // would wait for itself: refused at once
       in_start = true;
       std::lock_guard<std::mutex> wait_for_test(gate);
     }
-    if (n.NotifyType == MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_DONE && n.Info.StateChange.ulStateNew == 1) {
+    if (IsOf(n, MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_DONE, MAPIOFFLINE_STATE_OFFLINE)) {
       // A follow-up queued during DONE counts as in flight: the wait below covers it too.
       CHECK_HR(mgr->SetCurrentState(0, mask, MAPIOFFLINE_STATE_ONLINE, nullptr), S_OK);
     }
@@ -543,14 +543,8 @@ void TestWaitIdle() {
   waiter.join();
   CHECK_HR(waited.load(), S_OK);
   const auto r = sink->Records();
-  CHECK(r.size() == 6);  // both changes had ended when the wait returned
-  CheckTriple(r, 0, 4, MAPIOFFLINE_STATE_ONLINE, MAPIOFFLINE_STATE_OFFLINE);
-  CheckTriple(r, 3, 4, MAPIOFFLINE_STATE_OFFLINE, MAPIOFFLINE_STATE_ONLINE);
-  CHECK(State(mgr) == MAPIOFFLINE_STATE_ONLINE);
-  sink->hook = nullptr;
-  mgr->Unadvise(0, token);
-  sink->Release();
-  mgr->Release();
+  CheckOfflineAndBack(mgr, r, 4);  // both changes had ended when the wait returned
+  Finish(mgr, sink, token);
 }
 
 void TestChurnDuringChanges() {
