@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import itertools
+import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -58,8 +59,9 @@ def no_leaked_native_objects() -> Iterator[None]:
 
 @pytest.fixture
 def profile(request: pytest.FixtureRequest) -> str:
-    """A profile name no other test uses, so each test gets a fresh embedded object (which starts ONLINE)."""
-    return f"test-{request.node.name}-{next(_profile_counter)}"
+    """A profile name no other test uses, so each test gets a fresh embedded object (which starts ONLINE). The process
+    id keeps test sessions running at once (CI's lanes, two checkouts) apart in the user's one channel directory."""
+    return f"test-{os.getpid()}-{request.node.name}-{next(_profile_counter)}"
 
 
 @pytest.fixture

@@ -251,7 +251,8 @@ The native IMAPIOfflineNotify sink: Notify (any thread, no GIL, no locks, no all
         cdef size_t want, n, i
         cdef IMAPIOfflineNotify *p = NULL
         cdef list out = []
-        cdef bint first = True
+        with cython.critical_section(self):
+            p = self._sink()  # a closed sink is a ClosedError, drain(0) included
         while left > 0:
             want = _BATCH if <size_t>left > _BATCH else <size_t>left
             # Each batch is popped inside the section, the objects made outside it (the allocator may run the
@@ -259,12 +260,9 @@ The native IMAPIOfflineNotify sink: Notify (any thread, no GIL, no locks, no all
             # drain with what it took: nothing is popped after close() took its final counters, so
             # stats.delivered then counts every record a consumer got.
             with cython.critical_section(self):
-                if first:
-                    p = self._sink()
-                elif self._closed:
+                if self._closed:
                     break
                 n = mapioffline_sink_pop_records(p, buf, want, gaps)
-            first = False
             for i in range(n):
                 out.append(_make(&buf[i], gaps[i]))
             left -= <Py_ssize_t>n
