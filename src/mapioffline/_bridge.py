@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Callable
 
 from mapioffline import _core
 from mapioffline._names import as_argument, shown
@@ -23,6 +24,7 @@ __all__ = [
     "open_bridge_if_running",
     "publisher_running",
     "check_wait",
+    "open_bridge_through",
 ]
 
 
@@ -103,3 +105,30 @@ def publisher_running(profile: str) -> bool:
         return False
     found.close()
     return True
+
+
+def open_bridge_through(
+    profile: str, clears: Callable[[MapiError], bool], waiting: Callable[[MapiError], None]
+) -> OfflineObject:
+    """open_bridge, with no time limit, through every failure that ``clears`` says a new publisher clears (each one
+    passed to ``waiting`` first): it looks again only when the channel's name changed (a publisher started or went
+    live), never on a timer where the OS tells. Raises the first failure that ``clears`` refuses, KeyboardInterrupt
+    on Ctrl-C."""
+    watch = None
+    try:
+        while True:
+            try:
+                return open_bridge(profile)  # the first attempt also checks the profile's name, before any watch
+            except MapiError as error:
+                if not clears(error):
+                    raise
+                waiting(error)
+            if watch is None:
+                # Started before the next attempt, which it guards: a publisher that appears in between wakes it.
+                watch = _core._BridgeWatch(profile)
+                continue
+            while not watch.wait(None):
+                pass
+    finally:
+        if watch is not None:
+            watch.close()

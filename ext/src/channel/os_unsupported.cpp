@@ -41,7 +41,7 @@ void PublisherWatch::Cancel() noexcept {}
 
 ChannelWatch::~ChannelWatch() = default;
 void ChannelWatch::Start(const std::u16string &) {}
-void ChannelWatch::Wait(int64_t) noexcept {}
+bool ChannelWatch::Wait(int64_t) noexcept { return true; }
 
 }  // namespace channel
 }  // namespace mapioffline

@@ -487,10 +487,11 @@ ChannelWatch::~ChannelWatch() = default;
 
 void ChannelWatch::Start(const std::u16string &) {}
 
-void ChannelWatch::Wait(int64_t timeout_ns) noexcept {
+bool ChannelWatch::Wait(int64_t timeout_ns) noexcept {
   int64_t slice = kFallbackSliceNs;
   if (timeout_ns >= 0 && timeout_ns < slice) slice = timeout_ns;
   Sleep(static_cast<DWORD>((slice + 999999) / 1000000));
+  return true;  // nothing tells whether the name changed: look again
 }
 
 }  // namespace channel
