@@ -69,7 +69,8 @@ class Region {
   intptr_t handle_ = -1;       // Linux: the publisher's memfd (subscribers keep the mapping only); Windows: the mapping
   intptr_t directory_ = -1;    // Linux: the publisher's channel directory (where Unlink removes its name)
 #if defined(_WIN32)
-  intptr_t aux_[16] = {};  // named semaphores per wake word
+  static constexpr int kAuxCount = 16;
+  intptr_t aux_[kAuxCount] = {};  // the words' named semaphores, the directory mapping and its view, the generation
 #endif
   uint64_t identity_[2] = {};  // Linux: device and inode of our locator, to unlink only our own name
 };

@@ -97,23 +97,37 @@ PSECURITY_DESCRIPTOR OwnerOnly(const std::wstring &sid) {
   return sd;
 }
 
+// The owner SID of a kernel object, read with GetSecurityInfo; sid() is null when the object does not let us read it.
+class ObjectOwner {
+ public:
+  explicit ObjectOwner(HANDLE object) {
+    if (GetSecurityInfo(object, SE_KERNEL_OBJECT, OWNER_SECURITY_INFORMATION, &sid_, nullptr, nullptr, nullptr,
+                        &sd_) != ERROR_SUCCESS) {
+      sid_ = nullptr;
+      sd_ = nullptr;
+    }
+  }
+  ~ObjectOwner() {
+    if (sd_) LocalFree(sd_);
+  }
+  ObjectOwner(const ObjectOwner &) = delete;
+  ObjectOwner &operator=(const ObjectOwner &) = delete;
+  PSID sid() const { return sid_; }
+
+ private:
+  PSID sid_ = nullptr;
+  PSECURITY_DESCRIPTOR sd_ = nullptr;  // owns the memory sid_ points into
+};
+
 // True when the kernel object's owner is this user (a squatter's object would have another owner).
 bool OwnedByUser(HANDLE object) {
-  PSID owner = nullptr;
-  PSECURITY_DESCRIPTOR sd = nullptr;
-  if (GetSecurityInfo(object, SE_KERNEL_OBJECT, OWNER_SECURITY_INFORMATION, &owner, nullptr, nullptr, nullptr,
-                      &sd) != ERROR_SUCCESS) {
-    return false;
-  }
-  bool mine = false;
+  const ObjectOwner owner(object);
   LPWSTR text = nullptr;
-  if (owner && ConvertSidToStringSidW(owner, &text)) {
-    // Our own objects are owned by our token's default owner: the user, or Administrators when elevated (as
-    // under Wine). Anyone else's object is refused.
-    mine = UserSid() == text || TokenSid(TokenOwner) == text;
-    LocalFree(text);
-  }
-  LocalFree(sd);
+  if (!owner.sid() || !ConvertSidToStringSidW(owner.sid(), &text)) return false;
+  // Our own objects are owned by our token's default owner: the user, or Administrators when elevated (as under
+  // Wine). Anyone else's object is refused.
+  const bool mine = UserSid() == text || TokenSid(TokenOwner) == text;
+  LocalFree(text);
   return mine;
 }
 
@@ -123,25 +137,18 @@ bool OwnedByUser(HANDLE object) {
 const char *OwnerText(HANDLE object) {
   static thread_local char text[512];
   std::snprintf(text, sizeof text, "an unknown owner");
-  PSID owner = nullptr;
-  PSECURITY_DESCRIPTOR sd = nullptr;
-  if (GetSecurityInfo(object, SE_KERNEL_OBJECT, OWNER_SECURITY_INFORMATION, &owner, nullptr, nullptr, nullptr,
-                      &sd) != ERROR_SUCCESS) {
-    return text;
-  }
+  const ObjectOwner owner(object);
   LPSTR sid = nullptr;
-  if (owner && ConvertSidToStringSidA(owner, &sid)) {
-    char name[256], domain[256];
-    DWORD name_size = sizeof name, domain_size = sizeof domain;
-    SID_NAME_USE use;
-    if (LookupAccountSidA(nullptr, owner, name, &name_size, domain, &domain_size, &use)) {
-      std::snprintf(text, sizeof text, "%s\\%s (%s)", domain, name, sid);
-    } else {
-      std::snprintf(text, sizeof text, "%s", sid);
-    }
-    LocalFree(sid);
+  if (!owner.sid() || !ConvertSidToStringSidA(owner.sid(), &sid)) return text;
+  char name[256], domain[256];
+  DWORD name_size = sizeof name, domain_size = sizeof domain;
+  SID_NAME_USE use;
+  if (LookupAccountSidA(nullptr, owner.sid(), name, &name_size, domain, &domain_size, &use)) {
+    std::snprintf(text, sizeof text, "%s\\%s (%s)", domain, name, sid);
+  } else {
+    std::snprintf(text, sizeof text, "%s", sid);
   }
-  LocalFree(sd);
+  LocalFree(sid);
   return text;
 }
 
@@ -191,28 +198,6 @@ bool ProcessAlive(uint32_t pid, uint64_t start) noexcept {
   const bool same = start == 0 || FileTimeOf(process) == start;
   CloseHandle(process);
   return running && same;
-}
-
-Region::~Region() { Reset(); }
-
-Region::Region(Region &&other) noexcept { *this = std::move(other); }
-
-Region &Region::operator=(Region &&other) noexcept {
-  if (this != &other) {
-    Reset();
-    base_ = other.base_;
-    size_ = other.size_;
-    name_ = std::move(other.name_);
-    handle_ = other.handle_;
-    for (int i = 0; i < 16; ++i) {
-      aux_[i] = other.aux_[i];
-      other.aux_[i] = 0;
-    }
-    other.base_ = nullptr;
-    other.size_ = 0;
-    other.handle_ = -1;
-  }
-  return *this;
 }
 
 void Region::Reset() noexcept {
