@@ -13,7 +13,7 @@ from mapioffline import _core
 from mapioffline._names import as_argument, shown
 from mapioffline._offline import OfflineObject
 from mapioffline.bridge import BridgePublisher, BridgeStats, publish, stats
-from mapioffline.errors import MapiError, NotFound
+from mapioffline.errors import InvalidArgument, MapiError, NotFound
 
 __all__ = [
     "BridgePublisher",
@@ -59,43 +59,41 @@ def open_bridge(profile: str, wait: float | None = None) -> OfflineObject:
 
     Raises NotFound (with what to run) when no publisher runs for ``profile`` (after ``wait``), MapiError when the
     channel fails validation or is not this user's own, KeyboardInterrupt on Ctrl-C while waiting."""
-    if wait is None:
-        address, error = _core._open_bridge_pointer(profile)
-    else:
-        address, error = _wait_for_pointer(profile, wait)
-    if address is None:
-        if isinstance(error, NotFound):
-            waited = "" if wait is None else f" (none appeared{_wait_text(wait)})"
-            raise NotFound(
-                f"no bridge publisher runs for profile {shown(profile)}{waited}: {_how_to_publish(profile)}"
-            ) from None
-        assert error is not None
-        raise error
-    return _core._adopt_bridge(OfflineObject, address, profile)
+    try:
+        if wait is None:
+            return _core._open_bridge(OfflineObject, profile)
+        return _wait_for_bridge(profile, wait)
+    except NotFound:
+        waited = "" if wait is None else f" (none appeared{_wait_text(wait)})"
+        raise NotFound(
+            f"no bridge publisher runs for profile {shown(profile)}{waited}: {_how_to_publish(profile)}"
+        ) from None
 
 
-def _wait_for_pointer(profile: str, wait: float) -> tuple[int, None] | tuple[None, MapiError]:
-    """_open_bridge_pointer, again each time the channel's name may have changed, until it opens, fails otherwise
-    than NotFound, or ``wait`` seconds passed."""
+def _wait_for_bridge(profile: str, wait: float) -> OfflineObject:
+    """_core._open_bridge, again each time the channel's name may have changed, until it opens, fails otherwise
+    than NotFound, or ``wait`` seconds passed (its last NotFound is raised then)."""
     deadline = None if math.isinf(wait) else time.monotonic() + wait
     # The watch starts before the first attempt: a publisher that appears in between wakes it.
     with _core._BridgeWatch(profile) as watch:
         while True:
-            result = _core._open_bridge_pointer(profile)
-            if not isinstance(result[1], NotFound):
-                return result
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                return result
+            try:
+                return _core._open_bridge(OfflineObject, profile)
+            except NotFound:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise
             watch.wait(left)
 
 
 def open_bridge_if_running(profile: str) -> OfflineObject | None:
     """The bridge OfflineObject when a live publisher publishes ``profile``, else None (backend="auto")."""
-    address, _ = _core._open_bridge_pointer(profile)
-    if address is None:
-        return None
-    return _core._adopt_bridge(OfflineObject, address, profile)
+    try:
+        return _core._open_bridge(OfflineObject, profile)
+    except InvalidArgument:
+        raise  # the profile name itself is refused: the caller's mistake, not a publisher missing
+    except MapiError:
+        return None  # no live publisher to follow: none runs, or its channel cannot be used
 
 
 def publisher_running(profile: str) -> bool:

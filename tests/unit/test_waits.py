@@ -212,22 +212,26 @@ def _follow_the_late_publisher(
     try:
         assert late.stdout.readline() == "waiting\n"
         attempts: list[str] = []
-        real = _core._open_bridge_pointer
+        real = _core._open_bridge
 
-        def open_pointer(name: str) -> Any:
-            result = real(name)
-            attempts.append(type(result[1]).__name__)
-            if len(attempts) == 1:  # the first attempt found nothing: only now does the publisher start
-                assert late.stdin is not None
-                late.stdin.write("go\n")
-                late.stdin.flush()
-            return result
+        def open_bridge(cls: type[OfflineObject], name: str) -> OfflineObject:
+            try:
+                opened = real(cls, name)
+            except mapioffline.MapiError as error:
+                attempts.append(type(error).__name__)
+                if len(attempts) == 1:  # the first attempt found nothing: only now does the publisher start
+                    assert late.stdin is not None
+                    late.stdin.write("go\n")
+                    late.stdin.flush()
+                raise
+            attempts.append("opened")
+            return opened
 
-        monkeypatch.setattr(_core, "_open_bridge_pointer", open_pointer)
+        monkeypatch.setattr(_core, "_open_bridge", open_bridge)
         with mapioffline.open_offline(profile, backend=backend, wait=math.inf) as obj:
             assert obj.backend == "bridge"
             assert obj.state is State.ONLINE
-        assert attempts[0] == "NotFound" and attempts[-1] == "NoneType"
+        assert attempts[0] == "NotFound" and attempts[-1] == "opened"
     finally:
         late.stdin.close()
         assert late.wait(LONG_S) == 0
