@@ -31,6 +31,9 @@
 
 #include "channel/locator.h"
 #endif
+#if defined(_WIN32)
+#include <windows.h>
+#endif
 
 namespace {
 
@@ -709,6 +712,28 @@ struct LiveRegion {
   }
 };
 
+#if defined(_WIN32)
+// The channel's names live in the user's private namespace ("mapioffline-s<session>\..."), where no other user can
+// create or list anything; only where the system has no private namespaces (Wine: their calls are stubs) do they
+// fall back to the session's Local\ namespace. Under Wine this checks the fallback; on Windows, the namespace.
+void TestNamesLiveInTheUsersPrivateNamespace() {
+  const bool wine = GetProcAddress(GetModuleHandleW(L"ntdll.dll"), "wine_get_version") != nullptr;
+  for (int round = 0; round < 2; ++round) {  // the namespace is opened once per process: the second round reuses it
+    LiveRegion live("names-namespace");
+    const std::string &name = live.region.name();
+    const std::string expected = wine ? "Local\\mapioffline-S-1-" : "mapioffline-s";
+    CHECK(name.compare(0, expected.size(), expected) == 0);
+    DWORD session = 0;
+    CHECK(ProcessIdToSessionId(GetCurrentProcessId(), &session));
+    if (!wine) CHECK(name.compare(0, name.find('\\') + 1, "mapioffline-s" + std::to_string(session) + "\\") == 0);
+    ch::Region follower;
+    const char *detail = nullptr;
+    CHECK_HR(ch::Region::Open(Wide("names-namespace"), &follower, &detail), S_OK);
+    CHECK(follower.name() == name);
+  }
+}
+#endif
+
 // A publication pays a wake syscall only when some subscriber went to sleep waiting for it (`wanted`): a subscriber
 // that was stopped or killed while asleep costs the publications after it nothing (the count-based protocol paid
 // one syscall per publication for it, forever).
@@ -995,6 +1020,9 @@ int main() {
   TestOnlyANewSleeperCostsAWake();
   TestExecutor();
   TestCloseWhileReceiving();
+#endif
+#if defined(_WIN32)
+  TestNamesLiveInTheUsersPrivateNamespace();
 #endif
 #if defined(__linux__)
   TestUnadviseInAForkChild();

@@ -211,5 +211,5 @@ cdef extern from "mapioffline/bridge.h" nogil:
         pass
 
     HRESULT mapioffline_bridge_watch_start(const WCHAR *profile, mapioffline_bridge_watch **out)
-    void mapioffline_bridge_watch_wait(mapioffline_bridge_watch *watch, int64_t timeout_ns)
+    int mapioffline_bridge_watch_wait(mapioffline_bridge_watch *watch, int64_t timeout_ns)
     void mapioffline_bridge_watch_stop(mapioffline_bridge_watch *watch)

@@ -166,16 +166,18 @@ cdef class _BridgeWatch:
 
     def wait(self, timeout):
         """Returns (GIL released) when a publisher may have appeared, or after ``timeout`` seconds (None: no
-        limit), or after a wait slice so that Ctrl-C is noticed; the caller looks again. Raises KeyboardInterrupt
-        on Ctrl-C."""
+        limit), or after a wait slice so that Ctrl-C is noticed. True when the channel's name may have changed (the
+        caller looks again), False when nothing changed. Raises KeyboardInterrupt on Ctrl-C."""
         cdef int64_t ns = _timeout_ns(timeout)
+        cdef int changed
         if ns < 0 or ns > _WAIT_SLICE_NS:
             ns = _WAIT_SLICE_NS
         if self._w is NULL:
             raise ClosedError("the watch is closed")
         with nogil:
-            mapioffline_bridge_watch_wait(self._w, ns)
+            changed = mapioffline_bridge_watch_wait(self._w, ns)
         PyErr_CheckSignals()
+        return changed != 0
 
     def close(self):
         cdef mapioffline_bridge_watch *w = self._w

@@ -237,6 +237,16 @@ def _follow_the_late_publisher(
         assert late.wait(LONG_S) == 0
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Windows' named objects cannot be watched")
+def test_the_channel_watch_says_whether_the_channel_changed(profile: str) -> None:
+    # What lets a waiter look again only when something changed (watch --wait): False after a quiet wait, True once
+    # a publisher created the profile's name.
+    with _core._BridgeWatch(profile) as watch:
+        assert watch.wait(0.01) is False
+        with publish(profile):
+            assert watch.wait(None) is True
+
+
 @pytest.mark.skipif(not HAVE_BRIDGE, reason="no bridge")
 @pytest.mark.parametrize("backend", ["bridge", "auto"])
 def test_open_wait_ends_with_not_found(profile: str, backend: str) -> None:
