@@ -25,6 +25,8 @@ import os
 import sys
 from pathlib import Path
 
+from gate_report import publish
+
 # (ours, baseline, minimum speed ratio baseline_time / ours_time). Observed on a loaded 2-core Linux box: ~70x
 # the ctypes sink, ~0.4x SimpleQueue delivery (two Python threads batch under the GIL), ~1x SimpleQueue drain.
 FLOORS = [
@@ -124,15 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         for failure in [f for f in failures if "than base" in f]:
             print(f"::warning::benchmark gate (advisory): {failure}")
             failures.remove(failure)
-    report = "\n".join(lines)
-    print(report)
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with open(summary, "a", encoding="utf-8") as fh:
-            fh.write(report + "\n\n")
-    for failure in failures:
-        print(f"::error::benchmark gate: {failure}")
-    return 1 if failures else 0
+    return publish("\n".join(lines), failures, "benchmark gate")
 
 
 if __name__ == "__main__":

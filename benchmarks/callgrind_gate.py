@@ -30,6 +30,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from gate_report import publish
+
 # Callgrind matches these against demangled names; `*` stands for Cython's method index, which moves when methods
 # are added to Sink.
 PATHS = {
@@ -146,14 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     rows, failures = compare(base, head, args.max_growth)
     report = "\n".join([f"### {args.title}", "", f"Fails above +{args.max_growth:g}% per path.", "",
                         "| path | base | head | change |", "|---|---|---|---|", *rows])
-    print(report)
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with open(summary, "a", encoding="utf-8") as fh:
-            fh.write(report + "\n\n")
-    for failure in failures:
-        print(f"::error::callgrind gate: {failure}")
-    return 1 if failures else 0
+    return publish(report, failures, "callgrind gate")
 
 
 if __name__ == "__main__":

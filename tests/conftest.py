@@ -9,6 +9,8 @@ from __future__ import annotations
 import ctypes
 import gc
 import itertools
+import os
+import signal
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -31,6 +33,14 @@ _FOLDER_MARKERS = {"native": "native"}
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_configure(config: pytest.Config) -> None:
+    # A shell starts a background job (`cmd &`, CI's parallel stages) with SIGINT ignored, and Python then installs
+    # no KeyboardInterrupt handler: the Ctrl-C tests, in this process and in the processes it starts (which inherit
+    # an ignored signal, but not a handler), would wait for an interrupt that never comes.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         marker = _FOLDER_MARKERS.get(item.path.parent.name)
@@ -58,8 +68,9 @@ def no_leaked_native_objects() -> Iterator[None]:
 
 @pytest.fixture
 def profile(request: pytest.FixtureRequest) -> str:
-    """A profile name no other test uses, so each test gets a fresh embedded object (which starts ONLINE)."""
-    return f"test-{request.node.name}-{next(_profile_counter)}"
+    """A profile name no other test uses, so each test gets a fresh embedded object (which starts ONLINE). The process
+    id keeps test sessions running at once (CI's lanes, two checkouts) apart in the user's one channel directory."""
+    return f"test-{os.getpid()}-{request.node.name}-{next(_profile_counter)}"
 
 
 @pytest.fixture

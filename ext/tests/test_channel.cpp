@@ -19,6 +19,7 @@
 #include "channel/writer.h"
 #include "check.h"
 #include "mapioffline/mapioffline.h"
+#include "test_sink_helpers.h"
 
 #if defined(__linux__)
 #include <fcntl.h>
@@ -30,6 +31,9 @@
 
 #include "channel/locator.h"
 #endif
+#if defined(_WIN32)
+#include <windows.h>
+#endif
 
 namespace {
 
@@ -39,26 +43,13 @@ std::u16string Wide(const char *s) {
   return w;
 }
 
-IMAPIOfflineMgr *OpenEmbedded(const std::u16string &profile) {
-  IMAPIOfflineMgr *p = nullptr;
-  CHECK_HR(mapioffline_open_embedded(0, reinterpret_cast<const WCHAR *>(profile.c_str()), &GUID_GlobalState,
-                                     nullptr, &p),
+// A publisher of `profile` over `source`, with the default ring and no options; nullptr (a failed check) if refused.
+mapioffline_bridge_publisher *StartPublisher(IMAPIOfflineMgr *source, const std::u16string &profile) {
+  mapioffline_bridge_publisher *pub = nullptr;
+  CHECK_HR(mapioffline_bridge_publish_start(source, reinterpret_cast<const WCHAR *>(profile.c_str()), 0, 0, &pub,
+                                            nullptr),
            S_OK);
-  return p;
-}
-
-ULONG AdviseSink(IMAPIOfflineMgr *obj, IMAPIOfflineNotify *sink, ULONG client_token) {
-  MAPIOFFLINE_ADVISEINFO info;
-  std::memset(&info, 0, sizeof info);
-  info.ulSize = sizeof info;
-  info.ulClientToken = client_token;
-  info.CallbackType = MAPIOFFLINE_CALLBACK_TYPE_NOTIFY;
-  info.pCallback = sink;
-  info.ulAdviseTypes = MAPIOFFLINE_ADVISE_TYPE_STATECHANGE;
-  info.ulStateMask = MAPIOFFLINE_STATE_ALL;
-  ULONG token = 0;
-  CHECK_HR(obj->Advise(0, &info, &token), S_OK);
-  return token;
+  return pub;
 }
 
 // A native sink of `capacity` records, attached and advised on `obj` with `client_token`; nullptr if it cannot be
@@ -68,7 +59,7 @@ IMAPIOfflineNotify *NewAdvisedSink(IMAPIOfflineMgr *obj, ULONG capacity, ULONG c
   CHECK_HR(mapioffline_sink_create(capacity, &sink), S_OK);
   if (!sink) return nullptr;
   mapioffline_sink_attach(sink);
-  AdviseSink(obj, sink, client_token);
+  Advise(obj, sink, client_token);
   return sink;
 }
 
@@ -195,12 +186,7 @@ void TestPublishAndFollow() {
   CHECK_HR(bridge->GetCurrentState(&state), MAPIOFFLINE_E_PUBLISHER_GONE);
   IMAPIOfflineNotify *late = nullptr;
   CHECK_HR(mapioffline_sink_create(4, &late), S_OK);
-  MAPIOFFLINE_ADVISEINFO info;
-  std::memset(&info, 0, sizeof info);
-  info.ulSize = sizeof info;
-  info.pCallback = late;
-  info.ulAdviseTypes = MAPIOFFLINE_ADVISE_TYPE_STATECHANGE;
-  info.ulStateMask = MAPIOFFLINE_STATE_ALL;
+  MAPIOFFLINE_ADVISEINFO info = AdviseInfo(late, 0);
   ULONG token = 0;
   CHECK_HR(bridge->Advise(0, &info, &token), MAPIOFFLINE_E_PUBLISHER_GONE);
   late->Release();
@@ -219,10 +205,7 @@ void TestPublishAndFollow() {
 void TestEveryAsleepSubscriberIsWokenThroughTheFanOut() {
   const std::u16string profile = Wide("channel-test-fanout");
   IMAPIOfflineMgr *source = OpenEmbedded(profile);
-  mapioffline_bridge_publisher *pub = nullptr;
-  CHECK_HR(mapioffline_bridge_publish_start(source, reinterpret_cast<const WCHAR *>(profile.c_str()), 0, 0, &pub,
-                                            nullptr),
-           S_OK);
+  mapioffline_bridge_publisher *pub = StartPublisher(source, profile);
   if (!pub) {
     source->Release();
     return;
@@ -446,6 +429,17 @@ struct Image {
   ch::Header *header() { return static_cast<ch::Header *>(base); }
 };
 
+// An image of an 8-cell channel for `folded` whose writer is live, ONLINE.
+struct LiveImage : Image {
+  explicit LiveImage(const std::u16string &profile)
+      : Image(8), folded(profile), writer(base, nullptr, Identity{8, 3, 0, 1, 1}, folded) {
+    writer.Go(MAPIOFFLINE_STATE_ONLINE);
+  }
+  HRESULT Attach(Reader *reader) const { return reader->Attach(base, ch::RegionSize(8), folded); }
+  std::u16string folded;
+  Writer writer;
+};
+
 MAPIOFFLINE_RECORD Record(ULONG i) {
   MAPIOFFLINE_RECORD r;
   std::memset(&r, 0, sizeof r);
@@ -458,21 +452,18 @@ MAPIOFFLINE_RECORD Record(ULONG i) {
 }
 
 void TestReaderGapsAndOrder() {
-  const std::u16string folded = Wide("gap");
-  Image image(8);
-  Writer writer(image.base, nullptr, Identity{8, 3, 0, 1, 1}, folded);
-  writer.Go(MAPIOFFLINE_STATE_ONLINE);
+  LiveImage image(Wide("gap"));
   Reader reader;
-  CHECK_HR(reader.Attach(image.base, ch::RegionSize(8), folded), S_OK);
+  CHECK_HR(image.Attach(&reader), S_OK);
   CHECK_HR(Reader().Attach(image.base, ch::RegionSize(8), Wide("gaq")), MAPIOFFLINE_E_CHANNEL_CORRUPT);
-  for (ULONG i = 0; i < 5; ++i) writer.Publish(Record(i));
+  for (ULONG i = 0; i < 5; ++i) image.writer.Publish(Record(i));
   MAPIOFFLINE_RECORD out[16];
   uint64_t dropped = 0;
   CHECK(reader.Read(out, 16, &dropped) == 5);
   CHECK(dropped == 0);
   CHECK(out[4].notify.Info.StateChange.ulStateOld == 4);
   // 20 more into a ring of 8: the reader lost 12 and reads the last 8, in order.
-  for (ULONG i = 5; i < 25; ++i) writer.Publish(Record(i));
+  for (ULONG i = 5; i < 25; ++i) image.writer.Publish(Record(i));
   CHECK(reader.Read(out, 16, &dropped) == 8);
   CHECK(dropped == 12);
   CHECK(out[0].notify.Info.StateChange.ulStateOld == 17);
@@ -483,10 +474,8 @@ void TestReaderGapsAndOrder() {
 }
 
 void TestReaderRefusesCorruption() {
-  const std::u16string folded = Wide("bad");
-  Image image(8);
-  Writer writer(image.base, nullptr, Identity{8, 3, 0, 1, 1}, folded);
-  writer.Go(MAPIOFFLINE_STATE_ONLINE);
+  LiveImage image(Wide("bad"));
+  const std::u16string &folded = image.folded;
   struct Case {
     const char *name;
     void (*spoil)(ch::Header *);
@@ -513,20 +502,20 @@ void TestReaderRefusesCorruption() {
   }
   // After attach: a head that claims unwritten records, or goes back, ends the reader with an error.
   Reader reader;
-  CHECK_HR(reader.Attach(image.base, ch::RegionSize(8), folded), S_OK);
+  CHECK_HR(image.Attach(&reader), S_OK);
   image.header()->head.store(3);
   MAPIOFFLINE_RECORD out[4];
   uint64_t dropped = 0;
   CHECK(reader.Read(out, 4, &dropped) == -1);
   CHECK(reader.Read(out, 4, &dropped) == -1);  // stays failed
   Reader back;
-  writer.Publish(Record(0));
-  writer.Publish(Record(1));
+  image.writer.Publish(Record(0));
+  image.writer.Publish(Record(1));
   CHECK_HR(back.Attach(image.base, ch::RegionSize(8), folded), S_OK);
   image.header()->head.store(1);
   CHECK(back.Read(out, 4, &dropped) == -1);
   // A stopped publisher is not found, not corrupt.
-  writer.Stop();
+  image.writer.Stop();
   CHECK_HR(Reader().Attach(image.base, ch::RegionSize(8), folded), MAPI_E_NOT_FOUND);
 }
 
@@ -534,13 +523,10 @@ void TestReaderRefusesCorruption() {
 // that follows it, so a sink's dropped_before lands on that record (before, the whole batch's losses came before
 // its first record).
 void TestReaderStopsAtALoss() {
-  const std::u16string folded = Wide("gap-mid");
-  Image image(8);
-  Writer writer(image.base, nullptr, Identity{8, 3, 0, 1, 1}, folded);
-  writer.Go(MAPIOFFLINE_STATE_ONLINE);
+  LiveImage image(Wide("gap-mid"));
   Reader reader;
-  CHECK_HR(reader.Attach(image.base, ch::RegionSize(8), folded), S_OK);
-  for (ULONG i = 0; i < 5; ++i) writer.Publish(Record(i));
+  CHECK_HR(image.Attach(&reader), S_OK);
+  for (ULONG i = 0; i < 5; ++i) image.writer.Publish(Record(i));
   // Record 2's cell as the reader finds it when the writer rewrote it for a later lap during the read.
   ch::CellsOf(image.header())[2].seq.store(2 * (2 + 8 + 1));
   MAPIOFFLINE_RECORD out[16];
@@ -555,46 +541,17 @@ void TestReaderStopsAtALoss() {
 
 // A sink that releases a reference it was given (the last one of a bridge object) from inside its first Notify,
 // on the bridge's reader thread.
-class ReleasingSink final : public IMAPIOfflineNotify {
+class ReleasingSink final : public TestSink {
  public:
   explicit ReleasingSink(IUnknown *release_in_notify) : release_(release_in_notify) {}
-  HRESULT STDMETHODCALLTYPE QueryInterface(REFIID iid, void **out) noexcept override {
-    if (!out) return E_POINTER;
-    *out = nullptr;
-    if (!IsEqualGUID(iid, IID_IUnknown) && !IsEqualGUID(iid, IID_IMAPIOfflineNotify)) return E_NOINTERFACE;
-    *out = static_cast<IMAPIOfflineNotify *>(this);
-    AddRef();
-    return S_OK;
-  }
-  ULONG STDMETHODCALLTYPE AddRef() noexcept override { return refs_.fetch_add(1) + 1; }
-  ULONG STDMETHODCALLTYPE Release() noexcept override {
-    const ULONG n = refs_.fetch_sub(1) - 1;
-    if (n == 0) delete this;
-    return n;
-  }
   void STDMETHODCALLTYPE Notify(const MAPIOFFLINE_NOTIFY *) noexcept override {
     if (IUnknown *r = release_.exchange(nullptr)) r->Release();
   }
   bool released() const { return release_.load() == nullptr; }
-  ULONG refs() const { return refs_.load(); }
 
  private:
-  std::atomic<ULONG> refs_{1};
   std::atomic<IUnknown *> release_;
 };
-
-ULONG AdviseAny(IMAPIOfflineMgr *obj, IMAPIOfflineNotify *sink) {
-  MAPIOFFLINE_ADVISEINFO info;
-  std::memset(&info, 0, sizeof info);
-  info.ulSize = sizeof info;
-  info.CallbackType = MAPIOFFLINE_CALLBACK_TYPE_NOTIFY;
-  info.pCallback = sink;
-  info.ulAdviseTypes = MAPIOFFLINE_ADVISE_TYPE_STATECHANGE;
-  info.ulStateMask = MAPIOFFLINE_STATE_ALL;
-  ULONG token = 0;
-  CHECK_HR(obj->Advise(0, &info, &token), S_OK);
-  return token;
-}
 
 // A publisher of `profile` over the embedded object, flooded by a thread calling its Notify without pause.
 struct FloodedPublisher {
@@ -605,9 +562,7 @@ struct FloodedPublisher {
 
   explicit FloodedPublisher(const std::u16string &profile) {
     source = OpenEmbedded(profile);
-    CHECK_HR(mapioffline_bridge_publish_start(source, reinterpret_cast<const WCHAR *>(profile.c_str()), 0, 0, &pub,
-                                              nullptr),
-             S_OK);
+    pub = StartPublisher(source, profile);
     if (!pub) return;
     IMAPIOfflineNotify *notify = mapioffline_bridge_publisher_notify(pub);
     flood = std::thread([this, notify] {
@@ -650,7 +605,7 @@ void TestCloseWhileReceiving() {
       // The sink gets our reference and releases it from inside its first Notify; the reader thread tears down,
       // the registration's reference to the sink last before the object goes.
       ReleasingSink *sink = new ReleasingSink(bridge);
-      AdviseAny(bridge, sink);
+      Advise(bridge, sink, 0);
       while (!sink->released() || sink->refs() != 1) std::this_thread::yield();
       ++receiving;
       sink->Release();
@@ -676,22 +631,8 @@ void TestCloseWhileReceiving() {
 
 #if defined(__linux__)
 // A sink whose Notify waits until told to return: a Notify in progress on the reader thread, held at a fork.
-class HeldSink final : public IMAPIOfflineNotify {
+class HeldSink final : public TestSink {
  public:
-  HRESULT STDMETHODCALLTYPE QueryInterface(REFIID iid, void **out) noexcept override {
-    if (!out) return E_POINTER;
-    *out = nullptr;
-    if (!IsEqualGUID(iid, IID_IUnknown) && !IsEqualGUID(iid, IID_IMAPIOfflineNotify)) return E_NOINTERFACE;
-    *out = static_cast<IMAPIOfflineNotify *>(this);
-    AddRef();
-    return S_OK;
-  }
-  ULONG STDMETHODCALLTYPE AddRef() noexcept override { return refs_.fetch_add(1) + 1; }
-  ULONG STDMETHODCALLTYPE Release() noexcept override {
-    const ULONG n = refs_.fetch_sub(1) - 1;
-    if (n == 0) delete this;
-    return n;
-  }
   void STDMETHODCALLTYPE Notify(const MAPIOFFLINE_NOTIFY *) noexcept override {
     std::unique_lock<std::mutex> lock(mutex_);
     inside_ = true;
@@ -709,7 +650,6 @@ class HeldSink final : public IMAPIOfflineNotify {
   }
 
  private:
-  std::atomic<ULONG> refs_{1};
   std::mutex mutex_;
   std::condition_variable cv_;
   bool inside_ = false;
@@ -721,10 +661,7 @@ class HeldSink final : public IMAPIOfflineNotify {
 void TestUnadviseInAForkChild() {
   const std::u16string profile = Wide("channel-test-fork");
   IMAPIOfflineMgr *source = OpenEmbedded(profile);
-  mapioffline_bridge_publisher *pub = nullptr;
-  CHECK_HR(mapioffline_bridge_publish_start(source, reinterpret_cast<const WCHAR *>(profile.c_str()), 0, 0, &pub,
-                                            nullptr),
-           S_OK);
+  mapioffline_bridge_publisher *pub = StartPublisher(source, profile);
   IMAPIOfflineMgr *bridge = nullptr;
   if (pub) CHECK_HR(mapioffline_open_bridge(reinterpret_cast<const WCHAR *>(profile.c_str()), &bridge, nullptr), S_OK);
   if (!bridge) {
@@ -733,7 +670,7 @@ void TestUnadviseInAForkChild() {
     return;
   }
   HeldSink *sink = new HeldSink;
-  const ULONG token = AdviseAny(bridge, sink);
+  const ULONG token = Advise(bridge, sink, 0);
   CHECK_HR(source->SetCurrentState(0, MAPIOFFLINE_STATE_OFFLINE_MASK, MAPIOFFLINE_STATE_OFFLINE, nullptr), S_OK);
   CHECK(sink->WaitInside());
   const pid_t child = fork();
@@ -774,6 +711,28 @@ struct LiveRegion {
     region.Unlink();
   }
 };
+
+#if defined(_WIN32)
+// The channel's names live in the user's private namespace ("mapioffline-s<session>\..."), where no other user can
+// create or list anything; only where the system has no private namespaces (Wine: their calls are stubs) do they
+// fall back to the session's Local\ namespace. Under Wine this checks the fallback; on Windows, the namespace.
+void TestNamesLiveInTheUsersPrivateNamespace() {
+  const bool wine = GetProcAddress(GetModuleHandleW(L"ntdll.dll"), "wine_get_version") != nullptr;
+  for (int round = 0; round < 2; ++round) {  // the namespace is opened once per process: the second round reuses it
+    LiveRegion live("names-namespace");
+    const std::string &name = live.region.name();
+    const std::string expected = wine ? "Local\\mapioffline-S-1-" : "mapioffline-s";
+    CHECK(name.compare(0, expected.size(), expected) == 0);
+    DWORD session = 0;
+    CHECK(ProcessIdToSessionId(GetCurrentProcessId(), &session));
+    if (!wine) CHECK(name.compare(0, name.find('\\') + 1, "mapioffline-s" + std::to_string(session) + "\\") == 0);
+    ch::Region follower;
+    const char *detail = nullptr;
+    CHECK_HR(ch::Region::Open(Wide("names-namespace"), &follower, &detail), S_OK);
+    CHECK(follower.name() == name);
+  }
+}
+#endif
 
 // A publication pays a wake syscall only when some subscriber went to sleep waiting for it (`wanted`): a subscriber
 // that was stopped or killed while asleep costs the publications after it nothing (the count-based protocol paid
@@ -1061,6 +1020,9 @@ int main() {
   TestOnlyANewSleeperCostsAWake();
   TestExecutor();
   TestCloseWhileReceiving();
+#endif
+#if defined(_WIN32)
+  TestNamesLiveInTheUsersPrivateNamespace();
 #endif
 #if defined(__linux__)
   TestUnadviseInAForkChild();

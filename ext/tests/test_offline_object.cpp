@@ -13,32 +13,6 @@
 
 namespace {
 
-IMAPIOfflineMgr *Open(const char16_t *profile) {
-  IMAPIOfflineMgr *mgr = nullptr;
-  CHECK_HR(mapioffline_open_embedded(0, reinterpret_cast<const WCHAR *>(profile), &GUID_GlobalState, nullptr, &mgr),
-           S_OK);
-  return mgr;
-}
-
-MAPIOFFLINE_ADVISEINFO Info(IUnknown *sink, ULONG client_token) {
-  MAPIOFFLINE_ADVISEINFO info{};
-  info.ulSize = sizeof info;
-  info.ulClientToken = client_token;
-  info.CallbackType = MAPIOFFLINE_CALLBACK_TYPE_NOTIFY;
-  info.pCallback = sink;
-  info.ulAdviseTypes = MAPIOFFLINE_ADVISE_TYPE_STATECHANGE;
-  info.ulStateMask = MAPIOFFLINE_STATE_ALL;
-  return info;
-}
-
-ULONG Advise(IMAPIOfflineMgr *mgr, IUnknown *sink, ULONG client_token) {
-  MAPIOFFLINE_ADVISEINFO info = Info(sink, client_token);
-  ULONG token = 0;
-  CHECK_HR(mgr->Advise(0, &info, &token), S_OK);
-  CHECK(token != 0);
-  return token;
-}
-
 ULONG State(IMAPIOfflineMgr *mgr) {
   ULONG state = 0;
   CHECK_HR(mgr->GetCurrentState(&state), S_OK);
@@ -62,6 +36,27 @@ void CheckTriple(const std::vector<MAPIOFFLINE_NOTIFY> &r, size_t at, ULONG toke
   }
 }
 
+// True for the `type` record of a change to `new_state`.
+bool IsOf(const MAPIOFFLINE_NOTIFY &n, MAPIOFFLINE_NOTIFY_TYPE type, ULONG new_state) {
+  return n.NotifyType == type && n.Info.StateChange.ulStateNew == new_state;
+}
+
+// What a change OFFLINE and one back ONLINE leave: their two triples for `token`, nothing else, the object ONLINE.
+void CheckOfflineAndBack(IMAPIOfflineMgr *mgr, const std::vector<MAPIOFFLINE_NOTIFY> &r, ULONG token) {
+  CHECK(r.size() == 6);
+  CheckTriple(r, 0, token, MAPIOFFLINE_STATE_ONLINE, MAPIOFFLINE_STATE_OFFLINE);
+  CheckTriple(r, 3, token, MAPIOFFLINE_STATE_OFFLINE, MAPIOFFLINE_STATE_ONLINE);
+  CHECK(State(mgr) == MAPIOFFLINE_STATE_ONLINE);
+}
+
+// The end of a test with a hooked sink: the hook (which refers to the test's locals) off, unadvised, both released.
+void Finish(IMAPIOfflineMgr *mgr, RecordingSink *sink, ULONG token) {
+  sink->hook = nullptr;
+  mgr->Unadvise(0, token);
+  sink->Release();
+  mgr->Release();
+}
+
 void TestOpen() {
   IMAPIOfflineMgr *mgr = reinterpret_cast<IMAPIOfflineMgr *>(0x1);
   const WCHAR *name = reinterpret_cast<const WCHAR *>(u"Outlook");
@@ -77,11 +72,11 @@ void TestOpen() {
   CHECK(mgr == nullptr);
 
   const long live = mapioffline_live_offline_objects();
-  IMAPIOfflineMgr *a = Open(u"Outlook");
-  IMAPIOfflineMgr *b = Open(u"OUTLOOK");
-  IMAPIOfflineMgr *c = Open(u"Other");
-  IMAPIOfflineMgr *d = Open(u"\u00c9t\u00c9");  // Latin-1 capitals fold too
-  IMAPIOfflineMgr *e = Open(u"\u00e9t\u00e9");
+  IMAPIOfflineMgr *a = OpenEmbedded(u"Outlook");
+  IMAPIOfflineMgr *b = OpenEmbedded(u"OUTLOOK");
+  IMAPIOfflineMgr *c = OpenEmbedded(u"Other");
+  IMAPIOfflineMgr *d = OpenEmbedded(u"\u00c9t\u00c9");  // Latin-1 capitals fold too
+  IMAPIOfflineMgr *e = OpenEmbedded(u"\u00e9t\u00e9");
   CHECK(a == b && a != c && d == e);
   CHECK(mapioffline_live_offline_objects() == live + 3);
   CHECK(State(a) == MAPIOFFLINE_STATE_ONLINE);  // a new object starts ONLINE
@@ -94,13 +89,13 @@ void TestOpen() {
   d->Release();
   e->Release();
   CHECK(mapioffline_live_offline_objects() == live);
-  IMAPIOfflineMgr *again = Open(u"outlook");
+  IMAPIOfflineMgr *again = OpenEmbedded(u"outlook");
   CHECK(State(again) == MAPIOFFLINE_STATE_ONLINE);  // a later open starts afresh
   again->Release();
 }
 
 void TestIdentityAndCapabilities() {
-  IMAPIOfflineMgr *mgr = Open(u"identity");
+  IMAPIOfflineMgr *mgr = OpenEmbedded(u"identity");
   void *unknown = nullptr, *offline = nullptr, *manager = nullptr, *other = reinterpret_cast<void *>(1);
   CHECK_HR(mgr->QueryInterface(IID_IUnknown, &unknown), S_OK);
   CHECK_HR(mgr->QueryInterface(IID_IMAPIOffline, &offline), S_OK);
@@ -125,7 +120,7 @@ void TestIdentityAndCapabilities() {
 }
 
 void TestSetCurrentStateArguments() {
-  IMAPIOfflineMgr *mgr = Open(u"arguments");
+  IMAPIOfflineMgr *mgr = OpenEmbedded(u"arguments");
   const ULONG mask = MAPIOFFLINE_STATE_OFFLINE_MASK;
   int reserved = 0;
   CHECK_HR(mgr->SetCurrentState(0x1, mask, MAPIOFFLINE_STATE_OFFLINE, nullptr), MAPI_E_UNKNOWN_FLAGS);
@@ -150,7 +145,7 @@ void TestSetCurrentStateArguments() {
 }
 
 void TestAsyncChangeAndPending() {
-  IMAPIOfflineMgr *mgr = Open(u"async");
+  IMAPIOfflineMgr *mgr = OpenEmbedded(u"async");
   const ULONG mask = MAPIOFFLINE_STATE_OFFLINE_MASK;
   auto *sink = new RecordingSink;
   std::mutex gate;
@@ -180,21 +175,18 @@ void TestAsyncChangeAndPending() {
   CHECK(state_seen_in_start == MAPIOFFLINE_STATE_ONLINE);
   CHECK(state_seen_in_done == MAPIOFFLINE_STATE_OFFLINE);
   CheckTriple(sink->Records(), 0, 9, MAPIOFFLINE_STATE_ONLINE, MAPIOFFLINE_STATE_OFFLINE);
-  sink->hook = nullptr;
-  mgr->Unadvise(0, token);
-  sink->Release();
-  mgr->Release();
+  Finish(mgr, sink, token);
 }
 
 void TestReentrancy() {
-  IMAPIOfflineMgr *mgr = Open(u"reentrant");
+  IMAPIOfflineMgr *mgr = OpenEmbedded(u"reentrant");
   const ULONG mask = MAPIOFFLINE_STATE_OFFLINE_MASK;
   auto *sink = new RecordingSink;
   std::atomic<long> block_result{1}, default_in_start{1}, default_in_done{1}, second_default_in_done{1},
       block_in_done{1};
   std::atomic<int> dones{0};
   sink->hook = [&](const MAPIOFFLINE_NOTIFY &n) {
-    if (n.NotifyType == MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_START && n.Info.StateChange.ulStateNew == 1) {
+    if (IsOf(n, MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_START, MAPIOFFLINE_STATE_OFFLINE)) {
       block_result = mgr->SetCurrentState(MAPIOFFLINE_FLAG_BLOCK, mask, MAPIOFFLINE_STATE_ONLINE, nullptr);
       default_in_start = mgr->SetCurrentState(0, mask, MAPIOFFLINE_STATE_ONLINE, nullptr);
     }
@@ -214,18 +206,12 @@ void TestReentrancy() {
   CHECK_HR(second_default_in_done.load(), E_PENDING); // only one follow-up
   WaitIdle(mgr);
   const auto r = sink->Records();
-  CHECK(r.size() == 6);
-  CheckTriple(r, 0, 1, MAPIOFFLINE_STATE_ONLINE, MAPIOFFLINE_STATE_OFFLINE);
-  CheckTriple(r, 3, 1, MAPIOFFLINE_STATE_OFFLINE, MAPIOFFLINE_STATE_ONLINE);
-  CHECK(State(mgr) == MAPIOFFLINE_STATE_ONLINE);
-  sink->hook = nullptr;
-  mgr->Unadvise(0, token);
-  sink->Release();
-  mgr->Release();
+  CheckOfflineAndBack(mgr, r, 1);
+  Finish(mgr, sink, token);
 }
 
 void TestUnadviseInsideNotify() {
-  IMAPIOfflineMgr *mgr = Open(u"unadvise-inside");
+  IMAPIOfflineMgr *mgr = OpenEmbedded(u"unadvise-inside");
   auto *sink = new RecordingSink;
   ULONG token = 0;
   sink->hook = [&](const MAPIOFFLINE_NOTIFY &) { CHECK_HR(mgr->Unadvise(0, token), S_OK); };
@@ -244,56 +230,56 @@ void TestUnadviseInsideNotify() {
 }
 
 void TestAdviseValidation() {
-  IMAPIOfflineMgr *mgr = Open(u"advise");
+  IMAPIOfflineMgr *mgr = OpenEmbedded(u"advise");
   auto *sink = new RecordingSink;
   ULONG token = 77;
-  MAPIOFFLINE_ADVISEINFO info = Info(sink, 0);
+  MAPIOFFLINE_ADVISEINFO info = AdviseInfo(sink, 0);
   CHECK_HR(mgr->Advise(1, &info, &token), E_INVALIDARG);
   CHECK(token == 0);  // out-parameter cleared on failure
   CHECK_HR(mgr->Advise(0, nullptr, &token), E_INVALIDARG);
   CHECK_HR(mgr->Advise(0, &info, nullptr), E_INVALIDARG);
   info.ulSize = sizeof info - 1;
   CHECK_HR(mgr->Advise(0, &info, &token), E_INVALIDARG);
-  info = Info(sink, 0);
+  info = AdviseInfo(sink, 0);
   info.CallbackType = static_cast<MAPIOFFLINE_CALLBACK_TYPE>(1);
   CHECK_HR(mgr->Advise(0, &info, &token), E_INVALIDARG);
-  info = Info(nullptr, 0);
+  info = AdviseInfo(nullptr, 0);
   CHECK_HR(mgr->Advise(0, &info, &token), E_INVALIDARG);
-  info = Info(sink, 0);
+  info = AdviseInfo(sink, 0);
   info.ulAdviseTypes = 2;
   CHECK_HR(mgr->Advise(0, &info, &token), E_INVALIDARG);
-  info = Info(sink, 0);
+  info = AdviseInfo(sink, 0);
   info.ulStateMask = 0x1;
   CHECK_HR(mgr->Advise(0, &info, &token), E_INVALIDARG);
-  CHECK(sink->Refs() == 1);  // no failed call kept a reference
+  CHECK(sink->refs() == 1);  // no failed call kept a reference
 
   auto *deaf = new RecordingSink;
   deaf->refuse_notify_interface = true;
-  info = Info(deaf, 0);
+  info = AdviseInfo(deaf, 0);
   CHECK_HR(mgr->Advise(0, &info, &token), E_NOINTERFACE);
-  CHECK(deaf->Refs() == 1);
+  CHECK(deaf->refs() == 1);
   deaf->Release();
 
   // Larger structures and supersets of OFFLINE_MASK are accepted; tokens are non-zero and increasing.
   struct {
     MAPIOFFLINE_ADVISEINFO info;
     ULONG extra;
-  } bigger{Info(sink, 0), 0};
+  } bigger{AdviseInfo(sink, 0), 0};
   bigger.info.ulSize = sizeof bigger;
   bigger.info.ulStateMask = MAPIOFFLINE_STATE_OFFLINE_MASK;
   ULONG t1 = 0, t2 = 0;
   CHECK_HR(mgr->Advise(0, &bigger.info, &t1), S_OK);
-  CHECK(sink->Refs() == 2);  // exactly one reference per registration
+  CHECK(sink->refs() == 2);  // exactly one reference per registration
   t2 = Advise(mgr, sink, 0);
   CHECK(t1 != 0 && t2 > t1);
-  CHECK(sink->Refs() == 3);
+  CHECK(sink->refs() == 3);
   CHECK_HR(mgr->Unadvise(0, t1), S_OK);
   CHECK_HR(mgr->Unadvise(0, t1), S_OK);       // twice: still S_OK
   CHECK_HR(mgr->Unadvise(0, 0), S_OK);        // unknown token
   CHECK_HR(mgr->Unadvise(0x55, 12345), S_OK); // unknown flags too
-  CHECK(sink->Refs() == 2);
+  CHECK(sink->refs() == 2);
   CHECK_HR(mgr->Unadvise(0, t2), S_OK);
-  CHECK(sink->Refs() == 1);
+  CHECK(sink->refs() == 1);
   const ULONG t3 = Advise(mgr, sink, 0);
   CHECK(t3 > t2);  // never reused
   mgr->Unadvise(0, t3);
@@ -304,7 +290,7 @@ void TestAdviseValidation() {
 void TestReleaseWithAdvisedSinks() {
   const long live = RecordingSink::live.load();
   const long objects = mapioffline_live_offline_objects();
-  IMAPIOfflineMgr *mgr = Open(u"release-advised");
+  IMAPIOfflineMgr *mgr = OpenEmbedded(u"release-advised");
   for (int i = 0; i < 5; ++i) {
     auto *sink = new RecordingSink;
     Advise(mgr, sink, i);
@@ -324,14 +310,14 @@ void TestReopenAfterLastReleaseIsFresh() {
   const int rounds = 200;
   int stale = 0;
   for (int round = 0; round < rounds; ++round) {
-    IMAPIOfflineMgr *mgr = Open(u"reopen");
+    IMAPIOfflineMgr *mgr = OpenEmbedded(u"reopen");
     auto *sink = new RecordingSink;
     Advise(mgr, sink, 0);
     sink->Release();
     CHECK_HR(mgr->SetCurrentState(0, MAPIOFFLINE_STATE_OFFLINE_MASK, MAPIOFFLINE_STATE_OFFLINE, nullptr), S_OK);
     if (round % 2) WaitIdle(mgr);  // odd rounds: the change has just finished, even rounds: still in flight
     mgr->Release();
-    IMAPIOfflineMgr *again = Open(u"reopen");
+    IMAPIOfflineMgr *again = OpenEmbedded(u"reopen");
     WaitIdle(again);  // the old change, had we been given the old object
     if (State(again) != MAPIOFFLINE_STATE_ONLINE) ++stale;
     again->Release();
@@ -345,7 +331,7 @@ void TestReopenAfterLastReleaseIsFresh() {
 void TestLastReleaseInsideNotifyOnTheWorker() {
   const long objects = mapioffline_live_offline_objects();
   const long sinks = RecordingSink::live.load();
-  IMAPIOfflineMgr *mgr = Open(u"release-on-worker");
+  IMAPIOfflineMgr *mgr = OpenEmbedded(u"release-on-worker");
   std::atomic<IMAPIOfflineMgr *> owned{mgr};
   std::mutex m;
   std::condition_variable cv;
@@ -367,17 +353,17 @@ void TestLastReleaseInsideNotifyOnTheWorker() {
     std::unique_lock<std::mutex> lock(m);
     CHECK(cv.wait_for(lock, std::chrono::seconds(10), [&] { return released; }));
   }
-  IMAPIOfflineMgr *again = Open(u"release-on-worker");
+  IMAPIOfflineMgr *again = OpenEmbedded(u"release-on-worker");
   CHECK(State(again) == MAPIOFFLINE_STATE_ONLINE);
   again->Release();
   // Deletion on the object's thread is asynchronous by design (nothing is left to wait on): bounded poll.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while ((mapioffline_live_offline_objects() != objects || first->Refs() != 1 || second->Refs() != 1) &&
+  while ((mapioffline_live_offline_objects() != objects || first->refs() != 1 || second->refs() != 1) &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::yield();
   }
   CHECK(mapioffline_live_offline_objects() == objects);
-  CHECK(first->Refs() == 1 && second->Refs() == 1);  // both registrations' references were released
+  CHECK(first->refs() == 1 && second->refs() == 1);  // both registrations' references were released
   CHECK(first->Records().size() == 1);  // START only: the release ended the change's delivery
   CHECK(second->Records().empty());
   first->hook = nullptr;
@@ -390,7 +376,7 @@ void TestLastReleaseInsideNotifyOnTheWorker() {
 // sink's DONE wakes another thread, which calls SetCurrentState(BLOCK) while DONE is still being handed to 1,000
 // more sinks: it is queued, runs right after, and returns S_OK once its own change is complete.
 void TestBlockingChangeRightAfterDone() {
-  IMAPIOfflineMgr *mgr = Open(u"after-done");
+  IMAPIOfflineMgr *mgr = OpenEmbedded(u"after-done");
   const ULONG mask = MAPIOFFLINE_STATE_OFFLINE_MASK;
   const int rounds = 100;
   std::mutex m;
@@ -399,10 +385,7 @@ void TestBlockingChangeRightAfterDone() {
   std::vector<HRESULT> results;
   auto *trigger = new RecordingSink;
   trigger->hook = [&](const MAPIOFFLINE_NOTIFY &n) {
-    if (n.NotifyType != MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_DONE ||
-        n.Info.StateChange.ulStateNew != MAPIOFFLINE_STATE_OFFLINE) {
-      return;
-    }
+    if (!IsOf(n, MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_DONE, MAPIOFFLINE_STATE_OFFLINE)) return;
     std::lock_guard<std::mutex> lock(m);
     ++dones;
     cv.notify_all();
@@ -478,7 +461,7 @@ void TestBlockingChangeRightAfterDone() {
 // (A blocking no-op waits until that DONE has reached every sink: with DONE held here it would wait for this test;
 // tests/unit/test_offline_object.py checks it.)
 void TestRequestsDuringDone() {
-  IMAPIOfflineMgr *mgr = Open(u"during-done");
+  IMAPIOfflineMgr *mgr = OpenEmbedded(u"during-done");
   const ULONG mask = MAPIOFFLINE_STATE_OFFLINE_MASK;
   std::mutex m;
   std::condition_variable cv;
@@ -486,10 +469,7 @@ void TestRequestsDuringDone() {
   HRESULT noop_default = 1, queued = 1, second = 1, second_block = 1;
   auto *sink = new RecordingSink;
   sink->hook = [&](const MAPIOFFLINE_NOTIFY &n) {
-    if (n.NotifyType != MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_DONE ||
-        n.Info.StateChange.ulStateNew != MAPIOFFLINE_STATE_OFFLINE) {
-      return;
-    }
+    if (!IsOf(n, MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_DONE, MAPIOFFLINE_STATE_OFFLINE)) return;
     std::unique_lock<std::mutex> lock(m);
     in_done = true;
     cv.notify_all();
@@ -517,19 +497,13 @@ void TestRequestsDuringDone() {
   CHECK_HR(second_block, E_PENDING);
   WaitIdle(mgr);
   const auto r = sink->Records();
-  CHECK(r.size() == 6);  // the change, then the queued one; the no-ops sent nothing
-  CheckTriple(r, 0, 7, MAPIOFFLINE_STATE_ONLINE, MAPIOFFLINE_STATE_OFFLINE);
-  CheckTriple(r, 3, 7, MAPIOFFLINE_STATE_OFFLINE, MAPIOFFLINE_STATE_ONLINE);
-  CHECK(State(mgr) == MAPIOFFLINE_STATE_ONLINE);
-  sink->hook = nullptr;
-  mgr->Unadvise(0, token);
-  sink->Release();
-  mgr->Release();
+  CheckOfflineAndBack(mgr, r, 7);  // the change, then the queued one; the no-ops sent nothing
+  Finish(mgr, sink, token);
 }
 
 // mapioffline_offline_wait_idle: the documented way to wait for a change that really is in flight.
 void TestWaitIdle() {
-  IMAPIOfflineMgr *mgr = Open(u"wait-idle");
+  IMAPIOfflineMgr *mgr = OpenEmbedded(u"wait-idle");
   const ULONG mask = MAPIOFFLINE_STATE_OFFLINE_MASK;
   CHECK_HR(mapioffline_offline_wait_idle(mgr, 0), S_OK);  // idle: at once, even with no time to wait
   CHECK_HR(mapioffline_offline_wait_idle(mgr, -1), S_OK);
@@ -545,12 +519,12 @@ void TestWaitIdle() {
   std::atomic<long> inside_notify{1};
   auto *sink = new RecordingSink;
   sink->hook = [&](const MAPIOFFLINE_NOTIFY &n) {
-    if (n.NotifyType == MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_START && n.Info.StateChange.ulStateNew == 1) {
+    if (IsOf(n, MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_START, MAPIOFFLINE_STATE_OFFLINE)) {
       inside_notify = mapioffline_offline_wait_idle(mgr, -1);  // would wait for itself: refused at once
       in_start = true;
       std::lock_guard<std::mutex> wait_for_test(gate);
     }
-    if (n.NotifyType == MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_DONE && n.Info.StateChange.ulStateNew == 1) {
+    if (IsOf(n, MAPIOFFLINE_NOTIFY_TYPE_STATECHANGE_DONE, MAPIOFFLINE_STATE_OFFLINE)) {
       // A follow-up queued during DONE counts as in flight: the wait below covers it too.
       CHECK_HR(mgr->SetCurrentState(0, mask, MAPIOFFLINE_STATE_ONLINE, nullptr), S_OK);
     }
@@ -569,18 +543,12 @@ void TestWaitIdle() {
   waiter.join();
   CHECK_HR(waited.load(), S_OK);
   const auto r = sink->Records();
-  CHECK(r.size() == 6);  // both changes had ended when the wait returned
-  CheckTriple(r, 0, 4, MAPIOFFLINE_STATE_ONLINE, MAPIOFFLINE_STATE_OFFLINE);
-  CheckTriple(r, 3, 4, MAPIOFFLINE_STATE_OFFLINE, MAPIOFFLINE_STATE_ONLINE);
-  CHECK(State(mgr) == MAPIOFFLINE_STATE_ONLINE);
-  sink->hook = nullptr;
-  mgr->Unadvise(0, token);
-  sink->Release();
-  mgr->Release();
+  CheckOfflineAndBack(mgr, r, 4);  // both changes had ended when the wait returned
+  Finish(mgr, sink, token);
 }
 
 void TestChurnDuringChanges() {
-  IMAPIOfflineMgr *mgr = Open(u"churn");
+  IMAPIOfflineMgr *mgr = OpenEmbedded(u"churn");
   const int rounds = static_cast<int>(stress_n(1000000) / 1000);
   std::atomic<bool> stop{false};
   std::vector<std::thread> churners;
@@ -653,8 +621,8 @@ void TestProfileNameRule() {
   CHECK_HR(mapioffline_open_embedded(0, reinterpret_cast<const WCHAR *>(lone_low), &GUID_GlobalState, nullptr, &mgr),
            E_INVALIDARG);
   CHECK(mgr == nullptr);
-  Open(at_limit.c_str())->Release();
-  Open(pairs.c_str())->Release();
+  OpenEmbedded(at_limit.c_str())->Release();
+  OpenEmbedded(pairs.c_str())->Release();
 }
 
 int main() {

@@ -7,12 +7,13 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Callable
 
 from mapioffline import _core
 from mapioffline._names import as_argument, shown
 from mapioffline._offline import OfflineObject
 from mapioffline.bridge import BridgePublisher, BridgeStats, publish, stats
-from mapioffline.errors import MapiError, NotFound
+from mapioffline.errors import InvalidArgument, MapiError, NotFound
 
 __all__ = [
     "BridgePublisher",
@@ -23,6 +24,7 @@ __all__ = [
     "open_bridge_if_running",
     "publisher_running",
     "check_wait",
+    "open_bridge_through",
 ]
 
 
@@ -57,43 +59,74 @@ def open_bridge(profile: str, wait: float | None = None) -> OfflineObject:
 
     Raises NotFound (with what to run) when no publisher runs for ``profile`` (after ``wait``), MapiError when the
     channel fails validation or is not this user's own, KeyboardInterrupt on Ctrl-C while waiting."""
-    if wait is None:
-        address, error = _core._open_bridge_pointer(profile)
-    else:
-        address, error = _wait_for_pointer(profile, wait)
-    if address is None:
-        if isinstance(error, NotFound):
-            waited = "" if wait is None else f" (none appeared{_wait_text(wait)})"
-            raise NotFound(
-                f"no bridge publisher runs for profile {shown(profile)}{waited}: {_how_to_publish(profile)}"
-            ) from None
-        assert error is not None
-        raise error
-    return _core._adopt_bridge(OfflineObject, address, profile)
+    try:
+        if wait is None:
+            return _core._open_bridge(OfflineObject, profile)
+        return _wait_for_bridge(profile, wait, _none_runs, None)
+    except NotFound as error:
+        waited = "" if wait is None else f" (none appeared{_wait_text(wait)})"
+        raise _explained(profile, error, waited) from None
 
 
-def _wait_for_pointer(profile: str, wait: float) -> tuple[int, None] | tuple[None, MapiError]:
-    """_open_bridge_pointer, again each time the channel's name may have changed, until it opens, fails otherwise
-    than NotFound, or ``wait`` seconds passed."""
+def open_bridge_through(
+    profile: str, clears: Callable[[MapiError], bool], waiting: Callable[[MapiError], None]
+) -> OfflineObject:
+    """open_bridge, with no time limit, through every failure that ``clears`` says a new publisher clears (each one
+    passed to ``waiting`` first, NotFound with what to run). Raises the first failure that ``clears`` refuses,
+    KeyboardInterrupt on Ctrl-C."""
+    return _wait_for_bridge(profile, math.inf, clears, lambda error: waiting(_explained(profile, error, "")))
+
+
+def _none_runs(error: MapiError) -> bool:
+    return isinstance(error, NotFound)
+
+
+def _explained(profile: str, error: MapiError, waited: str) -> MapiError:
+    """A NotFound that says what to run (``waited``: how long it waited, if it did); any other error as it is."""
+    if not isinstance(error, NotFound):
+        return error
+    return NotFound(f"no bridge publisher runs for profile {shown(profile)}{waited}: {_how_to_publish(profile)}")
+
+
+def _wait_for_bridge(
+    profile: str, wait: float, clears: Callable[[MapiError], bool], waiting: Callable[[MapiError], None] | None
+) -> OfflineObject:
+    """_core._open_bridge, again each time the channel's name changed (never on a timer where the OS tells), until
+    it opens, fails with an error that ``clears`` refuses, or ``wait`` seconds passed (its last failure is raised
+    then). Each failure it waits through goes to ``waiting`` first."""
     deadline = None if math.isinf(wait) else time.monotonic() + wait
     # The watch starts before the first attempt: a publisher that appears in between wakes it.
     with _core._BridgeWatch(profile) as watch:
         while True:
-            result = _core._open_bridge_pointer(profile)
-            if not isinstance(result[1], NotFound):
-                return result
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                return result
-            watch.wait(left)
+            try:
+                return _core._open_bridge(OfflineObject, profile)
+            except MapiError as error:
+                if not clears(error):
+                    raise
+                if waiting is not None:
+                    waiting(error)
+                if not _changed_before(watch, deadline):
+                    raise
+
+
+def _changed_before(watch: _core._BridgeWatch, deadline: float | None) -> bool:
+    """Waits until the channel's name changed (True) or the monotonic ``deadline`` (None: none) passed (False)."""
+    while True:
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            return False
+        if watch.wait(left):
+            return True
 
 
 def open_bridge_if_running(profile: str) -> OfflineObject | None:
     """The bridge OfflineObject when a live publisher publishes ``profile``, else None (backend="auto")."""
-    address, _ = _core._open_bridge_pointer(profile)
-    if address is None:
-        return None
-    return _core._adopt_bridge(OfflineObject, address, profile)
+    try:
+        return _core._open_bridge(OfflineObject, profile)
+    except InvalidArgument:
+        raise  # the profile name itself is refused: the caller's mistake, not a publisher missing
+    except MapiError:
+        return None  # no live publisher to follow: none runs, or its channel cannot be used
 
 
 def publisher_running(profile: str) -> bool:
@@ -103,3 +136,4 @@ def publisher_running(profile: str) -> bool:
         return False
     found.close()
     return True
+

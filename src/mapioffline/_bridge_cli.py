@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import signal
 import sys
 import threading
@@ -34,10 +33,6 @@ __all__ = ["add_commands"]
 # (NotFound), it died meanwhile (PublisherGone), or a dead one left a region that fails validation, which the next
 # publisher replaces.
 _CHANNEL_CORRUPT = 0x80040A02
-
-# How often `watch --wait` looks again at a region that fails validation (waiting for no publisher at all is
-# open_offline(wait=), which needs no polling).
-_RECHECK_S = 0.25
 
 _PROFILE_HELP = "the profile's name (1 to 255 UTF-16 code units; compared case-insensitively)"
 
@@ -220,26 +215,18 @@ def _can_clear(error: MapiError) -> bool:
 def _open_bridge(args: argparse.Namespace) -> OfflineObject:
     """The bridge object of the profile; with --wait, once a publisher can be followed, having said on stderr what it
     waits for (once per reason)."""
+    if not args.wait:
+        return open_offline(args.profile, backend="bridge")
     said = ""
-    while True:
-        try:
-            return open_offline(args.profile, backend="bridge")
-        except MapiError as error:
-            if not (args.wait and _can_clear(error)):
-                raise
-            if error.message != said:
-                print(f"{PROG}: waiting for a publisher of profile {shown(args.profile)}: {error.message}",
-                      file=sys.stderr, flush=True)
-                said = error.message
-            none_runs = isinstance(error, NotFound)
-        if none_runs:
-            try:
-                return open_offline(args.profile, backend="bridge", wait=math.inf)
-            except MapiError as error:
-                if not _can_clear(error):
-                    raise
-        else:
-            threading.Event().wait(_RECHECK_S)
+
+    def waiting(error: MapiError) -> None:
+        nonlocal said
+        if error.message != said:
+            print(f"{PROG}: waiting for a publisher of profile {shown(args.profile)}: {error.message}",
+                  file=sys.stderr, flush=True)
+            said = error.message
+
+    return _bridge.open_bridge_through(args.profile, _can_clear, waiting)
 
 
 def _watch(args: argparse.Namespace) -> int:

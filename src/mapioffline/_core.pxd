@@ -1,4 +1,4 @@
-# Mirrors ext/include/mapioffline/mapioffline.h one to one (what the binding uses of it).
+# Mirrors the headers of ext/include/mapioffline/ (what the binding uses of them), plus one internal function of ext/src.
 from libc.stdint cimport int64_t, uint16_t, uint32_t, uint64_t
 
 cdef extern from "mapioffline/mapioffline.h" nogil:
@@ -136,6 +136,12 @@ cdef extern from "mapioffline/mapioffline.h" nogil:
     uint64_t mapioffline_now_ns()
     HRESULT mapioffline_offline_wait_idle(IMAPIOfflineMgr *obj, int64_t timeout_ns)
 
+# -- Internal (ext/src/fork_generation.h) --------------------------------------------------------------------------
+# The fork generation: moves on in the child of every fork() (pthread_atfork, registered as the library loads). The
+# native objects record it, and so does every handle of the binding: one counter for both.
+cdef extern from "fork_generation.h" namespace "mapioffline" nogil:
+    uint32_t ForkGeneration() noexcept
+
 # -- Test pump and probe (mapioffline/testing.h) ------------------------------------------------------------------
 cdef extern from "mapioffline/testing.h" nogil:
     ctypedef struct MAPIOFFLINE_PUMP_SPEC:
@@ -205,5 +211,5 @@ cdef extern from "mapioffline/bridge.h" nogil:
         pass
 
     HRESULT mapioffline_bridge_watch_start(const WCHAR *profile, mapioffline_bridge_watch **out)
-    void mapioffline_bridge_watch_wait(mapioffline_bridge_watch *watch, int64_t timeout_ns)
+    int mapioffline_bridge_watch_wait(mapioffline_bridge_watch *watch, int64_t timeout_ns)
     void mapioffline_bridge_watch_stop(mapioffline_bridge_watch *watch)

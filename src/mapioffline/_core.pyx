@@ -1,7 +1,8 @@
 # cython: language_level=3, freethreading_compatible=True
 """The compiled binding over the native core (ext/): Notification, Sink, OfflineObject and the test pump.
 
-Each cdef class owns exactly one COM reference. Every wait releases the GIL; every HRESULT goes through _check.
+Each handle owns exactly one native resource (a COM reference, a bridge publisher, a test pump) under the one
+lifecycle of _Lifecycle (_core_handle.pxi). Every wait releases the GIL; every HRESULT goes through _check.
 
 Free-threaded CPython (3.13t+): the module declares itself compatible, so threads run its calls at once. The
 native core is thread-safe by itself (Notify is lock-free, a sink's consumers take its native consumer mutex,
@@ -19,7 +20,6 @@ from libc.stdint cimport int64_t, uint32_t, uint64_t, uintptr_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
-import os
 import sys
 import warnings
 from typing import NamedTuple
@@ -82,19 +82,6 @@ cdef extern from *:
     # can act on it, and the warnings module may already be torn down: on free-threaded builds handles are often
     # freed after the module globals were cleared).
     bint mapioffline_py_finalizing() noexcept
-
-
-# Moves on in a child after fork(): handles made before it refuse to touch the parent's threads and memory.
-cdef int _fork_generation = 0
-
-
-def _after_fork_in_child():
-    global _fork_generation
-    _fork_generation += 1
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 cdef int _check(HRESULT hr, str message="") except -1:

@@ -32,9 +32,10 @@ cdef str _detail_or(const char *detail, str fallback):
     return detail.decode("utf-8", "replace") if detail is not NULL else fallback
 
 
-def _open_bridge_pointer(str profile):
-    """Opens a bridge object for ``profile``: (address, None) with one reference the caller adopts, or (None, the
-    exception) when it cannot be opened (NotFound when no publisher runs)."""
+def _open_bridge(type cls, str profile):
+    """A handle of class ``cls`` (OfflineObject or the facade's subclass) with backend "bridge" on a new bridge
+    object for ``profile``, opened and wrapped in one step. Raises the MapiError of the failure (NotFound when no
+    publisher runs)."""
     cdef bytes wide = _wide(profile)
     cdef IMAPIOfflineMgr *p = NULL
     cdef const char *detail = NULL
@@ -42,25 +43,22 @@ def _open_bridge_pointer(str profile):
     cdef HRESULT hr
     with nogil:
         hr = mapioffline_open_bridge(name, &p, &detail)
-    if hr < 0:
-        return None, exception_for(<uint32_t>hr, _detail_or(detail, "cannot open the bridge"))
-    return <uintptr_t>p, None
+    _check(hr, _detail_or(detail, "cannot open the bridge"))
+    return _adopt(cls, p, "bridge", profile)
 
 
-def _adopt_bridge(type cls, address, str profile):
-    """Wraps the reference _open_bridge_pointer returned in a handle of class ``cls`` with backend "bridge"."""
-    return _adopt(cls, <IMAPIOfflineMgr *><uintptr_t>address, "bridge", profile)
-
-
-def _bridge_stats(address):
-    """BridgeStats of the bridge object at ``address`` (an OfflineObject's com_pointer)."""
+def _bridge_stats(OfflineObject offline not None):
+    """BridgeStats of the bridge object ``offline`` holds (pinned for the call)."""
     cdef MAPIOFFLINE_BRIDGE_STATS s
-    _check(mapioffline_bridge_stats(<IMAPIOfflineMgr *><uintptr_t>address, &s), "not a bridge object")
+    cdef IMAPIOfflineMgr *p = <IMAPIOfflineMgr *>offline._pin()
+    cdef HRESULT hr = mapioffline_bridge_stats(p, &s)
+    p.Release()
+    _check(hr, "not a bridge object")
     return BridgeStats(s.received, s.dropped, s.publisher_pid, s.ring_capacity, s.publisher_gone != 0,
                        s.allow_set_state != 0)
 
 
-cdef class BridgePublisher:
+cdef class BridgePublisher(_Lifecycle):
     """BridgePublisher(*args, **kwargs)
 --
 
@@ -68,17 +66,21 @@ Publishes an offline object's notifications into the channel of a profile, for s
     processes of this user. Made by mapioffline.bridge.publish(); stop() (or leaving the ``with`` block) ends every
     subscriber's stream. Holds its own reference on the source object."""
 
-    cdef mapioffline_bridge_publisher *_p
-    cdef int _generation
     cdef readonly str profile
     cdef readonly bint allow_set_state
 
-    def __cinit__(self):
-        self._p = NULL
-        self._generation = _fork_generation
-
     def __init__(self, *args, **kwargs):
         raise TypeError("use mapioffline.bridge.publish()")
+
+    cdef str _what(self):
+        return "publisher"
+
+    cdef str _closed_word(self):
+        return "stopped"
+
+    cdef void _free(self, void *p) noexcept:
+        with nogil:  # unadvising waits for a Notify in progress, which may need the GIL
+            mapioffline_bridge_publish_stop(<mapioffline_bridge_publisher *>p)
 
     @staticmethod
     def _start(OfflineObject source not None, str profile, bint allow_set_state, ring_capacity):
@@ -105,10 +107,15 @@ Publishes an offline object's notifications into the channel of a profile, for s
         self.allow_set_state = allow_set_state
         return self
 
+    cdef inline mapioffline_bridge_publisher *_publisher(self) except NULL:
+        """_resource() as the publisher (ClosedError once stopped): inside critical_section(self) only, as stop()
+        on another thread frees it."""
+        return <mapioffline_bridge_publisher *>self._resource()
+
     @property
     def region_name(self):
         """The OS name of the channel (on Linux, the path of its locator in the user's channel directory)."""
-        with cython.critical_section(self):  # stop() on another thread frees the publisher once it has _p
+        with cython.critical_section(self):
             return mapioffline_bridge_publisher_region(self._publisher()).decode("utf-8")
 
     @property
@@ -135,51 +142,10 @@ Publishes an offline object's notifications into the channel of a profile, for s
         with cython.critical_section(self):
             return <uintptr_t>mapioffline_bridge_publisher_notify(self._publisher())
 
-    @property
-    def closed(self):
-        with cython.critical_section(self):
-            return self._p is NULL
-
-    cdef mapioffline_bridge_publisher *_publisher(self) except NULL:
-        """The publisher, or ClosedError once stopped: inside critical_section(self) only (see stop())."""
-        if self._p is NULL:
-            raise ClosedError("the publisher is stopped")
-        return self._p
-
     def stop(self):
         """Stops publishing: every subscriber's stream ends (PublisherGone). Idempotent, and safe from several
-        threads at once."""
-        cdef mapioffline_bridge_publisher *p
-        with cython.critical_section(self):  # exactly one caller takes the publisher
-            p = self._p
-            self._p = NULL
-        if p is not NULL and self._generation == _fork_generation:
-            with nogil:  # unadvising waits for a Notify in progress, which may need the GIL
-                mapioffline_bridge_publish_stop(p)
-
-    close = stop
-
-    def __enter__(self):
-        with cython.critical_section(self):
-            self._publisher()
-        return self
-
-    def __exit__(self, *exc_info):
-        self.stop()
-
-    def __del__(self):
-        cdef bint running
-        with cython.critical_section(self):
-            running = self._p is not NULL and self._generation == _fork_generation
-        if running:
-            if not mapioffline_py_finalizing():
-                warnings.warn(f"unstopped {self!r}", ResourceWarning, source=self)
-            self.stop()
-
-    def __dealloc__(self):
-        if self._p is not NULL and self._generation == _fork_generation:
-            with nogil:
-                mapioffline_bridge_publish_stop(self._p)
+        threads at once (close() is the same call)."""
+        self.close()
 
     def __repr__(self):
         state = "stopped" if self.closed else "publishing"
@@ -200,16 +166,18 @@ cdef class _BridgeWatch:
 
     def wait(self, timeout):
         """Returns (GIL released) when a publisher may have appeared, or after ``timeout`` seconds (None: no
-        limit), or after a wait slice so that Ctrl-C is noticed; the caller looks again. Raises KeyboardInterrupt
-        on Ctrl-C."""
+        limit), or after a wait slice so that Ctrl-C is noticed. True when the channel's name may have changed (the
+        caller looks again), False when nothing changed. Raises KeyboardInterrupt on Ctrl-C."""
         cdef int64_t ns = _timeout_ns(timeout)
+        cdef int changed
         if ns < 0 or ns > _WAIT_SLICE_NS:
             ns = _WAIT_SLICE_NS
         if self._w is NULL:
             raise ClosedError("the watch is closed")
         with nogil:
-            mapioffline_bridge_watch_wait(self._w, ns)
+            changed = mapioffline_bridge_watch_wait(self._w, ns)
         PyErr_CheckSignals()
+        return changed != 0
 
     def close(self):
         cdef mapioffline_bridge_watch *w = self._w

@@ -91,12 +91,12 @@ The native IMAPIOfflineNotify sink: Notify (any thread, no GIL, no locks, no all
     cdef inline bint _has_final(self) except -1:
         """True when closed (the counters come from the snapshot); raises in a fork child. Inside
         critical_section(self) only, with the snapshot read in the same section."""
-        if self._generation != _fork_generation:
+        if self._inherited():
             raise _forked_error("sink")
         return self._closed
 
     def __dealloc__(self):
-        if self._p is not NULL and not self._closed and self._generation == _fork_generation:
+        if self._p is not NULL and not self._closed and not self._inherited():
             mapioffline_sink_close(<IMAPIOfflineNotify *>self._p)
 
     # -- properties ------------------------------------------------------------------------------------------
@@ -251,7 +251,8 @@ The native IMAPIOfflineNotify sink: Notify (any thread, no GIL, no locks, no all
         cdef size_t want, n, i
         cdef IMAPIOfflineNotify *p = NULL
         cdef list out = []
-        cdef bint first = True
+        with cython.critical_section(self):
+            p = self._sink()  # a closed sink is a ClosedError, drain(0) included
         while left > 0:
             want = _BATCH if <size_t>left > _BATCH else <size_t>left
             # Each batch is popped inside the section, the objects made outside it (the allocator may run the
@@ -259,12 +260,9 @@ The native IMAPIOfflineNotify sink: Notify (any thread, no GIL, no locks, no all
             # drain with what it took: nothing is popped after close() took its final counters, so
             # stats.delivered then counts every record a consumer got.
             with cython.critical_section(self):
-                if first:
-                    p = self._sink()
-                elif self._closed:
+                if self._closed:
                     break
                 n = mapioffline_sink_pop_records(p, buf, want, gaps)
-            first = False
             for i in range(n):
                 out.append(_make(&buf[i], gaps[i]))
             left -= <Py_ssize_t>n
@@ -335,7 +333,7 @@ The native IMAPIOfflineNotify sink: Notify (any thread, no GIL, no locks, no all
     def __next__(self):
         """Blocks for the next notification; stops once the sink is empty and its stream is over (every
         subscription feeding it ended, or the sink was closed)."""
-        if self._generation != _fork_generation:
+        if self._inherited():
             raise _forked_error("sink")
         try:  # closed before this call (e.g. inside the for loop) is a ClosedError too: the iteration ends
             return self._next(None, 0, False, 0)
@@ -403,7 +401,7 @@ The native IMAPIOfflineNotify sink: Notify (any thread, no GIL, no locks, no all
         cdef uintptr_t address = 0
         cdef ULONG capacity = 0
         with cython.critical_section(self):
-            if not self._closed and self._p is not NULL and self._generation == _fork_generation:
+            if not self._closed and self._p is not NULL and not self._inherited():
                 address = <uintptr_t>self._p
                 capacity = mapioffline_sink_capacity(<IMAPIOfflineNotify *>self._p)
         if address == 0:

@@ -3,44 +3,48 @@
 
 # -- testing support ---------------------------------------------------------------------------------------------
 
-cdef class PumpHandle:
+cdef class PumpHandle(_Lifecycle):
     """PumpHandle()
 --
 
-Native producer threads calling Notify; see mapioffline.testing.start_pump."""
+Native producer threads calling Notify; see mapioffline.testing.start_pump. join() (or close(), or leaving
+    the ``with`` block) waits for them."""
 
-    cdef mapioffline_pump *_pump
-    cdef readonly uint64_t elapsed_ns
+    cdef uint64_t _elapsed_ns
 
-    def __cinit__(self):
-        self._pump = NULL
+    cdef str _what(self):
+        return "pump"
+
+    cdef str _closed_word(self):
+        return "joined"
+
+    cdef void _free(self, void *p) noexcept:
+        cdef uint64_t elapsed = 0
+        with nogil:
+            mapioffline_pump_join(<mapioffline_pump *>p, &elapsed)
+        with cython.critical_section(self):
+            self._elapsed_ns = elapsed
 
     def join(self):
-        """Waits (GIL released) for the producers; returns the wall time they took in ns. Idempotent. In a fork
-        child, a pump started by the parent returns 0 at once and is leaked: its threads exist only there."""
-        cdef mapioffline_pump *pump
-        cdef uint64_t elapsed = 0
-        with cython.critical_section(self):  # one caller takes the pump; the others do not join it twice
-            pump = self._pump
-            self._pump = NULL
-        if pump is not NULL:
-            with nogil:
-                mapioffline_pump_join(pump, &elapsed)
-            with cython.critical_section(self):
-                self.elapsed_ns = elapsed
+        """Waits (GIL released) for the producers; returns the wall time they took in ns. Idempotent: one caller
+        joins, the others return at once. In a fork child, a pump started by the parent returns 0 at once and is
+        leaked: its threads exist only there."""
+        self.close()
+        return self.elapsed_ns
+
+    @property
+    def elapsed_ns(self):
+        """The producers' wall time in ns once joined (0 before)."""
         with cython.critical_section(self):
-            elapsed = self.elapsed_ns
-        return elapsed
+            return self._elapsed_ns
 
     @property
     def running(self):
-        with cython.critical_section(self):
-            return self._pump is not NULL
+        """True until joined (False in a fork child, where its threads do not exist)."""
+        return not self.closed
 
-    def __dealloc__(self):
-        if self._pump is not NULL:
-            with nogil:
-                mapioffline_pump_join(self._pump, NULL)
+    def __repr__(self):
+        return f"<mapioffline.testing.PumpHandle {'running' if self.running else 'joined'}>"
 
 
 def _start_pump(address, threads, per_thread, *, kind, client_token, mask, old_state, new_state, size,
@@ -61,9 +65,10 @@ def _start_pump(address, threads, per_thread, *, kind, client_token, mask, old_s
     spec.record.Info.StateChange.ulMask = _ulong(mask, "mask")
     spec.record.Info.StateChange.ulStateOld = _ulong(old_state, "old_state")
     spec.record.Info.StateChange.ulStateNew = _ulong(new_state, "new_state")
-    cdef PumpHandle handle = PumpHandle.__new__(PumpHandle)
-    _check(mapioffline_pump_start(<IMAPIOfflineNotify *><uintptr_t>address, &spec, &handle._pump),
-           "cannot start the pump")
+    cdef PumpHandle handle = PumpHandle.__new__(PumpHandle)  # first: nothing can fail once the threads run
+    cdef mapioffline_pump *started = NULL
+    _check(mapioffline_pump_start(<IMAPIOfflineNotify *><uintptr_t>address, &spec, &started), "cannot start the pump")
+    handle._p = started
     return handle
 
 

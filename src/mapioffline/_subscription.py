@@ -6,14 +6,13 @@ advised again after its subscription ended."""
 
 from __future__ import annotations
 
-import sys
 import threading
-import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mapioffline._dispatch import Dispatcher, hand_over
 from mapioffline._enums import EndReason
+from mapioffline._lifecycle import Lifecycle
 from mapioffline.errors import ClosedError
 
 if TYPE_CHECKING:
@@ -23,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["Subscription"]
 
 
-class Subscription:
+class Subscription(Lifecycle):
     """A registration made by ``OfflineObject.advise()``.
 
     ``unadvise()`` stops delivery: what arrived can still be taken, and consumers of the sink stop once it is empty
@@ -31,7 +30,8 @@ class Subscription:
     lets a callback receive every notification already in the sink, closes the sink if ``advise()`` made it, and
     releases the subscription's own reference on the offline object."""
 
-    _offline: OfflineObject | None
+    _what = "subscription"
+    _offline: OfflineObject | None = None  # its own handle on the object: held from advise() until close()
     _sink: Sink
     _owns_sink: bool
     _advise_token: int
@@ -131,6 +131,11 @@ class Subscription:
         return self._advise_token != 0
 
     @property
+    def closed(self) -> bool:
+        """True after close()."""
+        return self._offline is None
+
+    @property
     def dispatcher_alive(self) -> bool | None:
         """For a callback subscription: whether its dispatcher thread still runs (False once it has delivered
         everything after close(), or if it died); None without a callback."""
@@ -221,25 +226,6 @@ class Subscription:
             offline, self._offline = self._offline, None
         if offline is not None:
             offline.close()
-
-    def __enter__(self) -> Subscription:
-        if self._offline is None:
-            raise ClosedError("the subscription is closed")
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def __del__(self, _interpreter_finalizing: Callable[[], bool] = sys.is_finalizing) -> None:
-        # sys.is_finalizing is bound as a default: a subscription collected during interpreter shutdown (on
-        # free-threaded builds, often after the module globals were cleared) still reaches it.
-        if getattr(self, "_offline", None) is not None:
-            if _interpreter_finalizing():
-                # Nobody can act on a warning then, and close() needs the module globals: the handles this holds
-                # release their native references on their own as they are freed.
-                return
-            warnings.warn(f"unclosed {self!r}", ResourceWarning, source=self)
-            self.close()
 
     def __repr__(self) -> str:
         state = "active" if self._advise_token else ("unadvised" if self._offline is not None else "closed")

@@ -55,4 +55,4 @@ def stats(offline: OfflineObject) -> BridgeStats:
     gaps, the publisher's pid, the ring's capacity, whether the publisher is gone, whether it accepts set_state).
 
     Raises InvalidArgument for an object of another backend, ClosedError when it is closed."""
-    return _core._bridge_stats(offline.com_pointer)
+    return _core._bridge_stats(offline)

@@ -1,22 +1,8 @@
 """Exceptions. Every failing HRESULT becomes a MapiError (or a subclass that also derives from the fitting builtin),
 carrying the unsigned 32-bit value in ``.hresult`` and its symbol in ``.name``."""
 
-from __future__ import annotations
-
-__all__ = [
-    "MapiError",
-    "InvalidArgument",
-    "Pending",
-    "ClosedError",
-    "StreamEnded",
-    "PublisherGone",
-    "NotSupported",
-    "NoInterface",
-    "NotFound",
-    "HRESULT_NAMES",
-    "hresult_name",
-    "exception_for",
-]
+# No __all__: every name here without an underscore is public, and the package re-exports the exception classes
+# by name in mapioffline.__all__ (mypy --strict reads only a literal list there), so they are written once.
 
 #: Symbols of the HRESULTs the Offline State API uses (spec §1), by unsigned value.
 HRESULT_NAMES: dict[int, str] = {
@@ -69,7 +55,7 @@ class MapiError(Exception):
             text = f"{self.name} (0x{self.hresult:08X})"
         super().__init__(text)
 
-    def __reduce__(self) -> tuple[type[MapiError], tuple[str, int]]:
+    def __reduce__(self) -> tuple[type["MapiError"], tuple[str, int]]:
         # args holds only the formatted text: without this, unpickling (e.g. from a multiprocessing worker) would
         # lose the HRESULT and format the message twice.
         return (type(self), (self.message, self.hresult))

@@ -31,7 +31,8 @@ def start_pump(
     ``com_pointer`` (which must stay valid: the pump holds a reference while it runs). Any field may be set,
     unknown kinds included; ``size`` below NOTIFY_SIZE (24) makes short records, ``null=True`` passes a NULL pointer;
     ``sequence=True`` puts the producer index in client_token and a per-producer sequence in old_state.
-    Returns a PumpHandle: ``join()`` waits and returns the producers' wall time in ns."""
+    Returns a PumpHandle: ``join()`` waits and returns the producers' wall time in ns; like every handle it is a
+    context manager (leaving the ``with`` block joins), and one collected unjoined warns (ResourceWarning)."""
     return _start_pump(
         com_pointer, threads, count, kind=kind, client_token=client_token, mask=mask, old_state=old_state,
         new_state=new_state, size=size, null=null, sequence=sequence,

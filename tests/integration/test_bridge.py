@@ -25,6 +25,18 @@ from mapioffline import _bridge
 from mapioffline.testing import start_pump
 
 LINUX = sys.platform.startswith("linux")
+
+
+def _under_wine() -> bool:
+    """Whether this Windows process runs under Wine (its ntdll exports wine_get_version)."""
+    if sys.platform != "win32":
+        return False
+    import ctypes
+
+    return hasattr(ctypes.WinDLL("ntdll"), "wine_get_version")
+
+
+UNDER_WINE = _under_wine()
 # The bridge exists on Linux and Windows. The tests marked linux_only look at what only the Linux channel has (the
 # region file, /proc, memfd rings, SIGSTOP); the rest run on both, Windows' under .ci/windows-python.
 pytestmark = pytest.mark.skipif(not LINUX and sys.platform != "win32", reason="the bridge is Linux's and Windows'")
@@ -128,8 +140,8 @@ def start_publisher(peers: list[Peer], profile: str, *options: str) -> tuple[Pee
     ready = publisher.line()
     if LINUX:
         assert ready.startswith("ready /") and "/mapioffline" in ready, ready
-    else:  # a named kernel object in the session's namespace
-        assert ready.startswith("ready Local\\mapioffline-"), ready
+    else:  # a named kernel object in the user's private namespace (Wine has none: the session's Local\ instead)
+        assert ready.startswith("ready Local\\mapioffline-" if UNDER_WINE else "ready mapioffline-s"), ready
     return publisher, ready.split()[1]
 
 

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import sysconfig
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -323,10 +322,18 @@ def locator_path(region_name: str) -> Path:
     return Path("/dev/shm" + region_name) if region_name.count("/") == 1 else Path(region_name)
 
 
+def replace_file(path: Path, content: bytes) -> None:
+    """Puts a new file with ``content`` in ``path``'s place (a rename: its directory's watchers see a new name)."""
+    temporary = path.with_name(path.name + ".new")
+    temporary.write_bytes(content)
+    temporary.chmod(0o600)
+    temporary.replace(path)
+
+
 @pytest.fixture
-def bad_locator(profile: str) -> Iterator[str]:
+def bad_locator_at(profile: str) -> Iterator[tuple[str, Path]]:
     """``profile`` with a locator of random bytes where its publisher's would be (what a crash or another program
-    can leave); yields the profile."""
+    can leave); yields the profile and the locator's path."""
     if not sys.platform.startswith("linux"):
         pytest.skip("the locator is a file in /dev/shm on Linux")
     with published(profile) as (_, region):
@@ -337,8 +344,14 @@ def bad_locator(profile: str) -> Iterator[str]:
         os.write(fd, bytes(range(7, 39)))
     finally:
         os.close(fd)
-    yield profile
+    yield profile, path
     path.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def bad_locator(bad_locator_at: tuple[str, Path]) -> str:
+    """``profile`` with a locator of random bytes (bad_locator_at)."""
+    return bad_locator_at[0]
 
 
 @pytest.mark.parametrize("command", EVERY_PROFILE_COMMAND)
@@ -404,17 +417,22 @@ def test_watch_exits_0_when_the_reader_of_its_output_goes_away(profile: str) -> 
                 watch.stderr.close()
 
 
-def test_watch_wait_waits_through_a_bad_locator_and_says_once_what_it_waits_for(bad_locator: str) -> None:
-    profile = bad_locator
+def test_watch_wait_waits_through_a_bad_locator_and_says_once_what_it_waits_for(
+        bad_locator_at: tuple[str, Path]) -> None:
+    profile, path = bad_locator_at
     watch = subprocess.Popen([sys.executable, "-m", "mapioffline", "watch", "--profile", profile, "--json", "--wait"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert watch.stdout is not None and watch.stderr is not None
         waiting = watch.stderr.readline()
         assert waiting.startswith(f"mapioffline: waiting for a publisher of profile {shown(profile)}: "), waiting
-        assert "locator" in waiting  # why the channel there cannot be followed
-        # Several polls (0.25 s apart) fail the same way meanwhile: a message repeated per poll would show below.
-        time.sleep(1.0)
+        assert "no valid magic" in waiting  # why the channel there cannot be followed
+        # Each change of the channel's name wakes it to look again: the same bad locator again fails the same way
+        # (said once: a repeat would be the next line), a truncated one for a new reason, which it says.
+        replace_file(path, path.read_bytes())
+        replace_file(path, b"\x00" * 5)
+        assert watch.stderr.readline() == (
+            f"mapioffline: waiting for a publisher of profile {shown(profile)}: the channel's locator is truncated\n")
         with published(profile) as (source, _):  # a new publisher replaces the bad locator
             assert json.loads(watch.stdout.readline())["event"] == "subscribed"
             source.set_state(mapioffline.State.OFFLINE)

@@ -1,70 +1,26 @@
 """Differential: the same random script of state changes and consumer calls, run through our Sink (advised to the
-embedded object) and through a model built on queue.Queue, must give equal observations.
+embedded object) and through the reference model of a sink (tests/sink_model.py), must give equal observations.
 
-The model: a bounded queue.Queue per subscription; a state change to a different state puts START, STATECHANGE and
+The model: a bounded FIFO per subscription; a state change to a different state pushes START, STATECHANGE and
 DONE (a full queue refuses the newest and counts a drop); drops are reported as ``dropped_before`` on the next record
-that fits after them (the count is stamped when a record is put); ``last_state``
-is the new state of the latest DONE, dropped or not. Hypothesis prints the failing script (and a reproduce blob);
-the seeded test prints its seed.
+that fits after them; ``last_state`` is the new state of the latest DONE, dropped or not. Hypothesis prints the
+failing script (and a reproduce blob); the seeded test prints its seed.
 """
 
 from __future__ import annotations
 
 import os
-import queue
 import random
-from dataclasses import dataclass, field
 from typing import Any
-
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mapioffline import OFFLINE_MASK, Notification, OfflineObject, SinkStats, State, StreamEnded, open_offline
+from mapioffline import OFFLINE_MASK, Notification, OfflineObject, State, StreamEnded, open_offline
+from sink_model import ModelSink
 
 Event = tuple[Any, ...]  # ("set", state, block) | ("drain", max_items) | ("get",) | ("check",) | ("unadvise", index)
 Record = tuple[int, int, int, int, int, int]  # kind, client_token, mask, old, new, dropped_before
-
-
-@dataclass
-class ModelSink:
-    """What one subscription's Sink should do, built on queue.Queue."""
-
-    capacity: int
-    token: int
-    queue: queue.Queue[tuple[tuple[int, int, int, int, int], int]] = field(init=False)
-    advised: bool = True
-    received: int = 0
-    delivered: int = 0
-    dropped: int = 0
-    reported: int = 0
-    last_state: int | None = None
-
-    def __post_init__(self) -> None:
-        self.queue = queue.Queue(maxsize=self.capacity)
-
-    def notify(self, kind: int, old: int, new: int) -> None:
-        if not self.advised:
-            return
-        self.received += 1
-        if kind == 3:
-            self.last_state = new
-        try:
-            self.queue.put_nowait(((kind, self.token, OFFLINE_MASK, old, new), self.dropped))
-        except queue.Full:
-            self.dropped += 1
-
-    def take(self, max_items: int | None) -> list[Record]:
-        out: list[Record] = []
-        while (max_items is None or len(out) < max_items) and not self.queue.empty():
-            record, dropped_at_put = self.queue.get_nowait()
-            gap, self.reported = dropped_at_put - self.reported, dropped_at_put
-            out.append((*record, gap))
-        self.delivered += len(out)
-        return out
-
-    def stats(self) -> tuple[SinkStats, int | None]:
-        return SinkStats(self.received, self.delivered, self.dropped, 0, self.reported), self.last_state
 
 
 def _record(n: Notification) -> Record:
@@ -79,7 +35,10 @@ def run_script(profile: str, capacities: list[int], script: list[Event]) -> tupl
         subs = [obj.advise(token=100 + i, capacity=c) for i, c in enumerate(capacities)]
         try:
             # The model uses the real ring size (capacity rounded up to a power of two).
-            models = [ModelSink(sub.sink.capacity, 100 + i) for i, sub in enumerate(subs)]
+            models = [ModelSink(sub.sink.capacity) for sub in subs]
+            last_states: list[State | None] = [None for _ in subs]
+            for m in models:
+                m.fed()
             state = State.ONLINE
             for step, event in enumerate(script):
                 what = event[0]
@@ -89,14 +48,17 @@ def run_script(profile: str, capacities: list[int], script: list[Event]) -> tupl
                     if not block:
                         assert obj.wait_idle(10)
                     if target != state:
+                        advised = [i for i, m in enumerate(models) if m.feeds]
                         for kind in (1, 2, 3):
-                            for m in models:
-                                m.notify(kind, state, target)
+                            for i in advised:
+                                models[i].push((kind, 100 + i, OFFLINE_MASK, state, target))
+                        for i in advised:
+                            last_states[i] = target  # the latest DONE's, dropped or not
                         state = target
                 elif what == "drain":
                     index, max_items = event[1], event[2]
                     real.append((step, [_record(n) for n in subs[index].sink.drain(max_items)]))
-                    expected.append((step, models[index].take(max_items)))
+                    expected.append((step, models[index].pop(max_items)))
                 elif what == "get":
                     index = event[1]
                     try:
@@ -106,23 +68,22 @@ def run_script(profile: str, capacities: list[int], script: list[Event]) -> tupl
                     except StreamEnded:
                         got = "ended"
                     real.append((step, got))
-                    taken = models[index].take(1)
+                    taken = models[index].pop(1)
                     # Once unadvised and empty, the stream is over: get() says so instead of timing out.
-                    expected.append((step, taken[0] if taken else ("timeout" if models[index].advised else "ended")))
+                    expected.append((step, taken[0] if taken else ("ended" if models[index].ended else "timeout")))
                 elif what == "check":
                     index = event[1]
                     sink = subs[index].sink
                     last = sink.last_state
                     real.append((step, sink.stats, None if last is None else int(last), int(obj.state)))
-                    expected.append((step, *models[index].stats(), int(state)))
+                    expected.append((step, models[index].stats(), last_states[index], int(state)))
                 elif what == "unadvise":
                     index = event[1]
                     subs[index].unadvise()
-                    models[index].advised = False
+                    models[index].feeds = 0  # its only subscription; unadvising twice is allowed
             for index, (sub, model) in enumerate(zip(subs, models)):  # finally, everything that is left
                 real.append(("end", index, [_record(n) for n in sub.sink.drain()], sub.sink.stats))
-                leftover = model.take(None)
-                expected.append(("end", index, leftover, model.stats()[0]))
+                expected.append(("end", index, model.pop(), model.stats()))
         finally:
             for sub in subs:
                 sub.close()

@@ -98,8 +98,21 @@ def test_names_table_uses_unsigned_keys() -> None:
 
 
 def test_errors_are_exported_from_the_package() -> None:
-    for name in ("MapiError", "InvalidArgument", "Pending", "ClosedError", "NotSupported", "NoInterface", "NotFound"):
-        assert getattr(mapioffline, name) is getattr(mapioffline.errors, name)
+    classes = {name: value for name, value in vars(mapioffline.errors).items()
+               if isinstance(value, type) and issubclass(value, MapiError)}
+    assert len(classes) == 9
+    for name, cls in classes.items():
+        assert name in mapioffline.__all__, name
+        assert getattr(mapioffline, name) is cls
+
+
+def test_star_import_of_errors_gives_its_public_names() -> None:
+    namespace: dict[str, object] = {}
+    exec("from mapioffline.errors import *", namespace)
+    names = set(namespace) - {"__builtins__"}
+    assert names == {name for name in vars(mapioffline.errors) if not name.startswith("_")}
+    assert {"MapiError", "HRESULT_NAMES", "hresult_name", "exception_for"} <= names
+    assert "annotations" not in names  # no __future__ feature leaks in
 
 
 def test_catching_the_builtin_or_ours(offline: mapioffline.OfflineObject) -> None:

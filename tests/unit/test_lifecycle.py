@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 
 import pytest
 
@@ -22,22 +23,19 @@ def run_python(code: str, timeout: float = 60) -> subprocess.CompletedProcess[st
 # -- ResourceWarning ------------------------------------------------------------------------------------------
 
 
-def test_unclosed_sink_warns_and_is_closed() -> None:
-    before = live_sinks()
-    sink = Sink(4)
-    with pytest.warns(ResourceWarning, match="unclosed <mapioffline.Sink"):
-        del sink
+@pytest.mark.parametrize(
+    ("make", "live", "name"),
+    [(lambda profile: Sink(4), live_sinks, "Sink"),
+     (lambda profile: open_offline(profile, backend="embedded"), live_offline_objects, "OfflineObject")],
+    ids=["sink", "offline_object"])
+def test_unclosed_handle_warns_and_is_closed(make: Callable[[str], object], live: Callable[[], int], name: str,
+                                             profile: str) -> None:
+    before = live()
+    handle = make(profile)
+    with pytest.warns(ResourceWarning, match=f"unclosed <mapioffline.{name}"):
+        del handle
         gc.collect()
-    assert live_sinks() == before
-
-
-def test_unclosed_offline_object_warns_and_is_closed(profile: str) -> None:
-    before = live_offline_objects()
-    obj = open_offline(profile, backend="embedded")
-    with pytest.warns(ResourceWarning, match="unclosed <mapioffline.OfflineObject"):
-        del obj
-        gc.collect()
-    assert live_offline_objects() == before
+    assert live() == before
 
 
 def test_unclosed_subscription_warns_and_is_closed(offline: OfflineObject) -> None:

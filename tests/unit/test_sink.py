@@ -375,7 +375,7 @@ def test_close_is_idempotent_and_every_use_after_raises_closed_error_but_counter
     assert sink.closed
     assert repr(sink) == "<mapioffline.Sink closed>"
     uses: list[Callable[[], object]] = [
-        lambda: sink.get(0), lambda: sink.drain(), lambda: sink.drain_into(bytearray(64)), lambda: sink.fileno(),
+        lambda: sink.get(0), lambda: sink.drain(), lambda: sink.drain(0), lambda: sink.drain_into(bytearray(64)), lambda: sink.fileno(),
         lambda: sink.com_pointer, lambda: sink.__enter__(), lambda: sink._watch(), lambda: sink.interrupt(),
     ]
     for use in uses:

@@ -17,59 +17,15 @@ from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
+from hypothesis.stateful import Bundle, consumes, invariant, rule
 
-from mapioffline import (
-    RECORD_FORMAT,
-    ClosedError,
-    Notification,
-    OfflineObject,
-    Pending,
-    Sink,
-    SinkStats,
-    State,
-    StreamEnded,
-    Subscription,
-    open_offline,
-)
+from mapioffline import (RECORD_FORMAT, ClosedError, Notification, OfflineObject, Pending, Sink, State, StreamEnded,
+                         Subscription)
 from mapioffline.testing import live_offline_objects, live_sinks
+from sink_model import ModelSink
+from stateful_objects import ObjectsMachine
 
 Record = tuple[int, int, int, int, int]  # kind, client_token, old, new, dropped_before
-
-
-@dataclass
-class ModelSink:
-    capacity: int
-    queue: list[tuple[tuple[int, int, int, int], int]] = field(default_factory=list)  # (record, drops at push)
-    received: int = 0
-    delivered: int = 0
-    dropped: int = 0
-    reported: int = 0
-    feeds: int = 0
-    ever_fed: bool = False
-
-    def push(self, record: tuple[int, int, int, int]) -> None:
-        self.received += 1
-        if len(self.queue) >= self.capacity:
-            self.dropped += 1  # a full ring refuses the newest
-        else:
-            self.queue.append((record, self.dropped))
-
-    def pop(self, count: int) -> list[Record]:
-        out: list[Record] = []
-        while self.queue and len(out) < count:
-            record, stamp = self.queue.pop(0)
-            out.append((*record, stamp - self.reported))
-            self.reported = stamp
-        self.delivered += len(out)
-        return out
-
-    @property
-    def ended(self) -> bool:
-        return self.ever_fed and self.feeds == 0
-
-    def stats(self) -> SinkStats:
-        return SinkStats(self.received, self.delivered, self.dropped, 0, self.reported)
 
 
 @dataclass
@@ -92,44 +48,31 @@ def _record(n: Notification) -> Record:
 PROFILES = ["stateful-a", "stateful-b"]
 
 
-class DeliveryMachine(RuleBasedStateMachine):
+class DeliveryMachine(ObjectsMachine):
+    profiles = PROFILES
     handles = Bundle("handles")
     subs = Bundle("subs")
 
     def __init__(self) -> None:
         super().__init__()
         self.baseline = (live_sinks(), live_offline_objects())
-        self.state = {p: State.ONLINE for p in PROFILES}
-        self.open_handles: dict[str, list[OfflineObject]] = {p: [] for p in PROFILES}
-        self.all_subs: list[ModelSub] = []
         self.shared = [Sink(c) for c in (2, 4)]
         self.shared_models = [ModelSink(s.capacity) for s in self.shared]
-        self.next_token = 1
 
     # -- objects ---------------------------------------------------------------------------------------------
-    def _alive(self, profile: str) -> bool:
-        return bool(self.open_handles[profile]) or any(m.profile == profile and not m.closed for m in self.all_subs)
-
     @rule(target=handles, profile=st.sampled_from(PROFILES))
     def open(self, profile: str) -> OfflineObject:
-        if not self._alive(profile):
-            self.state[profile] = State.ONLINE  # every handle was closed: a fresh object starts ONLINE
-        obj = open_offline(profile, backend="embedded")
-        self.open_handles[profile].append(obj)
-        assert obj.state is self.state[profile]
-        return obj
+        return self._open(profile)
 
     @rule(obj=consumes(handles))
     def close_handle(self, obj: OfflineObject) -> None:
-        obj.close()
-        self.open_handles[obj.profile].remove(obj)
+        self._close_handle(obj)
 
     # -- subscriptions ---------------------------------------------------------------------------------------
     @rule(target=subs, obj=handles, where=st.sampled_from(["own", "shared0", "shared1", "callback"]),
           capacity=st.integers(1, 8))
     def advise(self, obj: OfflineObject, where: str, capacity: int) -> ModelSub:
-        token = self.next_token
-        self.next_token += 1
+        token = self._new_token()
         callback: list[Notification] | None = None
         if where == "own":
             sub = obj.advise(token=token, capacity=capacity)
@@ -142,16 +85,10 @@ class DeliveryMachine(RuleBasedStateMachine):
             index = int(where[-1])
             sub = obj.advise(self.shared[index], token=token)
             model = self.shared_models[index]
-        model.feeds += 1
-        model.ever_fed = True
+        model.fed()
         m = ModelSub(sub, obj.profile, token, model, sub.sink, callback)
         self.all_subs.append(m)
         return m
-
-    def _end(self, m: ModelSub) -> None:
-        if m.active:
-            m.active = False
-            m.sink.feeds -= 1
 
     @rule(m=subs)
     def unadvise(self, m: ModelSub) -> None:
@@ -165,22 +102,12 @@ class DeliveryMachine(RuleBasedStateMachine):
         m.closed = True
         if m.callback is not None:
             # close() handed every notification already in the sink to the callback, in order.
-            m.expected_callback.extend(m.sink.pop(len(m.sink.queue)))
+            m.expected_callback.extend(m.sink.pop())
             assert [_record(n) for n in m.callback] == m.expected_callback
         if m.real_sink not in self.shared:
             assert m.real_sink.closed
 
     # -- state changes ---------------------------------------------------------------------------------------
-    def _apply(self, profile: str, target: State) -> None:
-        old = self.state[profile]
-        if target == old:
-            return  # setting the current state sends nothing
-        for kind in (1, 2, 3):
-            for m in self.all_subs:  # advise order = delivery order, and the model keeps it
-                if m.profile == profile and m.active:
-                    m.sink.push((kind, m.token, int(old), int(target)))
-        self.state[profile] = target
-
     @rule(obj=handles, to=st.sampled_from([State.OFFLINE, State.ONLINE]), block=st.booleans())
     def set_state(self, obj: OfflineObject, to: State, block: bool) -> None:
         obj.set_state(to, block=block)
@@ -232,7 +159,7 @@ class DeliveryMachine(RuleBasedStateMachine):
             records = [struct.unpack_from(RECORD_FORMAT, buffer, 32 * i) for i in range(n)]
             assert [(r[1], r[2], r[4], r[5]) for r in records] == [e[:4] for e in expected]
         elif model.ended:  # iteration blocks while the stream goes on: only iterate a sink whose stream is over
-            assert [_record(n) for n in sink] == model.pop(len(model.queue))
+            assert [_record(n) for n in sink] == model.pop()
 
     # -- invariants ------------------------------------------------------------------------------------------
     @invariant()
@@ -241,12 +168,7 @@ class DeliveryMachine(RuleBasedStateMachine):
             assert sink.stats == model.stats()
 
     def teardown(self) -> None:
-        for m in self.all_subs:
-            if not m.closed:
-                m.sub.close()
-        for handles in self.open_handles.values():
-            for obj in handles:
-                obj.close()
+        self._close_all()
         for sink in self.shared:
             sink.close()
         try:
@@ -257,8 +179,9 @@ class DeliveryMachine(RuleBasedStateMachine):
 
 
 DeliveryMachine.TestCase.settings = settings(
-    max_examples=int(os.environ.get("MAPIOFFLINE_STATEFUL_EXAMPLES", "400")),
-    stateful_step_count=30, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None,
+    # 50 x 30 in the suite; .ci/run runs this machine and the burst machine at 300 x 60 through these variables.
+    max_examples=int(os.environ.get("MAPIOFFLINE_STATEFUL_EXAMPLES", "50")),
+    stateful_step_count=int(os.environ.get("MAPIOFFLINE_STATEFUL_STEPS", "30")), deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None,
     print_blob=True)
 TestDeliveryMachine = DeliveryMachine.TestCase
 

@@ -33,19 +33,11 @@ from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, multiple, rule
+from hypothesis.stateful import Bundle, consumes, invariant, multiple, rule
 
 from conftest import PythonSink, raw_advise, raw_unadvise
-from mapioffline import (
-    Notification,
-    OfflineObject,
-    Pending,
-    Sink,
-    State,
-    StreamEnded,
-    Subscription,
-    open_offline,
-)
+from mapioffline import Notification, OfflineObject, Pending, Sink, State, StreamEnded, Subscription
+from stateful_objects import ObjectsMachine
 
 Rec = tuple[int, int, int, int]  # kind, client_token, old, new
 IN, DROPPED, UNKNOWN = "in", "dropped", "unknown"  # what became of a record sent to a sink
@@ -200,24 +192,18 @@ BURST_OUTCOMES: Counter[tuple[str, bool, bool, bool]] = Counter()
 CAPACITIES = [1, 2, 3, 8, 1024]
 
 
-class BurstMachine(RuleBasedStateMachine):
+class BurstMachine(ObjectsMachine):
+    profiles = PROFILES
     handles = Bundle("handles")
     subs = Bundle("subs")
 
     def __init__(self) -> None:
         super().__init__()
-        self.state = {p: State.ONLINE for p in PROFILES}
-        self.open_handles: dict[str, list[OfflineObject]] = {p: [] for p in PROFILES}
-        self.all_subs: list[ModelSub] = []
         self.sinks: list[SinkModel] = []  # the user's own sinks (advise() makes the others)
         self.in_flight: OfflineObject | None = None  # a handle whose profile may still be delivering
         self.foreign: list[ForeignSub] = []
-        self.next_token = 1
 
     # -- helpers ---------------------------------------------------------------------------------------------
-    def _alive(self, profile: str) -> bool:
-        return bool(self.open_handles[profile]) or any(m.profile == profile and not m.closed for m in self.all_subs)
-
     def _settle(self) -> None:
         """Waits for the changes a burst left in flight; after that every record they sent is in its sink."""
         obj, self.in_flight = self.in_flight, None
@@ -227,41 +213,27 @@ class BurstMachine(RuleBasedStateMachine):
         for f in self.foreign:
             f.check(final=True)
 
-    def _apply(self, profile: str, target: State) -> None:
-        old = self.state[profile]
-        if target == old:
-            return  # setting the current state sends nothing (also when it is queued after a DONE)
-        for kind in (1, 2, 3):
-            for m in self.all_subs:  # advise order = delivery order
-                if m.profile == profile and m.active:
-                    m.sink.push((kind, m.token, int(old), int(target)))
-            for f in self.foreign:
-                if f.profile == profile:
-                    f.expected.append((kind, f.token, 3, int(old), int(target)))
-        self.state[profile] = target
+    def _sent(self, profile: str, kind: int, old: State, new: State) -> None:
+        for f in self.foreign:
+            if f.profile == profile:
+                f.expected.append((kind, f.token, 3, int(old), int(new)))
 
-    def _end(self, m: ModelSub) -> None:
-        """The subscription stops feeding its sink. While a change is in flight it got only part of what the
-        model sent it: those records may never have been sent."""
-        if not m.active:
-            return
-        m.active = False
-        m.sink.feeds -= 1
+    def _end(self, m: ModelSub) -> bool:
+        """While a change is in flight, a subscription that ends got only part of what the model sent it: those
+        records may never have been sent."""
+        if not super()._end(m):
+            return False
         if self.in_flight is not None and self.in_flight.profile == m.profile:
             for item in m.sink.log[m.sink.flight_mark:]:
                 if item.record[1] == m.token and item.status != DROPPED:
                     item.maybe_unsent = True
+        return True
 
     # -- objects ---------------------------------------------------------------------------------------------
     @rule(target=handles, profile=st.sampled_from(PROFILES))
     def open(self, profile: str) -> OfflineObject:
         self._settle()
-        if not self._alive(profile):
-            self.state[profile] = State.ONLINE  # a fresh object
-        obj = open_offline(profile, backend="embedded")
-        self.open_handles[profile].append(obj)
-        assert obj.state is self.state[profile]
-        return obj
+        return self._open(profile)
 
     @rule(obj=consumes(handles))
     def close_handle(self, obj: OfflineObject) -> None:
@@ -269,8 +241,7 @@ class BurstMachine(RuleBasedStateMachine):
         for f in [f for f in self.foreign if f.obj is obj]:
             assert raw_unadvise(obj.com_pointer, f.advise_token) == 0
             self.foreign.remove(f)
-        obj.close()
-        self.open_handles[obj.profile].remove(obj)
+        self._close_handle(obj)
 
     @rule(capacity=st.sampled_from(CAPACITIES))
     def new_sink(self, capacity: int) -> None:
@@ -284,8 +255,7 @@ class BurstMachine(RuleBasedStateMachine):
         return self._advise(obj, s, callback, capacity)
 
     def _advise(self, obj: OfflineObject, s: SinkModel | None, callback: bool, capacity: int) -> object:
-        token = self.next_token
-        self.next_token += 1
+        token = self._new_token()
         got: list[Notification] | None = [] if callback else None
         owner = None if s is None or s.callback is None else next(m for m in self.all_subs if m.callback is s.callback)
         if got is not None and owner is not None and owner.active:
@@ -350,8 +320,7 @@ class BurstMachine(RuleBasedStateMachine):
     def advise_foreign(self, obj: OfflineObject, slow: bool) -> None:
         self._settle()
         sink = SlowDoneSink() if slow else PythonSink()
-        token = self.next_token
-        self.next_token += 1
+        token = self._new_token()
         hr, advise_token = raw_advise(obj.com_pointer, sink.com_pointer, token)
         assert hr == 0
         self.foreign.append(ForeignSub(sink, obj.profile, obj, advise_token, token))
@@ -469,11 +438,7 @@ class BurstMachine(RuleBasedStateMachine):
             # no ctypes sink is freed while an object still holds it.
             for f in self.foreign:
                 raw_unadvise(f.obj.com_pointer, f.advise_token)
-            for m in self.all_subs:
-                m.sub.close()
-            for handles in self.open_handles.values():
-                for obj in handles:
-                    obj.close()
+            self._close_all()
             for s in self.sinks:
                 s.real.close()
 

@@ -212,25 +212,39 @@ def _follow_the_late_publisher(
     try:
         assert late.stdout.readline() == "waiting\n"
         attempts: list[str] = []
-        real = _core._open_bridge_pointer
+        real = _core._open_bridge
 
-        def open_pointer(name: str) -> Any:
-            result = real(name)
-            attempts.append(type(result[1]).__name__)
-            if len(attempts) == 1:  # the first attempt found nothing: only now does the publisher start
-                assert late.stdin is not None
-                late.stdin.write("go\n")
-                late.stdin.flush()
-            return result
+        def open_bridge(cls: type[OfflineObject], name: str) -> OfflineObject:
+            try:
+                opened = real(cls, name)
+            except mapioffline.MapiError as error:
+                attempts.append(type(error).__name__)
+                if len(attempts) == 1:  # the first attempt found nothing: only now does the publisher start
+                    assert late.stdin is not None
+                    late.stdin.write("go\n")
+                    late.stdin.flush()
+                raise
+            attempts.append("opened")
+            return opened
 
-        monkeypatch.setattr(_core, "_open_bridge_pointer", open_pointer)
+        monkeypatch.setattr(_core, "_open_bridge", open_bridge)
         with mapioffline.open_offline(profile, backend=backend, wait=math.inf) as obj:
             assert obj.backend == "bridge"
             assert obj.state is State.ONLINE
-        assert attempts[0] == "NotFound" and attempts[-1] == "NoneType"
+        assert attempts[0] == "NotFound" and attempts[-1] == "opened"
     finally:
         late.stdin.close()
         assert late.wait(LONG_S) == 0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Windows' named objects cannot be watched")
+def test_the_channel_watch_says_whether_the_channel_changed(profile: str) -> None:
+    # What lets a waiter look again only when something changed (watch --wait): False after a quiet wait, True once
+    # a publisher created the profile's name.
+    with _core._BridgeWatch(profile) as watch:
+        assert watch.wait(0.01) is False
+        with publish(profile):
+            assert watch.wait(None) is True
 
 
 @pytest.mark.skipif(not HAVE_BRIDGE, reason="no bridge")

@@ -326,29 +326,29 @@ typedef struct IMAPIOffline IMAPIOffline;
 typedef struct IMAPIOfflineMgr IMAPIOfflineMgr;
 typedef struct IMAPIOfflineNotify IMAPIOfflineNotify;
 
+/* C has no inheritance: a vtable starts with its base's slots. Each interface's slots are written once here, for
+ * the `This` type of the vtable that holds them, and the macros are undefined again below. */
+#define MAPIOFFLINE_IUNKNOWN_SLOTS(This_t)                                                                           \
+  HRESULT(STDMETHODCALLTYPE *QueryInterface)(This_t *This, REFIID riid, void **ppvObject);                           \
+  ULONG(STDMETHODCALLTYPE *AddRef)(This_t *This);                                                                    \
+  ULONG(STDMETHODCALLTYPE *Release)(This_t *This);
+#define MAPIOFFLINE_IMAPIOFFLINE_SLOTS(This_t)                                                                       \
+  MAPIOFFLINE_IUNKNOWN_SLOTS(This_t)                                                                                 \
+  HRESULT(STDMETHODCALLTYPE *SetCurrentState)(This_t *This, ULONG ulFlags, ULONG ulMask, ULONG ulState,              \
+                                              void *pReserved);                                                      \
+  HRESULT(STDMETHODCALLTYPE *GetCapabilities)(This_t *This, ULONG *pulCapabilities);                                 \
+  HRESULT(STDMETHODCALLTYPE *GetCurrentState)(This_t *This, ULONG *pulState);                                        \
+  HRESULT(STDMETHODCALLTYPE *Placeholder1)(This_t *This);
+
 typedef struct IMAPIOfflineVtbl {
-  HRESULT(STDMETHODCALLTYPE *QueryInterface)(IMAPIOffline *This, REFIID riid, void **ppvObject);
-  ULONG(STDMETHODCALLTYPE *AddRef)(IMAPIOffline *This);
-  ULONG(STDMETHODCALLTYPE *Release)(IMAPIOffline *This);
-  HRESULT(STDMETHODCALLTYPE *SetCurrentState)(IMAPIOffline *This, ULONG ulFlags, ULONG ulMask, ULONG ulState,
-                                              void *pReserved);
-  HRESULT(STDMETHODCALLTYPE *GetCapabilities)(IMAPIOffline *This, ULONG *pulCapabilities);
-  HRESULT(STDMETHODCALLTYPE *GetCurrentState)(IMAPIOffline *This, ULONG *pulState);
-  HRESULT(STDMETHODCALLTYPE *Placeholder1)(IMAPIOffline *This);
+  MAPIOFFLINE_IMAPIOFFLINE_SLOTS(IMAPIOffline)
 } IMAPIOfflineVtbl;
 struct IMAPIOffline {
   const IMAPIOfflineVtbl *lpVtbl;
 };
 
 typedef struct IMAPIOfflineMgrVtbl {
-  HRESULT(STDMETHODCALLTYPE *QueryInterface)(IMAPIOfflineMgr *This, REFIID riid, void **ppvObject);
-  ULONG(STDMETHODCALLTYPE *AddRef)(IMAPIOfflineMgr *This);
-  ULONG(STDMETHODCALLTYPE *Release)(IMAPIOfflineMgr *This);
-  HRESULT(STDMETHODCALLTYPE *SetCurrentState)(IMAPIOfflineMgr *This, ULONG ulFlags, ULONG ulMask, ULONG ulState,
-                                              void *pReserved);
-  HRESULT(STDMETHODCALLTYPE *GetCapabilities)(IMAPIOfflineMgr *This, ULONG *pulCapabilities);
-  HRESULT(STDMETHODCALLTYPE *GetCurrentState)(IMAPIOfflineMgr *This, ULONG *pulState);
-  HRESULT(STDMETHODCALLTYPE *Placeholder1)(IMAPIOfflineMgr *This);
+  MAPIOFFLINE_IMAPIOFFLINE_SLOTS(IMAPIOfflineMgr)
   HRESULT(STDMETHODCALLTYPE *Advise)(IMAPIOfflineMgr *This, ULONG ulFlags, MAPIOFFLINE_ADVISEINFO *pAdviseInfo,
                                      ULONG *pulAdviseToken);
   HRESULT(STDMETHODCALLTYPE *Unadvise)(IMAPIOfflineMgr *This, ULONG ulFlags, ULONG ulAdviseToken);
@@ -365,14 +365,14 @@ struct IMAPIOfflineMgr {
 };
 
 typedef struct IMAPIOfflineNotifyVtbl {
-  HRESULT(STDMETHODCALLTYPE *QueryInterface)(IMAPIOfflineNotify *This, REFIID riid, void **ppvObject);
-  ULONG(STDMETHODCALLTYPE *AddRef)(IMAPIOfflineNotify *This);
-  ULONG(STDMETHODCALLTYPE *Release)(IMAPIOfflineNotify *This);
+  MAPIOFFLINE_IUNKNOWN_SLOTS(IMAPIOfflineNotify)
   void(STDMETHODCALLTYPE *Notify)(IMAPIOfflineNotify *This, const MAPIOFFLINE_NOTIFY *pNotifyInfo);
 } IMAPIOfflineNotifyVtbl;
 struct IMAPIOfflineNotify {
   const IMAPIOfflineNotifyVtbl *lpVtbl;
 };
+#undef MAPIOFFLINE_IMAPIOFFLINE_SLOTS
+#undef MAPIOFFLINE_IUNKNOWN_SLOTS
 
 MAPIOFFLINE_STATIC_ASSERT(offsetof(IMAPIOfflineVtbl, GetCurrentState) == 5 * sizeof(void *), vtbl_getstate);
 MAPIOFFLINE_STATIC_ASSERT(sizeof(IMAPIOfflineVtbl) == 7 * sizeof(void *), vtbl_offline_slots);

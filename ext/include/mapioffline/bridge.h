@@ -118,9 +118,11 @@ typedef struct mapioffline_bridge_watch mapioffline_bridge_watch;
 /* E_INVALIDARG for a NULL or empty profile, E_OUTOFMEMORY, MAPI_E_NO_SUPPORT where the bridge does not exist. */
 HRESULT mapioffline_bridge_watch_start(const WCHAR *profile, mapioffline_bridge_watch **out);
 /* Returns when a publisher of the profile may have appeared, when a signal arrived (POSIX: EINTR), or after
- * timeout_ns (negative: no limit), whichever comes first; the caller opens again to find out and keeps its own
- * deadline. One thread at a time per watch. */
-void mapioffline_bridge_watch_wait(mapioffline_bridge_watch *watch, int64_t timeout_ns);
+ * timeout_ns (negative: no limit), whichever comes first; the caller keeps its own deadline. Returns 1 when the
+ * channel's name may have changed (the caller opens again to find out; always 1 where the OS cannot tell, Windows),
+ * 0 after the timeout or a signal (nothing changed: an open would fail as before). One thread at a time per
+ * watch. */
+int mapioffline_bridge_watch_wait(mapioffline_bridge_watch *watch, int64_t timeout_ns);
 /* Ends the watch (NULL: nothing). */
 void mapioffline_bridge_watch_stop(mapioffline_bridge_watch *watch);
 

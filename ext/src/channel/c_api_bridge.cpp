@@ -130,8 +130,8 @@ HRESULT mapioffline_bridge_watch_start(const WCHAR *profile, mapioffline_bridge_
 #endif
 }
 
-void mapioffline_bridge_watch_wait(mapioffline_bridge_watch *watch, int64_t timeout_ns) {
-  if (watch) reinterpret_cast<ChannelWatch *>(watch)->Wait(timeout_ns);
+int mapioffline_bridge_watch_wait(mapioffline_bridge_watch *watch, int64_t timeout_ns) {
+  return watch && reinterpret_cast<ChannelWatch *>(watch)->Wait(timeout_ns) ? 1 : 0;
 }
 
 void mapioffline_bridge_watch_stop(mapioffline_bridge_watch *watch) { delete reinterpret_cast<ChannelWatch *>(watch); }

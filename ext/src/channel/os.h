@@ -69,7 +69,8 @@ class Region {
   intptr_t handle_ = -1;       // Linux: the publisher's memfd (subscribers keep the mapping only); Windows: the mapping
   intptr_t directory_ = -1;    // Linux: the publisher's channel directory (where Unlink removes its name)
 #if defined(_WIN32)
-  intptr_t aux_[16] = {};  // named semaphores per wake word
+  static constexpr int kAuxCount = 16;
+  intptr_t aux_[kAuxCount] = {};  // the words' named semaphores, the directory mapping and its view, the generation
 #endif
   uint64_t identity_[2] = {};  // Linux: device and inode of our locator, to unlink only our own name
 };
@@ -121,8 +122,10 @@ class ChannelWatch {
   // Throws std::bad_alloc.
   void Start(const std::u16string &folded);
   // Returns when the name may have appeared, when a signal arrived (POSIX), or after timeout_ns (negative: no
-  // limit), whichever comes first: the caller looks again and keeps its own deadline. One thread at a time.
-  void Wait(int64_t timeout_ns) noexcept;
+  // limit), whichever comes first; the caller keeps its own deadline. True when the name may have changed (the
+  // caller looks again; always, where the OS cannot tell: the bounded interval), false after the timeout or a signal.
+  // One thread at a time.
+  bool Wait(int64_t timeout_ns) noexcept;
 
  private:
   intptr_t handle_ = -1;  // Linux: the inotify descriptor

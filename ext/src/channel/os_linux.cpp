@@ -472,28 +472,6 @@ bool ProcessAlive(uint32_t pid, uint64_t start) noexcept {
   return actual != 0 && (start == 0 || actual == start);  // start 0: any process of that pid
 }
 
-Region::~Region() { Reset(); }
-
-Region::Region(Region &&other) noexcept { *this = std::move(other); }
-
-Region &Region::operator=(Region &&other) noexcept {
-  if (this != &other) {
-    Reset();
-    base_ = other.base_;
-    size_ = other.size_;
-    name_ = std::move(other.name_);
-    handle_ = other.handle_;
-    directory_ = other.directory_;
-    identity_[0] = other.identity_[0];
-    identity_[1] = other.identity_[1];
-    other.base_ = nullptr;
-    other.size_ = 0;
-    other.handle_ = -1;
-    other.directory_ = -1;
-  }
-  return *this;
-}
-
 void Region::Reset() noexcept {
   if (base_) munmap(base_, static_cast<size_t>(size_));
   if (handle_ >= 0) close(static_cast<int>(handle_));

@@ -6,16 +6,6 @@
 namespace mapioffline {
 namespace channel {
 
-Region::~Region() { Reset(); }
-Region::Region(Region &&other) noexcept { *this = std::move(other); }
-Region &Region::operator=(Region &&other) noexcept {
-  if (this != &other) {
-    base_ = other.base_;
-    size_ = other.size_;
-    other.base_ = nullptr;
-  }
-  return *this;
-}
 void Region::Reset() noexcept { base_ = nullptr; }
 HRESULT Region::Create(const std::u16string &, uint64_t, Region *, const char **detail) noexcept {
   *detail = "the bridge channel is not available on this platform yet";
@@ -41,7 +31,7 @@ void PublisherWatch::Cancel() noexcept {}
 
 ChannelWatch::~ChannelWatch() = default;
 void ChannelWatch::Start(const std::u16string &) {}
-void ChannelWatch::Wait(int64_t) noexcept {}
+bool ChannelWatch::Wait(int64_t) noexcept { return true; }
 
 }  // namespace channel
 }  // namespace mapioffline

@@ -1,6 +1,5 @@
-// The bridge channel's OS layer on Windows: named file mappings in the session's Local\ namespace with a DACL
-// that admits only the user's SID, named semaphores for the words sleepers wait on, the publisher's process handle
-// for its death.
+// The bridge channel's OS layer on Windows: named file mappings with a DACL that admits only the user's SID, named
+// semaphores for the words sleepers wait on, the publisher's process handle for its death.
 //
 // A named mapping lives while any handle to it is open, so a dead publisher's subscribers would keep its name
 // alive: a small per-profile "directory" mapping (fixed name) says which generation of the channel is current, and
@@ -16,12 +15,16 @@
 // whom it woke (it returns -1), so the publisher's heal (writer.cpp) cannot tell a wake nobody took from one not
 // passed on: untaken tokens are capped (kTokenCap) so that they cannot pile up.
 //
-// Other users: Local\ is the session's namespace, so users of other sessions never meet these names. A process of
-// another user in this session (runas) can create any of them first: a mapping or semaphore that exists already is
-// never shared (the publisher takes the next generation), objects are checked for their owner before use (the
-// message names the owner), and the DACL keeps everyone else out; but the directory's name is fixed, so such a
-// process can keep the user from publishing. (Linux puts its names where only the user can create anything; a
-// private namespace whose boundary holds the user's SID would be the equivalent here, not done yet.)
+// Other users: the names live in a private namespace of the user's, per session ("mapioffline-s<session>\..."):
+// its boundary holds the user's SID, so only a process whose token carries that SID can create it, and its DACL
+// admits only the user, so no one else can open it, create a name in it or list the profiles in it. That is the
+// Windows equivalent of Linux's 0700 channel directory. Users of other sessions never meet these names either.
+// Where the system has no private namespaces (Wine: its CreateBoundaryDescriptorW is a stub), the names fall back
+// to the session's Local\ namespace, "Local\mapioffline-<SID>-...": there another user's process in this session
+// (runas) can create a name first and see the names. What keeps it out then: a mapping or semaphore that exists
+// already is never shared (the publisher takes the next generation), objects are checked for their owner before
+// use (the message names the owner), and the DACL keeps everyone else out; but the directory's name is fixed, so
+// such a process can keep the user from publishing (the message says so).
 //
 // Liveness: the subscriber opens the publisher's process (SYNCHRONIZE) and checks its creation time against the
 // one in the region (a reused pid is not the publisher); a watcher thread waits on the process handle, which is
@@ -32,6 +35,7 @@
 #include <sddl.h>
 
 #include <cstdio>
+#include <mutex>
 #include <string>
 
 #include "channel/layout.h"
@@ -97,23 +101,37 @@ PSECURITY_DESCRIPTOR OwnerOnly(const std::wstring &sid) {
   return sd;
 }
 
+// The owner SID of a kernel object, read with GetSecurityInfo; sid() is null when the object does not let us read it.
+class ObjectOwner {
+ public:
+  explicit ObjectOwner(HANDLE object) {
+    if (GetSecurityInfo(object, SE_KERNEL_OBJECT, OWNER_SECURITY_INFORMATION, &sid_, nullptr, nullptr, nullptr,
+                        &sd_) != ERROR_SUCCESS) {
+      sid_ = nullptr;
+      sd_ = nullptr;
+    }
+  }
+  ~ObjectOwner() {
+    if (sd_) LocalFree(sd_);
+  }
+  ObjectOwner(const ObjectOwner &) = delete;
+  ObjectOwner &operator=(const ObjectOwner &) = delete;
+  PSID sid() const { return sid_; }
+
+ private:
+  PSID sid_ = nullptr;
+  PSECURITY_DESCRIPTOR sd_ = nullptr;  // owns the memory sid_ points into
+};
+
 // True when the kernel object's owner is this user (a squatter's object would have another owner).
 bool OwnedByUser(HANDLE object) {
-  PSID owner = nullptr;
-  PSECURITY_DESCRIPTOR sd = nullptr;
-  if (GetSecurityInfo(object, SE_KERNEL_OBJECT, OWNER_SECURITY_INFORMATION, &owner, nullptr, nullptr, nullptr,
-                      &sd) != ERROR_SUCCESS) {
-    return false;
-  }
-  bool mine = false;
+  const ObjectOwner owner(object);
   LPWSTR text = nullptr;
-  if (owner && ConvertSidToStringSidW(owner, &text)) {
-    // Our own objects are owned by our token's default owner: the user, or Administrators when elevated (as
-    // under Wine). Anyone else's object is refused.
-    mine = UserSid() == text || TokenSid(TokenOwner) == text;
-    LocalFree(text);
-  }
-  LocalFree(sd);
+  if (!owner.sid() || !ConvertSidToStringSidW(owner.sid(), &text)) return false;
+  // Our own objects are owned by our token's default owner: the user, or Administrators when elevated (as under
+  // Wine). Anyone else's object is refused.
+  const bool mine = UserSid() == text || TokenSid(TokenOwner) == text;
+  LocalFree(text);
   return mine;
 }
 
@@ -123,25 +141,18 @@ bool OwnedByUser(HANDLE object) {
 const char *OwnerText(HANDLE object) {
   static thread_local char text[512];
   std::snprintf(text, sizeof text, "an unknown owner");
-  PSID owner = nullptr;
-  PSECURITY_DESCRIPTOR sd = nullptr;
-  if (GetSecurityInfo(object, SE_KERNEL_OBJECT, OWNER_SECURITY_INFORMATION, &owner, nullptr, nullptr, nullptr,
-                      &sd) != ERROR_SUCCESS) {
-    return text;
-  }
+  const ObjectOwner owner(object);
   LPSTR sid = nullptr;
-  if (owner && ConvertSidToStringSidA(owner, &sid)) {
-    char name[256], domain[256];
-    DWORD name_size = sizeof name, domain_size = sizeof domain;
-    SID_NAME_USE use;
-    if (LookupAccountSidA(nullptr, owner, name, &name_size, domain, &domain_size, &use)) {
-      std::snprintf(text, sizeof text, "%s\\%s (%s)", domain, name, sid);
-    } else {
-      std::snprintf(text, sizeof text, "%s", sid);
-    }
-    LocalFree(sid);
+  if (!owner.sid() || !ConvertSidToStringSidA(owner.sid(), &sid)) return text;
+  char name[256], domain[256];
+  DWORD name_size = sizeof name, domain_size = sizeof domain;
+  SID_NAME_USE use;
+  if (LookupAccountSidA(nullptr, owner.sid(), name, &name_size, domain, &domain_size, &use)) {
+    std::snprintf(text, sizeof text, "%s\\%s (%s)", domain, name, sid);
+  } else {
+    std::snprintf(text, sizeof text, "%s", sid);
   }
-  LocalFree(sd);
+  LocalFree(sid);
   return text;
 }
 
@@ -163,8 +174,95 @@ std::string NarrowAscii(const std::wstring &ascii) {
   return out;
 }
 
-std::string BaseName(const std::u16string &folded, const std::wstring &sid) {
-  return "Local\\mapioffline-" + NarrowAscii(sid) + "-" + ProfileHash(folded);
+// The user's private namespace for this session, opened (created if no process of the user's has it open) once per
+// process and kept open until the module unloads: names with its prefix resolve only while the process has it open.
+class PrivateNamespace {
+ public:
+  ~PrivateNamespace() {
+    if (handle_) ClosePrivateNamespace(handle_, 0);
+  }
+
+  // The prefix of the channel's object names: "mapioffline-s<session>\", or "Local\mapioffline-<SID>-" where the
+  // system has no private namespaces. MAPIOFFLINE_E_ACCESS_DENIED or MAPI_E_CALL_FAILED, with *detail, when the
+  // namespace cannot be had.
+  HRESULT Prefix(const std::wstring &sid, std::string *out, const char **detail) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (prefix_.empty()) {
+      const HRESULT hr = Open(sid, detail);
+      if (FAILED(hr)) return hr;
+    }
+    *out = prefix_;
+    return S_OK;
+  }
+
+ private:
+  HRESULT Open(const std::wstring &sid, const char **detail) {
+    SetLastError(ERROR_SUCCESS);
+    HANDLE boundary = CreateBoundaryDescriptorW(L"mapioffline", 0);
+    if (!boundary && GetLastError() == ERROR_SUCCESS) {
+      // NULL without a reason: the call is a stub (Wine 8), so private namespaces do not exist here.
+      prefix_ = "Local\\mapioffline-" + NarrowAscii(sid) + "-";
+      return S_OK;
+    }
+    PSID user = nullptr;
+    PSECURITY_DESCRIPTOR sd = OwnerOnly(sid);
+    if (!boundary || !sd || !ConvertStringSidToSidW(sid.c_str(), &user) || !AddSIDToBoundaryDescriptor(&boundary, user)) {
+      if (boundary) DeleteBoundaryDescriptor(boundary);
+      if (user) LocalFree(user);
+      if (sd) LocalFree(sd);
+      *detail = "cannot describe the user's private object namespace (its boundary or its security descriptor)";
+      return MAPI_E_CALL_FAILED;
+    }
+    DWORD session = 0;
+    ProcessIdToSessionId(GetCurrentProcessId(), &session);
+    const std::string alias = "mapioffline-s" + std::to_string(session);
+    SECURITY_ATTRIBUTES sa = {sizeof sa, sd, FALSE};
+    DWORD error = ERROR_SUCCESS;
+    // Another process of the user's may hold the namespace (create fails: open it) and close it in between (open
+    // fails: create it); a few rounds settle that race.
+    for (int attempt = 0; !handle_ && attempt < 8; ++attempt) {
+      handle_ = CreatePrivateNamespaceW(&sa, boundary, Widen(alias).c_str());
+      if (handle_) break;
+      error = GetLastError();
+      if (error != ERROR_ALREADY_EXISTS) break;
+      handle_ = OpenPrivateNamespaceW(boundary, Widen(alias).c_str());
+      if (!handle_) error = GetLastError();
+    }
+    DeleteBoundaryDescriptor(boundary);
+    LocalFree(user);
+    LocalFree(sd);
+    if (!handle_) {
+      // Only a token that carries the user's SID can create the namespace, and its DACL admits only the user: a
+      // refusal means a process acting as the user made it with a DACL that keeps the user out.
+      const bool denied = error == ERROR_ACCESS_DENIED;
+      *detail = denied ? "the user's private object namespace exists but denies this user access"
+                       : "cannot create or open the user's private object namespace";
+      return denied ? MAPIOFFLINE_E_ACCESS_DENIED : MAPI_E_CALL_FAILED;
+    }
+    prefix_ = alias + "\\";
+    return S_OK;
+  }
+
+  std::mutex mutex_;
+  HANDLE handle_ = nullptr;
+  std::string prefix_;  // empty until known
+};
+
+// An object whose DACL keeps us out holds the directory's name: another user's, which took the name first (only in
+// the Local\ fallback: no one else can create a name in the user's private namespace). Its owner cannot be named:
+// reading it needs a handle, which the DACL refuses.
+constexpr const char *kDirectoryDenied =
+    "the channel's directory name is held by another user's object, which denies this user access (another user "
+    "created it first; its owner cannot be read)";
+
+// The base of a profile's object names (the directory's name; the channel's generations add "-g<N>").
+HRESULT BaseName(const std::u16string &folded, const std::wstring &sid, std::string *out, const char **detail) {
+  static PrivateNamespace names;
+  std::string prefix;
+  const HRESULT hr = names.Prefix(sid, &prefix, detail);
+  if (FAILED(hr)) return hr;
+  *out = prefix + ProfileHash(folded);
+  return S_OK;
 }
 
 std::string ChannelName(const std::string &base, uint32_t generation) {
@@ -193,28 +291,6 @@ bool ProcessAlive(uint32_t pid, uint64_t start) noexcept {
   return running && same;
 }
 
-Region::~Region() { Reset(); }
-
-Region::Region(Region &&other) noexcept { *this = std::move(other); }
-
-Region &Region::operator=(Region &&other) noexcept {
-  if (this != &other) {
-    Reset();
-    base_ = other.base_;
-    size_ = other.size_;
-    name_ = std::move(other.name_);
-    handle_ = other.handle_;
-    for (int i = 0; i < 16; ++i) {
-      aux_[i] = other.aux_[i];
-      other.aux_[i] = 0;
-    }
-    other.base_ = nullptr;
-    other.size_ = 0;
-    other.handle_ = -1;
-  }
-  return *this;
-}
-
 void Region::Reset() noexcept {
   if (base_) UnmapViewOfFile(base_);
   if (handle_ != -1 && handle_ != 0) CloseHandle(reinterpret_cast<HANDLE>(handle_));
@@ -233,15 +309,20 @@ void Region::Reset() noexcept {
 HRESULT Region::Create(const std::u16string &folded, uint64_t size, Region *out, const char **detail) noexcept {
   try {
     const std::wstring sid = UserSid();
-    PSECURITY_DESCRIPTOR sd = sid.empty() ? nullptr : OwnerOnly(sid);
+    if (sid.empty()) {
+      *detail = "cannot read this process's user";
+      return MAPI_E_CALL_FAILED;
+    }
+    std::string base;
+    HRESULT hr = BaseName(folded, sid, &base, detail);
+    if (FAILED(hr)) return hr;
+    PSECURITY_DESCRIPTOR sd = OwnerOnly(sid);
     if (!sd) {
       *detail = "cannot build the channel's security descriptor";
       return MAPI_E_CALL_FAILED;
     }
     SECURITY_ATTRIBUTES sa = {sizeof sa, sd, FALSE};
-    const std::string base = BaseName(folded, sid);
     Region region;
-    HRESULT hr = S_OK;
     // The directory: created if new, else reused (its previous publisher must be gone).
     HANDLE dir = CreateFileMappingW(INVALID_HANDLE_VALUE, &sa, PAGE_READWRITE, 0, sizeof(Directory),
                                     Widen(base).c_str());
@@ -252,7 +333,7 @@ HRESULT Region::Create(const std::u16string &folded, uint64_t size, Region *out,
     region.aux_[kDirectoryView] = reinterpret_cast<intptr_t>(d);
     if (!dir && GetLastError() == ERROR_ACCESS_DENIED) {
       // Only an object that another user created first (with a DACL that keeps us out) denies us its name.
-      *detail = "the channel's directory name is held by another user's object, which denies this user access";
+      *detail = kDirectoryDenied;
       hr = MAPIOFFLINE_E_ACCESS_DENIED;
     } else if (!d || (existed && !OwnedByUser(dir))) {
       *detail = d ? NotOurs("the channel's directory", dir) : "cannot create the channel's directory";
@@ -335,12 +416,13 @@ HRESULT Region::Create(const std::u16string &folded, uint64_t size, Region *out,
 
 HRESULT Region::Open(const std::u16string &folded, Region *out, const char **detail) noexcept {
   try {
-    const std::wstring sid = UserSid();
-    const std::string base = BaseName(folded, sid);
+    std::string base;
+    const HRESULT named = BaseName(folded, UserSid(), &base, detail);
+    if (FAILED(named)) return named;
     HANDLE dir = OpenFileMappingW(FILE_MAP_READ | READ_CONTROL, FALSE, Widen(base).c_str());  // READ_CONTROL: owner check
     if (!dir) {
       const bool denied = GetLastError() == ERROR_ACCESS_DENIED;
-      *detail = denied ? "the channel is not accessible to this user" : "no publisher for this profile";
+      *detail = denied ? kDirectoryDenied : "no publisher for this profile";
       return denied ? MAPIOFFLINE_E_ACCESS_DENIED : MAPI_E_NOT_FOUND;
     }
     Region region;
@@ -487,10 +569,11 @@ ChannelWatch::~ChannelWatch() = default;
 
 void ChannelWatch::Start(const std::u16string &) {}
 
-void ChannelWatch::Wait(int64_t timeout_ns) noexcept {
+bool ChannelWatch::Wait(int64_t timeout_ns) noexcept {
   int64_t slice = kFallbackSliceNs;
   if (timeout_ns >= 0 && timeout_ns < slice) slice = timeout_ns;
   Sleep(static_cast<DWORD>((slice + 999999) / 1000000));
+  return true;  // nothing tells whether the name changed: look again
 }
 
 }  // namespace channel

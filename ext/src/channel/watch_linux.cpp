@@ -86,26 +86,26 @@ void ChannelWatch::Start(const std::u16string &folded) {
   handle_ = fd;
 }
 
-void ChannelWatch::Wait(int64_t timeout_ns) noexcept {
+bool ChannelWatch::Wait(int64_t timeout_ns) noexcept {
   const uint64_t start = MonotonicNs();
   if (handle_ < 0) {
     int64_t slice = kFallbackSliceNs;
     if (timeout_ns >= 0 && timeout_ns < slice) slice = timeout_ns;
     const timespec ts{static_cast<time_t>(slice / 1000000000), static_cast<long>(slice % 1000000000)};
-    nanosleep(&ts, nullptr);  // EINTR returns early: the caller checks its signals
-    return;
+    // EINTR returns early: the caller checks its signals. Otherwise the name may have changed: nothing tells.
+    return nanosleep(&ts, nullptr) == 0;
   }
   for (;;) {
     int ms = -1;
     if (timeout_ns >= 0) {
       const int64_t left = timeout_ns - static_cast<int64_t>(MonotonicNs() - start);
-      if (left <= 0) return;
+      if (left <= 0) return false;
       const int64_t rounded_up = (left + 999999) / 1000000;  // never wake before the timeout
       ms = rounded_up > INT_MAX ? INT_MAX : static_cast<int>(rounded_up);
     }
     pollfd fds = {static_cast<int>(handle_), POLLIN, 0};
     const int n = poll(&fds, 1, ms);
-    if (n <= 0) return;  // timeout, or EINTR (a signal for the caller to handle)
+    if (n <= 0) return false;  // timeout, or EINTR (a signal for the caller to handle)
     alignas(inotify_event) char buffer[4096];
     bool ours = false;
     for (;;) {
@@ -118,7 +118,7 @@ void ChannelWatch::Wait(int64_t timeout_ns) noexcept {
         at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
       }
     }
-    if (ours) return;
+    if (ours) return true;
   }
 }
 

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "mapioffline/mapioffline.h"
+#include "../test_sink_helpers.h"
 
 namespace {
 
@@ -134,16 +135,7 @@ void RunCycle(IMAPIOfflineMgr *mgr, HMODULE dll) {
   IMAPIOfflineNotify *sink = nullptr;
   CHECK_HR(mapioffline_sink_create(16, &sink), S_OK);
   if (!sink) return;
-  MAPIOFFLINE_ADVISEINFO info{};
-  info.ulSize = sizeof info;
-  info.ulClientToken = 0x5157;
-  info.CallbackType = MAPIOFFLINE_CALLBACK_TYPE_NOTIFY;
-  info.pCallback = sink;
-  info.ulAdviseTypes = MAPIOFFLINE_ADVISE_TYPE_STATECHANGE;
-  info.ulStateMask = MAPIOFFLINE_STATE_ALL;
-  ULONG token = 0;
-  CHECK_HR(mgr->Advise(MAPIOFFLINE_ADVISE_DEFAULT, &info, &token), S_OK);
-  CHECK(token != 0);
+  const ULONG token = Advise(mgr, sink, 0x5157);
 
   CHECK_HR(mgr->SetCurrentState(MAPIOFFLINE_FLAG_BLOCK, MAPIOFFLINE_STATE_OFFLINE_MASK, MAPIOFFLINE_STATE_OFFLINE,
                                 nullptr), S_OK);
@@ -182,24 +174,33 @@ void RunCycle(IMAPIOfflineMgr *mgr, HMODULE dll) {
   CHECK(mgr->Release() == 0);
 }
 
-void TestLoaded() {
-  CHECK(mapioffline_outlook_loaded() == 0);
-  const std::wstring path = StandinPath();
+// Loads a stand-in DLL; nullptr (a failed check, and why on stderr) when it cannot.
+HMODULE LoadStandin(const std::wstring &path) {
   HMODULE dll = LoadLibraryW(path.c_str());
+  const DWORD error = dll ? 0 : GetLastError();
   CHECK(dll != nullptr);
-  if (!dll) {
-    fprintf(stderr, "LoadLibraryW(%ls) failed: error %lu\n", path.c_str(), GetLastError());
-    return;
-  }
-  CHECK(mapioffline_outlook_loaded() == 1);
-  CHECK(GetProcAddress(dll, "mapioffline_open_embedded") == nullptr);  // exported under Outlook's name only
-  CHECK(GetProcAddress(dll, kOtherExport) == nullptr);
-  CHECK(Same(mapioffline_outlook_export(), kPrimaryExport));
+  if (!dll) fprintf(stderr, "LoadLibraryW(%ls) failed: error %lu\n", path.c_str(), error);
+  return dll;
+}
+
+// Opens Outlook's object without search (the stand-in `dll` is loaded already) and runs the cycle on it.
+void OpenAndRunCycle(HMODULE dll) {
   IMAPIOfflineMgr *mgr = nullptr;
   const char *detail = nullptr;
   CHECK_HR(mapioffline_open_outlook(kProfile, 0, &mgr, &detail), S_OK);
   CHECK(detail && detail[0] == '\0');
   RunCycle(mgr, dll);
+}
+
+void TestLoaded() {
+  CHECK(mapioffline_outlook_loaded() == 0);
+  HMODULE dll = LoadStandin(StandinPath());
+  if (!dll) return;
+  CHECK(mapioffline_outlook_loaded() == 1);
+  CHECK(GetProcAddress(dll, "mapioffline_open_embedded") == nullptr);  // exported under Outlook's name only
+  CHECK(GetProcAddress(dll, kOtherExport) == nullptr);
+  CHECK(Same(mapioffline_outlook_export(), kPrimaryExport));
+  OpenAndRunCycle(dll);
   CHECK(mapioffline_outlook_loaded() == 1);
 }
 
@@ -207,32 +208,18 @@ void TestLoaded() {
 void TestAlternate() {
   CHECK(mapioffline_outlook_loaded() == 0);
   CHECK(mapioffline_outlook_export() == nullptr);
-  const std::wstring path = AlternatePath();
-  HMODULE dll = LoadLibraryW(path.c_str());
-  CHECK(dll != nullptr);
-  if (!dll) {
-    fprintf(stderr, "LoadLibraryW(%ls) failed: error %lu\n", path.c_str(), GetLastError());
-    return;
-  }
+  HMODULE dll = LoadStandin(AlternatePath());
+  if (!dll) return;
   CHECK(GetProcAddress(dll, kPrimaryExport) == nullptr);  // really only the other spelling
   CHECK(GetProcAddress(dll, kOtherExport) != nullptr);
   CHECK(Same(mapioffline_outlook_export(), kOtherExport));
-  IMAPIOfflineMgr *mgr = nullptr;
-  const char *detail = nullptr;
-  CHECK_HR(mapioffline_open_outlook(kProfile, 0, &mgr, &detail), S_OK);
-  CHECK(detail && detail[0] == '\0');
-  RunCycle(mgr, dll);
+  OpenAndRunCycle(dll);
 }
 
 void TestNoExport() {
   CHECK(mapioffline_outlook_loaded() == 0);
-  const std::wstring path = NoExportPath();
-  HMODULE dll = LoadLibraryW(path.c_str());
-  CHECK(dll != nullptr);
-  if (!dll) {
-    fprintf(stderr, "LoadLibraryW(%ls) failed: error %lu\n", path.c_str(), GetLastError());
-    return;
-  }
+  HMODULE dll = LoadStandin(NoExportPath());
+  if (!dll) return;
   CHECK(mapioffline_outlook_loaded() == 1);
   for (int allow_search = 0; allow_search <= 1; ++allow_search) {  // a loaded DLL is used, search or not
     IMAPIOfflineMgr *mgr = reinterpret_cast<IMAPIOfflineMgr *>(0x1);

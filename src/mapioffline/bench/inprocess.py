@@ -171,40 +171,37 @@ def _one_by_one(com_pointer: int, samples: int, taken: threading.Semaphore) -> N
             raise RuntimeError("a notification was not delivered within 5 s")
 
 
-def latency_get(samples: int, spin_us: float = 0) -> dict[str, float]:
+def _sink_latency(samples: int, consume: Callable[[Sink, list[int], threading.Semaphore], object]) -> dict[str, float]:
+    """Sends notifications one by one into a sink that ``consume(sink, latencies, taken)`` takes them from on a
+    thread of its own, appending each one's latency and releasing ``taken``."""
     latencies: list[int] = []
+    taken = threading.Semaphore(0)
     with Sink(64) as sink:
-        taken = threading.Semaphore(0)
-
-        def consume() -> None:
-            for _ in range(samples):
-                n = sink.get(timeout=10, spin_us=spin_us)
-                latencies.append(_core.now_ns() - n.timestamp_ns)
-                taken.release()
-
-        consumer = threading.Thread(target=consume)
+        consumer = threading.Thread(target=consume, args=(sink, latencies, taken))
         consumer.start()
         _one_by_one(sink.com_pointer, samples, taken)
         consumer.join()
     return _percentiles(latencies)
+
+
+def latency_get(samples: int, spin_us: float = 0) -> dict[str, float]:
+    def consume(sink: Sink, latencies: list[int], taken: threading.Semaphore) -> None:
+        for _ in range(samples):
+            n = sink.get(timeout=10, spin_us=spin_us)
+            latencies.append(_core.now_ns() - n.timestamp_ns)
+            taken.release()
+
+    return _sink_latency(samples, consume)
 
 
 def latency_aget(samples: int) -> dict[str, float]:
-    latencies: list[int] = []
-    with Sink(64) as sink:
-        taken = threading.Semaphore(0)
+    async def consume(sink: Sink, latencies: list[int], taken: threading.Semaphore) -> None:
+        for _ in range(samples):
+            n = await sink.aget()
+            latencies.append(_core.now_ns() - n.timestamp_ns)
+            taken.release()
 
-        async def consume() -> None:
-            for _ in range(samples):
-                n = await sink.aget()
-                latencies.append(_core.now_ns() - n.timestamp_ns)
-                taken.release()
-
-        consumer = threading.Thread(target=asyncio.run, args=(consume(),))
-        consumer.start()
-        _one_by_one(sink.com_pointer, samples, taken)
-        consumer.join()
-    return _percentiles(latencies)
+    return _sink_latency(samples, lambda *args: asyncio.run(consume(*args)))
 
 
 def latency_callback(samples: int) -> dict[str, float]:
