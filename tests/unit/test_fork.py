@@ -192,3 +192,62 @@ def test_forking_while_another_thread_opens_and_closes_objects() -> None:
         print("churned", rounds[0] > {forks}, flush=True)
     """)
     assert lines == ["child exit 0"] * forks + ["churned True"]
+
+
+LIBC_FORK_SCRIPT = """
+import ctypes, os, sys
+import mapioffline
+from mapioffline import ClosedError, State
+from mapioffline.testing import start_pump
+
+obj = mapioffline.open_offline("one-lifecycle-fork", backend="embedded")
+sink = mapioffline.Sink(8)
+pump = start_pump(sink.com_pointer, 0)
+pump.join()
+publisher = mapioffline.bridge.publish("one-lifecycle-fork") if sys.platform == "linux" else None
+live_pump = start_pump(sink.com_pointer, 0)
+
+def report():
+    print("closed", obj.closed, sink.closed, not live_pump.running,
+          publisher is None or publisher.closed, flush=True)
+    for what, call in (("state", lambda: obj.state), ("drain", sink.drain),
+                       ("region", lambda: publisher.region_name if publisher else obj.state)):
+        try:
+            call()
+            print(what, "worked", flush=True)
+        except ClosedError as error:
+            print(what, "forked" if "before fork()" in str(error) else str(error), flush=True)
+
+# libc's fork() itself, not os.fork(): Python's own at-fork hooks do not run, the native core's (pthread_atfork)
+# do. The GIL is held across the call (PyDLL), so the child goes on as this one thread.
+pid = ctypes.PyDLL(None).fork()
+if pid == 0:
+    report()
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+print("child exit", os.waitstatus_to_exitcode(status), flush=True)
+print("parent", obj.state.name, obj.closed, sink.closed, live_pump.running, flush=True)
+live_pump.join()
+for handle in (obj, sink) + ((publisher,) if publisher else ()):
+    handle.close()
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() does not exist on this platform")
+def test_the_fork_generation_is_the_native_one() -> None:
+    """Every handle kind is inert in a child made by libc's fork(), which runs none of Python's at-fork hooks: the
+    binding reads the native core's fork counter. In a fresh interpreter: forking the multi-threaded pytest process
+    itself would be unsafe."""
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(LIBC_FORK_SCRIPT)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines() == [
+        "closed True True True True",
+        "state forked",
+        "drain forked",
+        "region forked",
+        "child exit 0",
+        "parent ONLINE False False True",
+    ], result.stdout + result.stderr
+    assert result.stderr == ""
+

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import gc
 import os
-import subprocess
 import sys
-import textwrap
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import Any
@@ -115,60 +113,3 @@ def test_open_bridge_raises_or_gives_a_handle(profile: str) -> None:
         with pytest.raises(ClosedError):
             bridge.stats(obj)  # pinned: a closed handle is refused, never read
     assert live_offline_objects() == before
-
-
-FORK_SCRIPT = """
-import ctypes, os, sys
-import mapioffline
-from mapioffline import ClosedError, State
-from mapioffline.testing import start_pump
-
-obj = mapioffline.open_offline("one-lifecycle-fork", backend="embedded")
-sink = mapioffline.Sink(8)
-pump = start_pump(sink.com_pointer, 0)
-pump.join()
-publisher = mapioffline.bridge.publish("one-lifecycle-fork") if sys.platform == "linux" else None
-live_pump = start_pump(sink.com_pointer, 0)
-
-def report():
-    print("closed", obj.closed, sink.closed, not live_pump.running,
-          publisher is None or publisher.closed, flush=True)
-    for what, call in (("state", lambda: obj.state), ("drain", sink.drain),
-                       ("region", lambda: publisher.region_name if publisher else obj.state)):
-        try:
-            call()
-            print(what, "worked", flush=True)
-        except ClosedError as error:
-            print(what, "forked" if "before fork()" in str(error) else str(error), flush=True)
-
-# libc's fork() itself, not os.fork(): Python's own at-fork hooks do not run, the native core's (pthread_atfork)
-# do. The GIL is held across the call (PyDLL), so the child goes on as this one thread.
-pid = ctypes.PyDLL(None).fork()
-if pid == 0:
-    report()
-    os._exit(0)
-_, status = os.waitpid(pid, 0)
-print("child exit", os.waitstatus_to_exitcode(status), flush=True)
-print("parent", obj.state.name, obj.closed, sink.closed, live_pump.running, flush=True)
-live_pump.join()
-for handle in (obj, sink) + ((publisher,) if publisher else ()):
-    handle.close()
-"""
-
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() does not exist on this platform")
-def test_the_fork_generation_is_the_native_one() -> None:
-    # In a fresh interpreter: forking the multi-threaded pytest process itself would be unsafe.
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(FORK_SCRIPT)], capture_output=True, text=True,
-                            timeout=60)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.splitlines() == [
-        "closed True True True True",
-        "state forked",
-        "drain forked",
-        "region forked",
-        "child exit 0",
-        "parent ONLINE False False True",
-    ], result.stdout + result.stderr
-    assert result.stderr == ""
-
