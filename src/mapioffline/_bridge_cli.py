@@ -212,37 +212,49 @@ def _can_clear(error: MapiError) -> bool:
     return isinstance(error, (NotFound, ClosedError)) or error.hresult == _CHANNEL_CORRUPT
 
 
-def _open_bridge(args: argparse.Namespace) -> OfflineObject:
+class _Reasons:
+    """What `watch --wait` said it waits for: each reason once, until a publisher is followed again."""
+
+    def __init__(self, profile: str) -> None:
+        self._profile = profile
+        self._said = ""
+
+    def say(self, error: MapiError) -> None:
+        if error.message != self._said:
+            print(f"{PROG}: waiting for a publisher of profile {shown(self._profile)}: {error.message}",
+                  file=sys.stderr, flush=True)
+            self._said = error.message
+
+    def followed(self) -> None:
+        self._said = ""
+
+
+def _open_bridge(args: argparse.Namespace, reasons: _Reasons) -> OfflineObject:
     """The bridge object of the profile; with --wait, once a publisher can be followed, having said on stderr what it
     waits for (once per reason)."""
     if not args.wait:
         return open_offline(args.profile, backend="bridge")
-    said = ""
-
-    def waiting(error: MapiError) -> None:
-        nonlocal said
-        if error.message != said:
-            print(f"{PROG}: waiting for a publisher of profile {shown(args.profile)}: {error.message}",
-                  file=sys.stderr, flush=True)
-            said = error.message
-
-    return _bridge.open_bridge_through(args.profile, _can_clear, waiting)
+    return _bridge.open_bridge_through(args.profile, _can_clear, reasons.say)
 
 
 def _watch(args: argparse.Namespace) -> int:
+    # One record of what was said for the whole watch: a publisher that stops between the open and the advise was
+    # never followed, so the wait that goes on says nothing new.
+    reasons = _Reasons(args.profile)
     while True:
-        offline = _open_bridge(args)
+        offline = _open_bridge(args, reasons)
         with offline:
-            status = _follow(offline, args)
+            status = _follow(offline, args, reasons)
         if status != EXIT_PUBLISHER_GONE or not args.wait:
             return status
 
 
-def _follow(offline: OfflineObject, args: argparse.Namespace) -> int:
+def _follow(offline: OfflineObject, args: argparse.Namespace, reasons: _Reasons) -> int:
     try:
         subscription = offline.advise()
     except ClosedError:  # the publisher went away between the open and the advise
         return EXIT_PUBLISHER_GONE
+    reasons.followed()
     with subscription:
         try:
             state = _name(offline.state)

@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import sysconfig
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -539,3 +539,34 @@ def test_each_help_lists_its_own_exit_statuses(command: list[str], statuses: set
     result = cli(*command, "--help")
     assert result.returncode == 0 and result.stderr == ""
     assert _statuses(result.stdout) == statuses
+
+
+def test_watch_wait_says_a_reason_once_across_a_publisher_that_stops_before_it_is_followed(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # A publisher can stop between the open that finds it and the advise (ClosedError): nothing was followed, so the
+    # wait goes on, and the same reason is not said twice.
+    class Stopped:
+        def advise(self) -> None:
+            raise mapioffline.ClosedError("the publisher stopped")
+
+        def __enter__(self) -> Stopped:
+            return self
+
+        def __exit__(self, *exc_info: object) -> None:
+            pass
+
+    opens = iter([Stopped(), KeyboardInterrupt()])
+
+    def open_bridge_through(profile: str, clears: object, waiting: Callable[[Exception], None]) -> Stopped:
+        waiting(mapioffline.NotFound("no bridge publisher runs"))
+        result = next(opens)
+        if isinstance(result, KeyboardInterrupt):
+            raise result
+        return result
+
+    monkeypatch.setattr(_bridge, "open_bridge_through", open_bridge_through)
+    assert main(["watch", "--profile", "p", "--wait"]) == 130
+    assert capsys.readouterr().err.splitlines() == [
+        "mapioffline: waiting for a publisher of profile 'p': no bridge publisher runs",
+        "mapioffline: interrupted",
+    ]
