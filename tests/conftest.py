@@ -188,4 +188,3 @@ class PythonSink(CtypesComObject):
         if record:
             r = record.contents  # type: ignore[attr-defined]
             self.records.append((r.NotifyType, r.ulClientToken, r.ulMask, r.ulStateOld, r.ulStateNew))
-

@@ -136,4 +136,3 @@ def publisher_running(profile: str) -> bool:
         return False
     found.close()
     return True
-

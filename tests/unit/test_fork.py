@@ -250,4 +250,3 @@ def test_the_fork_generation_is_the_native_one() -> None:
         "parent ONLINE False False True",
     ], result.stdout + result.stderr
     assert result.stderr == ""
-

@@ -184,4 +184,3 @@ DeliveryMachine.TestCase.settings = settings(
     stateful_step_count=int(os.environ.get("MAPIOFFLINE_STATEFUL_STEPS", "30")), deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None,
     print_blob=True)
 TestDeliveryMachine = DeliveryMachine.TestCase
-

@@ -537,5 +537,3 @@ def run_bench(json_path: str | None, plot_path: str | None, quick: bool) -> int:
     if plot_path:
         _plot(results, plot_path)
     return 0
-
-
