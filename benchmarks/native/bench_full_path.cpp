@@ -230,7 +230,7 @@ class FullPathRun {
             break;  // lost records: reported below
           }
         }
-        // Polling consumer (the same for every queue; PeerSink has no wait): with 3 threads on 2 cores, give the
+        // Polling consumer (the same for every queue; the benchmarks never wait): with 3 threads on 2 cores, give the
         // core to a producer when there is nothing to take.
         std::this_thread::yield();
       }

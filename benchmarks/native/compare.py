@@ -30,7 +30,7 @@ SCENARIOS = [
     ("single_thread", "b256", "single thread, 256 x Notify + pop_batch(256)"),
 ]
 OURS = "ours"
-ABLATION_PREFIX = "x_"  # our ring inside the template sink with one hot-path step changed: not peers
+ABLATION_PREFIX = "x_"  # our sink with one hot-path step changed: not peers
 CHECK_COUNTERS = ("order_violations", "corrupt", "loss_rounds")
 UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
@@ -159,7 +159,7 @@ def print_scenario(family, scenario, title, results):
         (ablations if sink.startswith(ABLATION_PREFIX) else peers).append((sink, slot))
     fastest = None
     failed_peers = []
-    for group_name, group in (("", peers), ("ablations (our ring in the template sink; not peers):", ablations)):
+    for group_name, group in (("", peers), ("ablations (our sink, one step changed; not peers):", ablations)):
         if group_name and group:
             print(group_name)
         for sink, slot in sorted(group, key=lambda r: (r[0] != OURS, ns_per_notify(r[1]["values"]) or 1e30)):

@@ -1,20 +1,30 @@
-// The queues compared behind one sink (peer_sinks.h), each behind the same tiny interface:
+// The queues compared behind the product's own sink code (mapioffline::BasicSink, ext/src/sink.h), each adapted to
+// the interface of the queue the product uses, MpscRing (ext/src/ring.h), over the product's cells (StoredRecord):
 //
-//   Adapter(size_t capacity, size_t producers)      allocates everything up front where the queue allows it
-//   bool TryPush(const MAPIOFFLINE_NOTIFY &, uint64_t timestamp_ns) noexcept
-//                                                   any producer thread; false when full (the sink drops); never
-//                                                   waits for room
-//   size_t PopBatch(MAPIOFFLINE_RECORD *out, size_t max) noexcept
-//                                                   the single consumer thread
+//   Adapter(size_t capacity[, size_t producers])   allocates everything up front where the queue allows it
+//   bool try_push(Fill fill) noexcept              any producer thread; fill(StoredRecord &) writes the cell;
+//                                                  false when full (the sink drops); never waits for room
+//   size_t pop_many(size_t max, Take take) noexcept
+//                                                  one consumer at a time (the sink serialises its pops);
+//                                                  take(const StoredRecord &, size_t index) per cell, in order
+//   bool has_pending() const noexcept              a hint: something is queued
+//   uint64_t pushed() const noexcept               cells ever pushed (a hint while producers run)
+//   size_t capacity() const noexcept
+//
+// Our ring fills the claimed cell in place. A queue that cannot fill in place is given a cell filled on the stack
+// and then copied in: the sink's dropped_at_push stamp is then read before the slot is claimed, not after (a drop
+// counted in between is reported one record late; the benchmarks never read the stamps).
+// has_pending and pushed serve only the sink's wait, descriptor and Stats().received, which the benchmarks never
+// use (they poll and read Stats().dropped): where a queue cannot answer them exactly, the adapter says so.
 //
 // All are bounded at (about) `capacity` records so that "full -> drop" happens at the same depth for everyone.
 // Where a queue cannot honour that contract exactly, the adapter says so.
 #pragma once
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
 #include <deque>
 #include <mutex>
 
@@ -25,37 +35,28 @@
 #include <concurrentqueue/concurrentqueue.h>
 
 #include "alloc_counter.h"
-#include "mapioffline/mapioffline.h"
-#include "ring.h"  // ext/src: our own ring, for the "same ring, template sink" control and the ablations
+#include "sink.h"  // ext/src: StoredRecord, MpscRing
 
 namespace mapioffline_bench {
 
-inline MAPIOFFLINE_RECORD ToRecord(const MAPIOFFLINE_NOTIFY &n, uint64_t ts) noexcept {
-  MAPIOFFLINE_RECORD r;
-  std::memcpy(&r.notify, &n, sizeof r.notify);
-  r.timestamp_ns = ts;
-  return r;
-}
+using mapioffline::StoredRecord;
 
-// Our MpscRing (ext/src/ring.h) driven exactly as Sink::Notify drives it: the record is written in place.
-// CellAlign 64 is an ablation only: one cache line per cell.
-template <size_t CellAlign>
-struct OurRingQueueWith {
-  static constexpr const char *kName = CellAlign ? "our_ring_padded" : "our_ring";
-  OurRingQueueWith(size_t capacity, size_t /*producers*/) : ring(capacity) {}
-  bool TryPush(const MAPIOFFLINE_NOTIFY &n, uint64_t ts) noexcept {
-    return ring.try_push([&](MAPIOFFLINE_RECORD &slot) {
-      std::memcpy(&slot.notify, &n, sizeof slot.notify);
-      slot.timestamp_ns = ts;
-    });
-  }
-  size_t PopBatch(MAPIOFFLINE_RECORD *out, size_t max) noexcept {
-    return ring.pop_many(max, [out](const MAPIOFFLINE_RECORD &r, size_t i) { out[i] = r; });
-  }
-  mapioffline::MpscRing<MAPIOFFLINE_RECORD, CellAlign> ring;
+// The product's ring (the control and most ablations), and the same with one cache line per cell (an ablation:
+// less false sharing between producers, more memory).
+using OurRing = mapioffline::MpscRing<StoredRecord>;
+using OurPaddedRing = mapioffline::MpscRing<StoredRecord, 64>;
+
+// The cells a consumer has taken, counted on the consumer side only (once per batch): the peers' pushed() adds
+// what they report as queued. A producer-side counter would add a read-modify-write to their hot path that our
+// ring does not pay (its tail is the count).
+class TakenCount {
+ public:
+  uint64_t value() const noexcept { return n_.load(std::memory_order_relaxed); }
+  void add(size_t n) noexcept { n_.store(value() + n, std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> n_{0};
 };
-using OurRingQueue = OurRingQueueWith<0>;
-using OurPaddedRingQueue = OurRingQueueWith<64>;
 
 // moodycamel::ConcurrentQueue with implicit producers: Notify arrives on arbitrary threads without a token, so
 // each calling thread gets its own sub-queue (an "implicit producer"), FIFO per producer, none across them.
@@ -63,6 +64,8 @@ using OurPaddedRingQueue = OurRingQueueWith<64>;
 // depth is bounded by the shared block pool (block-granular, so "about" capacity). It is NOT allocation-free:
 // a thread's first enqueue allocates its implicit producer and block index (counted as warmup_allocs), and
 // without MOODYCAMEL_CPP11_THREAD_LOCAL_SUPPORTED (off by default) these are never recycled when threads exit.
+// Fills on the stack (no in-place enqueue in v1.0.4); pops straight into take through an output iterator.
+// has_pending and pushed use size_approx(): approximate while producers run.
 struct MoodycamelTraits : moodycamel::ConcurrentQueueDefaultTraits {
   // try_enqueue cannot grow a producer's block index, so make the first one large enough for a producer to hold
   // the whole capacity (4096 / 32 = 128 blocks); the default 32 would cap each producer at 1024 records.
@@ -75,77 +78,171 @@ struct MoodycamelTraits : moodycamel::ConcurrentQueueDefaultTraits {
   }
 #endif
 };
-struct MoodycamelQueue {
+class MoodycamelQueue {
+ public:
   static constexpr const char *kName = "moodycamel";
-  MoodycamelQueue(size_t capacity, size_t producers) : q(capacity, 0, producers) {}
-  bool TryPush(const MAPIOFFLINE_NOTIFY &n, uint64_t ts) noexcept { return q.try_enqueue(ToRecord(n, ts)); }
-  size_t PopBatch(MAPIOFFLINE_RECORD *out, size_t max) noexcept { return q.try_dequeue_bulk(out, max); }
-  moodycamel::ConcurrentQueue<MAPIOFFLINE_RECORD, MoodycamelTraits> q;
+  MoodycamelQueue(size_t capacity, size_t producers) : q_(capacity, 0, producers), capacity_(capacity) {}
+  template <class Fill>
+  bool try_push(Fill &&fill) noexcept {
+    StoredRecord cell;
+    fill(cell);
+    return q_.try_enqueue(cell);
+  }
+  template <class Take>
+  size_t pop_many(size_t max, Take &&take) noexcept {
+    const size_t n = q_.try_dequeue_bulk(TakeIterator<Take>{&take, 0}, max);
+    taken_.add(n);
+    return n;
+  }
+  bool has_pending() const noexcept { return q_.size_approx() != 0; }
+  uint64_t pushed() const noexcept { return taken_.value() + q_.size_approx(); }
+  size_t capacity() const noexcept { return capacity_; }
+
+ private:
+  // The output iterator try_dequeue_bulk writes through: `*it++ = cell` hands the cell to take at the next index.
+  template <class Take>
+  struct TakeIterator {
+    Take *take;
+    size_t index;
+    TakeIterator &operator*() noexcept { return *this; }
+    TakeIterator &operator++() noexcept {
+      ++index;
+      return *this;
+    }
+    TakeIterator operator++(int) noexcept {
+      TakeIterator before = *this;
+      ++index;
+      return before;
+    }
+    TakeIterator &operator=(const StoredRecord &cell) noexcept {
+      (*take)(cell, index);
+      return *this;
+    }
+  };
+
+  moodycamel::ConcurrentQueue<StoredRecord, MoodycamelTraits> q_;
+  TakenCount taken_;
+  const size_t capacity_;
 };
 
 // atomic_queue's AtomicQueueB2 (runtime capacity, any T; a state byte per slot). try_push returns false when full,
 // but it is not wait-free past that check: it claims a slot index by CAS, then SPINS until that slot's state is
-// EMPTY, i.e. until a consumer that claimed the previous lap's element has finished copying it out. Likewise try_pop spins on a claimed slot whose producer has not finished writing -- a preempted producer
-// (2 producers + 1 consumer on 2 cores) stalls the consumer. Bounded and allocation-free (one allocation at
-// construction). NOT FIFO even per producer: its README says total order holds for push/pop "but not the try_
-// versions". The check (head - tail < size) reads a tail the consumer advanced before emptying the slot, so if a
-// producer is preempted between claiming slot i and writing it, a producer a lap later can claim i + size, find
-// the slot still EMPTY, fill it, and have its record popped in place of slot i's -- ahead of its own earlier
-// records. The full-path harness does catch this (order_violations) when a producer is preempted mid-push.
+// EMPTY, i.e. until a consumer that claimed the previous lap's element has finished copying it out. Likewise
+// try_pop spins on a claimed slot whose producer has not finished writing -- a preempted producer (2 producers +
+// 1 consumer on 2 cores) stalls the consumer. Bounded and allocation-free (one allocation at construction). NOT
+// FIFO even per producer: its README says total order holds for push/pop "but not the try_ versions". The check
+// (head - tail < size) reads a tail the consumer advanced before emptying the slot, so if a producer is preempted
+// between claiming slot i and writing it, a producer a lap later can claim i + size, find the slot still EMPTY,
+// fill it, and have its record popped in place of slot i's -- ahead of its own earlier records. The full-path
+// harness does catch this (order_violations) when a producer is preempted mid-push.
+// Fills on the stack and pops to the stack (try_push/try_pop copy whole elements). has_pending and pushed use
+// was_size(): approximate while producers run.
 template <bool kSpsc>
-struct AtomicQueueQ {
+class AtomicQueueQ {
+ public:
   static constexpr const char *kName = kSpsc ? "atomic_queue_spsc" : "atomic_queue";
-  AtomicQueueQ(size_t capacity, size_t /*producers*/) : q(static_cast<unsigned>(capacity)) {}
-  bool TryPush(const MAPIOFFLINE_NOTIFY &n, uint64_t ts) noexcept { return q.try_push(ToRecord(n, ts)); }
-  size_t PopBatch(MAPIOFFLINE_RECORD *out, size_t max) noexcept {
+  explicit AtomicQueueQ(size_t capacity) : q_(static_cast<unsigned>(capacity)), capacity_(capacity) {}
+  template <class Fill>
+  bool try_push(Fill &&fill) noexcept {
+    StoredRecord cell;
+    fill(cell);
+    return q_.try_push(cell);
+  }
+  template <class Take>
+  size_t pop_many(size_t max, Take &&take) noexcept {
     size_t n = 0;
-    while (n < max && q.try_pop(out[n])) ++n;
+    StoredRecord cell;
+    while (n < max && q_.try_pop(cell)) take(cell, n++);
+    taken_.add(n);
     return n;
   }
+  bool has_pending() const noexcept { return !q_.was_empty(); }
+  uint64_t pushed() const noexcept { return taken_.value() + q_.was_size(); }
+  size_t capacity() const noexcept { return capacity_; }
+
+ private:
   // MAXIMIZE_THROUGHPUT = true (the library default), TOTAL_ORDER = false, SPSC = kSpsc.
-  atomic_queue::AtomicQueueB2<MAPIOFFLINE_RECORD, std::allocator<MAPIOFFLINE_RECORD>, true, false, kSpsc> q;
+  atomic_queue::AtomicQueueB2<StoredRecord, std::allocator<StoredRecord>, true, false, kSpsc> q_;
+  TakenCount taken_;
+  const size_t capacity_;
 };
 
 #if MAPIOFFLINE_HAVE_BOOST_LOCKFREE
 // boost::lockfree::queue, fixed_sized: a Michael-Scott linked queue over a preallocated node pool addressed by
 // 16-bit indices (so capacity <= 65534). bounded_push never allocates; nodes are recycled through a lock-free
 // freelist. Capacity is exact (the constructor reserves capacity + 1 nodes, one being the dummy).
-struct BoostLockfreeQueue {
+// Fills on the stack and pops to the stack. has_pending uses empty(), which boost documents as exact only while
+// no other thread modifies the queue; boost keeps no size, so pushed counts only what was taken.
+class BoostLockfreeQueue {
+ public:
   static constexpr const char *kName = "boost_lockfree";
-  BoostLockfreeQueue(size_t capacity, size_t /*producers*/) : q(capacity) {}
-  bool TryPush(const MAPIOFFLINE_NOTIFY &n, uint64_t ts) noexcept { return q.bounded_push(ToRecord(n, ts)); }
-  size_t PopBatch(MAPIOFFLINE_RECORD *out, size_t max) noexcept {
+  explicit BoostLockfreeQueue(size_t capacity) : q_(capacity), capacity_(capacity) {}
+  template <class Fill>
+  bool try_push(Fill &&fill) noexcept {
+    StoredRecord cell;
+    fill(cell);
+    return q_.bounded_push(cell);
+  }
+  template <class Take>
+  size_t pop_many(size_t max, Take &&take) noexcept {
     size_t n = 0;
-    while (n < max && q.pop(out[n])) ++n;
+    StoredRecord cell;
+    while (n < max && q_.pop(cell)) take(cell, n++);
+    taken_.add(n);
     return n;
   }
-  boost::lockfree::queue<MAPIOFFLINE_RECORD, boost::lockfree::fixed_sized<true>> q;
+  bool has_pending() const noexcept { return !q_.empty(); }
+  uint64_t pushed() const noexcept { return taken_.value(); }
+  size_t capacity() const noexcept { return capacity_; }
+
+ private:
+  boost::lockfree::queue<StoredRecord, boost::lockfree::fixed_sized<true>> q_;
+  TakenCount taken_;
+  const size_t capacity_;
 };
 #endif
 
 // The textbook baseline: std::mutex + std::deque, bounded by a size check. NOT allocation-free and NOT
 // non-blocking: std::deque allocates a 512-byte node every 16 records as its tail advances and frees them as its
 // head does, and a producer blocks (futex) while the consumer or another producer holds the lock.
-struct MutexDequeQueue {
+// Fills on the stack, outside the lock. has_pending and pushed are exact (read under the lock).
+class MutexDequeQueue {
+ public:
   static constexpr const char *kName = "mutex_deque";
-  MutexDequeQueue(size_t capacity, size_t /*producers*/) : cap(capacity) {}
-  bool TryPush(const MAPIOFFLINE_NOTIFY &n, uint64_t ts) noexcept {
-    const MAPIOFFLINE_RECORD r = ToRecord(n, ts);
-    std::lock_guard<std::mutex> lock(m);
-    if (q.size() >= cap) return false;
-    q.push_back(r);  // may throw std::bad_alloc; a real sink would catch it and drop
+  explicit MutexDequeQueue(size_t capacity) : capacity_(capacity) {}
+  template <class Fill>
+  bool try_push(Fill &&fill) noexcept {
+    StoredRecord cell;
+    fill(cell);
+    std::lock_guard<std::mutex> lock(m_);
+    if (q_.size() >= capacity_) return false;
+    q_.push_back(cell);  // may throw std::bad_alloc; a real sink would catch it and drop
+    ++pushed_;
     return true;
   }
-  size_t PopBatch(MAPIOFFLINE_RECORD *out, size_t max) noexcept {
-    std::lock_guard<std::mutex> lock(m);
-    const size_t n = std::min(max, q.size());
-    std::copy_n(q.begin(), n, out);
-    q.erase(q.begin(), q.begin() + static_cast<std::ptrdiff_t>(n));
+  template <class Take>
+  size_t pop_many(size_t max, Take &&take) noexcept {
+    std::lock_guard<std::mutex> lock(m_);
+    const size_t n = std::min(max, q_.size());
+    for (size_t i = 0; i < n; ++i) take(q_[i], i);
+    q_.erase(q_.begin(), q_.begin() + static_cast<std::ptrdiff_t>(n));
     return n;
   }
-  std::mutex m;
-  std::deque<MAPIOFFLINE_RECORD> q;
-  const size_t cap;
+  bool has_pending() const noexcept {
+    std::lock_guard<std::mutex> lock(m_);
+    return !q_.empty();
+  }
+  uint64_t pushed() const noexcept {
+    std::lock_guard<std::mutex> lock(m_);
+    return pushed_;
+  }
+  size_t capacity() const noexcept { return capacity_; }
+
+ private:
+  mutable std::mutex m_;
+  std::deque<StoredRecord> q_;
+  uint64_t pushed_ = 0;
+  const size_t capacity_;
 };
 
 }  // namespace mapioffline_bench

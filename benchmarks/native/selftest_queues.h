@@ -11,47 +11,66 @@
 namespace mapioffline_bench {
 
 // LIFO: pops the newest record first -> order_violations.
-struct BrokenLifoQueue {
-  BrokenLifoQueue(size_t capacity, size_t /*producers*/) : cap(capacity) { v.reserve(capacity); }
-  bool TryPush(const MAPIOFFLINE_NOTIFY &n, uint64_t ts) noexcept {
-    std::lock_guard<std::mutex> lock(m);
-    if (v.size() >= cap) return false;
-    v.push_back(ToRecord(n, ts));
+class BrokenLifoQueue {
+ public:
+  explicit BrokenLifoQueue(size_t capacity) : capacity_(capacity) { v_.reserve(capacity); }
+  template <class Fill>
+  bool try_push(Fill &&fill) noexcept {
+    std::lock_guard<std::mutex> lock(m_);
+    if (v_.size() >= capacity_) return false;
+    v_.emplace_back();
+    fill(v_.back());
+    ++pushed_;
     return true;
   }
-  size_t PopBatch(MAPIOFFLINE_RECORD *out, size_t max) noexcept {
-    std::lock_guard<std::mutex> lock(m);
+  template <class Take>
+  size_t pop_many(size_t max, Take &&take) noexcept {
+    std::lock_guard<std::mutex> lock(m_);
     size_t n = 0;
-    while (n < max && !v.empty()) {
-      out[n++] = v.back();
-      v.pop_back();
+    for (; n < max && !v_.empty(); ++n) {
+      take(v_.back(), n);
+      v_.pop_back();
     }
     return n;
   }
-  std::mutex m;
-  std::vector<MAPIOFFLINE_RECORD> v;
-  const size_t cap;
+  bool has_pending() const noexcept {
+    std::lock_guard<std::mutex> lock(m_);
+    return !v_.empty();
+  }
+  uint64_t pushed() const noexcept {
+    std::lock_guard<std::mutex> lock(m_);
+    return pushed_;
+  }
+  size_t capacity() const noexcept { return capacity_; }
+
+ private:
+  mutable std::mutex m_;
+  std::vector<StoredRecord> v_;
+  uint64_t pushed_ = 0;
+  const size_t capacity_;
 };
 
 // Reports success but loses every 1000th record -> loss_rounds (after the consumer's drain grace period).
-struct BrokenLossyQueue : OurRingQueue {
-  using OurRingQueue::OurRingQueue;
-  bool TryPush(const MAPIOFFLINE_NOTIFY &n, uint64_t ts) noexcept {
+struct BrokenLossyQueue : OurRing {
+  using OurRing::OurRing;
+  template <class Fill>
+  bool try_push(Fill &&fill) noexcept {
     if (count.fetch_add(1, std::memory_order_relaxed) % 1000 == 999) return true;
-    return OurRingQueue::TryPush(n, ts);
+    return OurRing::try_push(fill);
   }
   std::atomic<uint64_t> count{0};
 };
 
-// After 100,000 records, TryPush never returns (sleeping, so as not to burn the CPU) -> the full path's round
+// After 100,000 records, try_push never returns (sleeping, so as not to burn the CPU) -> the full path's round
 // deadline. Only on threads other than the constructing one: the single-thread benchmark (which can only be
 // stopped by killing the process) is left alone.
-struct BrokenHangQueue : OurRingQueue {
-  using OurRingQueue::OurRingQueue;
-  bool TryPush(const MAPIOFFLINE_NOTIFY &n, uint64_t ts) noexcept {
+struct BrokenHangQueue : OurRing {
+  using OurRing::OurRing;
+  template <class Fill>
+  bool try_push(Fill &&fill) noexcept {
     if (std::this_thread::get_id() != owner && count.fetch_add(1, std::memory_order_relaxed) >= 100000)
       for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
-    return OurRingQueue::TryPush(n, ts);
+    return OurRing::try_push(fill);
   }
   std::atomic<uint64_t> count{0};
   const std::thread::id owner = std::this_thread::get_id();

@@ -23,8 +23,8 @@ class TargetSink {
 
 enum class TargetKind {
   kOurs,      // mapioffline_sink_create: the product
-  kPeer,      // PeerSink over another queue: candidates for "fastest peer"
-  kAblation,  // PeerSink over our own ring with one hot-path step changed: what-ifs for ours, not peers
+  kPeer,      // our sink's code over another queue: candidates for "fastest peer"
+  kAblation,  // our sink's code over our ring, one hot-path step changed: what-ifs for ours, not peers
 };
 
 struct Target {

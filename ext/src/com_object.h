@@ -2,7 +2,8 @@
 // add-in), written once: QueryInterface over a list of IIDs, the reference count with its memory orders, an
 // optional live-object counter, and the hook that runs when the count reaches zero.
 //
-//   class Sink final : public ComObject<Sink, IMAPIOfflineNotify, &LiveSinks, &IID_IMAPIOfflineNotify> { ... };
+//   class OfflineObject final : public ComObject<OfflineObject, ReservedSlots, &LiveOfflineObjects, &IID_IMAPIOffline,
+//                                                &IID_IMAPIOfflineMgr> { ... };
 //
 // Derived calls RememberVtable() at the end of its constructor (only there is the object's vtable Derived's) if it
 // wants FromInterface, which recognises its objects behind any interface pointer.

@@ -4,11 +4,17 @@
 // Besides the records, the sink knows whether its stream goes on: feeds (subscriptions) attach and detach, a feed
 // may fail (its publisher died), the consumer side may be closed or interrupted. Every such change is stored
 // first and then wakes every waiter through the wake word's epoch, so a consumer about to sleep can never miss it.
+//
+// The product is `Sink`, BasicSink over our MpscRing with ProductSteps, compiled once in sink.cpp. The class is a
+// template only so that the native benchmarks (benchmarks/native/targets.cpp) can run this very code over other
+// queues and price single steps of Notify: the member definitions are in sink_impl.h, which they include.
 #pragma once
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <utility>
 
+#include "clock.h"
 #include "com_object.h"
 #include "live_counters.h"
 #include "mapioffline/mapioffline.h"
@@ -18,10 +24,37 @@
 
 namespace mapioffline {
 
-class Sink final : public ComObject<Sink, IMAPIOfflineNotify, &LiveSinks, &IID_IMAPIOfflineNotify> {
+// A queue cell: the public 32-byte record plus the cumulative drop count when it was pushed, so that drops are
+// attributed to the record that followed them, not to whichever record a consumer happens to pop next.
+struct StoredRecord {
+  MAPIOFFLINE_RECORD record;
+  uint64_t dropped_at_push;
+};
+
+// The steps of Notify that a benchmark may swap to price them; the product is built with these and no others.
+struct ProductSteps {
+  static uint64_t Stamp() noexcept { return MonotonicNs(); }  // the records' timestamp_ns
+  // Required for correctness: pairs with the fence a consumer runs before sleeping (see Notify).
+  static constexpr bool kFenceAfterPublish = true;
+  // Store the latest state unconditionally: one relaxed store, no load first.
+  static constexpr bool kCompareLastState = false;
+};
+
+// Queue: MpscRing's interface over StoredRecord cells: try_push(fill), pop_many(max, take), has_pending(),
+// pushed(), capacity().
+template <class Queue, class Steps = ProductSteps>
+class BasicSink final : public ComObject<BasicSink<Queue, Steps>, IMAPIOfflineNotify, &LiveSinks,
+                                         &IID_IMAPIOfflineNotify> {
+  using Base = ComObject<BasicSink, IMAPIOfflineNotify, &LiveSinks, &IID_IMAPIOfflineNotify>;
+
  public:
-  // Throws std::bad_alloc. capacity: a power of two. Starts with one reference.
-  explicit Sink(size_t capacity);
+  // Throws std::bad_alloc. capacity: a power of two. Starts with one reference. queue_args follow the capacity
+  // into Queue's constructor (the product passes none; a benchmark's peer queue may take the producer count).
+  template <class... QueueArgs>
+  explicit BasicSink(size_t capacity, QueueArgs &&...queue_args)
+      : ring_(capacity, std::forward<QueueArgs>(queue_args)...) {
+    this->RememberVtable();
+  }
 
   // IMAPIOfflineNotify (IUnknown: ComObject): any thread, several at once.
   void STDMETHODCALLTYPE Notify(const MAPIOFFLINE_NOTIFY *record) noexcept override;
@@ -49,19 +82,12 @@ class Sink final : public ComObject<Sink, IMAPIOfflineNotify, &LiveSinks, &IID_I
   void NoteDropped(uint64_t n) noexcept;  // a feed lost n notifications upstream: reported on the next record
 
  private:
-  friend ComObject;  // deletes us at the last Release
-  ~Sink() = default;
+  friend Base;  // deletes us at the last Release
+  ~BasicSink() = default;
   void WakeConsumers() noexcept;
   void WakeEveryone() noexcept;
   void RearmPollHandle() noexcept;
   bool ConsumerShouldReturn(uint32_t seen_interrupts, int *result) const noexcept;
-
-  // A ring cell: the public 32-byte record plus the cumulative drop count when it was pushed, so that drops are
-  // attributed to the record that followed them, not to whichever record a consumer happens to pop next.
-  struct StoredRecord {
-    MAPIOFFLINE_RECORD record;
-    uint64_t dropped_at_push;
-  };
 
   // stream_ bits: the number of attached feeds, whether one ever attached, and a sticky failure reason.
   static constexpr uint64_t kFeedMask = 0xFFFFFFFFu;
@@ -72,7 +98,10 @@ class Sink final : public ComObject<Sink, IMAPIOfflineNotify, &LiveSinks, &IID_I
   static constexpr uint32_t kWakeWaiter = 1;  // a thread is (about to be) asleep on wake_
   static constexpr uint32_t kWakeFd = 2;      // the descriptor is clear and must be made readable
 
-  MpscRing<StoredRecord> ring_;
+  // Above the 32 bits of a state in last_state_: a state was seen.
+  static constexpr uint64_t kLastStateSeen = uint64_t{1} << 32;
+
+  Queue ring_;
   alignas(kCacheLine) std::atomic<uint32_t> need_wake_{0};
   std::atomic<bool> closed_{false};
   std::atomic<uint64_t> stream_{0};
@@ -87,6 +116,9 @@ class Sink final : public ComObject<Sink, IMAPIOfflineNotify, &LiveSinks, &IID_I
   std::atomic<bool> fd_enabled_{false};  // set once, under consumer_mutex_
   PollHandle poll_handle_;
 };
+
+using Sink = BasicSink<MpscRing<StoredRecord>>;
+extern template class BasicSink<MpscRing<StoredRecord>>;  // sink.cpp
 
 inline Sink *AsSink(IMAPIOfflineNotify *p) noexcept { return static_cast<Sink *>(p); }
 
