@@ -11,9 +11,7 @@
 //   uint64_t pushed() const noexcept               cells ever pushed (a hint while producers run)
 //   size_t capacity() const noexcept
 //
-// Our ring fills the claimed cell in place. A queue that cannot fill in place is given a cell filled on the stack
-// and then copied in: the sink's dropped_at_push stamp is then read before the slot is claimed, not after (a drop
-// counted in between is reported one record late; the benchmarks never read the stamps).
+// Our ring fills the claimed cell in place; the peers cannot (CopyingQueue below).
 // has_pending and pushed serve only the sink's wait, descriptor and Stats().received, which the benchmarks never
 // use (they poll and read Stats().dropped): where a queue cannot answer them exactly, the adapter says so.
 //
@@ -46,16 +44,38 @@ using mapioffline::StoredRecord;
 using OurRing = mapioffline::MpscRing<StoredRecord>;
 using OurPaddedRing = mapioffline::MpscRing<StoredRecord, 64>;
 
-// The cells a consumer has taken, counted on the consumer side only (once per batch): the peers' pushed() adds
-// what they report as queued. A producer-side counter would add a read-modify-write to their hot path that our
-// ring does not pay (its tail is the count).
-class TakenCount {
+// The peers copy whole elements in and out: Derived provides bool Push(const StoredRecord &) and, unless it pops
+// its own way, bool Pop(StoredRecord &). The cell is filled on the stack and then pushed, so the sink's
+// dropped_at_push stamp is read before the slot is claimed (a drop counted in between is reported one record
+// late; the benchmarks never read the stamps). taken() counts the cells popped, on the consumer side only (once
+// per batch), for the peers' pushed(): a producer-side counter would add a read-modify-write to their hot path
+// that our ring does not pay (its tail is the count).
+template <class Derived>
+class CopyingQueue {
  public:
-  uint64_t value() const noexcept { return n_.load(std::memory_order_relaxed); }
-  void add(size_t n) noexcept { n_.store(value() + n, std::memory_order_relaxed); }
+  template <class Fill>
+  bool try_push(Fill &&fill) noexcept {
+    StoredRecord cell;
+    fill(cell);
+    return static_cast<Derived *>(this)->Push(cell);
+  }
+  template <class Take>
+  size_t pop_many(size_t max, Take &&take) noexcept {
+    size_t n = 0;
+    StoredRecord cell;
+    while (n < max && static_cast<Derived *>(this)->Pop(cell)) take(cell, n++);
+    return CountTaken(n);
+  }
+
+ protected:
+  uint64_t taken() const noexcept { return taken_.load(std::memory_order_relaxed); }
+  size_t CountTaken(size_t n) noexcept {  // returns n
+    taken_.store(taken() + n, std::memory_order_relaxed);
+    return n;
+  }
 
  private:
-  std::atomic<uint64_t> n_{0};
+  std::atomic<uint64_t> taken_{0};
 };
 
 // moodycamel::ConcurrentQueue with implicit producers: Notify arrives on arbitrary threads without a token, so
@@ -64,7 +84,7 @@ class TakenCount {
 // depth is bounded by the shared block pool (block-granular, so "about" capacity). It is NOT allocation-free:
 // a thread's first enqueue allocates its implicit producer and block index (counted as warmup_allocs), and
 // without MOODYCAMEL_CPP11_THREAD_LOCAL_SUPPORTED (off by default) these are never recycled when threads exit.
-// Fills on the stack (no in-place enqueue in v1.0.4); pops straight into take through an output iterator.
+// Pops straight into take through an output iterator (no copy to the stack).
 // has_pending and pushed use size_approx(): approximate while producers run.
 struct MoodycamelTraits : moodycamel::ConcurrentQueueDefaultTraits {
   // try_enqueue cannot grow a producer's block index, so make the first one large enough for a producer to hold
@@ -78,24 +98,17 @@ struct MoodycamelTraits : moodycamel::ConcurrentQueueDefaultTraits {
   }
 #endif
 };
-class MoodycamelQueue {
+class MoodycamelQueue : public CopyingQueue<MoodycamelQueue> {
  public:
   static constexpr const char *kName = "moodycamel";
   MoodycamelQueue(size_t capacity, size_t producers) : q_(capacity, 0, producers), capacity_(capacity) {}
-  template <class Fill>
-  bool try_push(Fill &&fill) noexcept {
-    StoredRecord cell;
-    fill(cell);
-    return q_.try_enqueue(cell);
-  }
+  bool Push(const StoredRecord &cell) noexcept { return q_.try_enqueue(cell); }
   template <class Take>
   size_t pop_many(size_t max, Take &&take) noexcept {
-    const size_t n = q_.try_dequeue_bulk(TakeIterator<Take>{&take, 0}, max);
-    taken_.add(n);
-    return n;
+    return CountTaken(q_.try_dequeue_bulk(TakeIterator<Take>{&take, 0}, max));
   }
   bool has_pending() const noexcept { return q_.size_approx() != 0; }
-  uint64_t pushed() const noexcept { return taken_.value() + q_.size_approx(); }
+  uint64_t pushed() const noexcept { return taken() + q_.size_approx(); }
   size_t capacity() const noexcept { return capacity_; }
 
  private:
@@ -121,7 +134,6 @@ class MoodycamelQueue {
   };
 
   moodycamel::ConcurrentQueue<StoredRecord, MoodycamelTraits> q_;
-  TakenCount taken_;
   const size_t capacity_;
 };
 
@@ -135,35 +147,21 @@ class MoodycamelQueue {
 // between claiming slot i and writing it, a producer a lap later can claim i + size, find the slot still EMPTY,
 // fill it, and have its record popped in place of slot i's -- ahead of its own earlier records. The full-path
 // harness does catch this (order_violations) when a producer is preempted mid-push.
-// Fills on the stack and pops to the stack (try_push/try_pop copy whole elements). has_pending and pushed use
-// was_size(): approximate while producers run.
+// has_pending and pushed use was_size(): approximate while producers run.
 template <bool kSpsc>
-class AtomicQueueQ {
+class AtomicQueueQ : public CopyingQueue<AtomicQueueQ<kSpsc>> {
  public:
   static constexpr const char *kName = kSpsc ? "atomic_queue_spsc" : "atomic_queue";
   explicit AtomicQueueQ(size_t capacity) : q_(static_cast<unsigned>(capacity)), capacity_(capacity) {}
-  template <class Fill>
-  bool try_push(Fill &&fill) noexcept {
-    StoredRecord cell;
-    fill(cell);
-    return q_.try_push(cell);
-  }
-  template <class Take>
-  size_t pop_many(size_t max, Take &&take) noexcept {
-    size_t n = 0;
-    StoredRecord cell;
-    while (n < max && q_.try_pop(cell)) take(cell, n++);
-    taken_.add(n);
-    return n;
-  }
+  bool Push(const StoredRecord &cell) noexcept { return q_.try_push(cell); }
+  bool Pop(StoredRecord &cell) noexcept { return q_.try_pop(cell); }
   bool has_pending() const noexcept { return !q_.was_empty(); }
-  uint64_t pushed() const noexcept { return taken_.value() + q_.was_size(); }
+  uint64_t pushed() const noexcept { return this->taken() + q_.was_size(); }
   size_t capacity() const noexcept { return capacity_; }
 
  private:
   // MAXIMIZE_THROUGHPUT = true (the library default), TOTAL_ORDER = false, SPSC = kSpsc.
   atomic_queue::AtomicQueueB2<StoredRecord, std::allocator<StoredRecord>, true, false, kSpsc> q_;
-  TakenCount taken_;
   const size_t capacity_;
 };
 
@@ -171,33 +169,20 @@ class AtomicQueueQ {
 // boost::lockfree::queue, fixed_sized: a Michael-Scott linked queue over a preallocated node pool addressed by
 // 16-bit indices (so capacity <= 65534). bounded_push never allocates; nodes are recycled through a lock-free
 // freelist. Capacity is exact (the constructor reserves capacity + 1 nodes, one being the dummy).
-// Fills on the stack and pops to the stack. has_pending uses empty(), which boost documents as exact only while
-// no other thread modifies the queue; boost keeps no size, so pushed counts only what was taken.
-class BoostLockfreeQueue {
+// has_pending uses empty(), which boost documents as exact only while no other thread modifies the queue; boost
+// keeps no size, so pushed counts only what was taken.
+class BoostLockfreeQueue : public CopyingQueue<BoostLockfreeQueue> {
  public:
   static constexpr const char *kName = "boost_lockfree";
   explicit BoostLockfreeQueue(size_t capacity) : q_(capacity), capacity_(capacity) {}
-  template <class Fill>
-  bool try_push(Fill &&fill) noexcept {
-    StoredRecord cell;
-    fill(cell);
-    return q_.bounded_push(cell);
-  }
-  template <class Take>
-  size_t pop_many(size_t max, Take &&take) noexcept {
-    size_t n = 0;
-    StoredRecord cell;
-    while (n < max && q_.pop(cell)) take(cell, n++);
-    taken_.add(n);
-    return n;
-  }
+  bool Push(const StoredRecord &cell) noexcept { return q_.bounded_push(cell); }
+  bool Pop(StoredRecord &cell) noexcept { return q_.pop(cell); }
   bool has_pending() const noexcept { return !q_.empty(); }
-  uint64_t pushed() const noexcept { return taken_.value(); }
+  uint64_t pushed() const noexcept { return taken(); }
   size_t capacity() const noexcept { return capacity_; }
 
  private:
   boost::lockfree::queue<StoredRecord, boost::lockfree::fixed_sized<true>> q_;
-  TakenCount taken_;
   const size_t capacity_;
 };
 #endif
@@ -205,15 +190,12 @@ class BoostLockfreeQueue {
 // The textbook baseline: std::mutex + std::deque, bounded by a size check. NOT allocation-free and NOT
 // non-blocking: std::deque allocates a 512-byte node every 16 records as its tail advances and frees them as its
 // head does, and a producer blocks (futex) while the consumer or another producer holds the lock.
-// Fills on the stack, outside the lock. has_pending and pushed are exact (read under the lock).
-class MutexDequeQueue {
+// The cell is filled outside the lock. has_pending and pushed are exact (read under the lock).
+class MutexDequeQueue : public CopyingQueue<MutexDequeQueue> {
  public:
   static constexpr const char *kName = "mutex_deque";
   explicit MutexDequeQueue(size_t capacity) : capacity_(capacity) {}
-  template <class Fill>
-  bool try_push(Fill &&fill) noexcept {
-    StoredRecord cell;
-    fill(cell);
+  bool Push(const StoredRecord &cell) noexcept {
     std::lock_guard<std::mutex> lock(m_);
     if (q_.size() >= capacity_) return false;
     q_.push_back(cell);  // may throw std::bad_alloc; a real sink would catch it and drop
@@ -238,9 +220,11 @@ class MutexDequeQueue {
   }
   size_t capacity() const noexcept { return capacity_; }
 
- private:
+ protected:  // BrokenLifoQueue (selftest_queues.h) pops from the other end
   mutable std::mutex m_;
   std::deque<StoredRecord> q_;
+
+ private:
   uint64_t pushed_ = 0;
   const size_t capacity_;
 };

@@ -4,50 +4,24 @@
 #include <chrono>
 #include <mutex>
 #include <thread>
-#include <vector>
 
 #include "queue_adapters.h"
 
 namespace mapioffline_bench {
 
 // LIFO: pops the newest record first -> order_violations.
-class BrokenLifoQueue {
- public:
-  explicit BrokenLifoQueue(size_t capacity) : capacity_(capacity) { v_.reserve(capacity); }
-  template <class Fill>
-  bool try_push(Fill &&fill) noexcept {
-    std::lock_guard<std::mutex> lock(m_);
-    if (v_.size() >= capacity_) return false;
-    v_.emplace_back();
-    fill(v_.back());
-    ++pushed_;
-    return true;
-  }
+struct BrokenLifoQueue : MutexDequeQueue {
+  using MutexDequeQueue::MutexDequeQueue;
   template <class Take>
   size_t pop_many(size_t max, Take &&take) noexcept {
     std::lock_guard<std::mutex> lock(m_);
     size_t n = 0;
-    for (; n < max && !v_.empty(); ++n) {
-      take(v_.back(), n);
-      v_.pop_back();
+    for (; n < max && !q_.empty(); ++n) {
+      take(q_.back(), n);
+      q_.pop_back();
     }
     return n;
   }
-  bool has_pending() const noexcept {
-    std::lock_guard<std::mutex> lock(m_);
-    return !v_.empty();
-  }
-  uint64_t pushed() const noexcept {
-    std::lock_guard<std::mutex> lock(m_);
-    return pushed_;
-  }
-  size_t capacity() const noexcept { return capacity_; }
-
- private:
-  mutable std::mutex m_;
-  std::vector<StoredRecord> v_;
-  uint64_t pushed_ = 0;
-  const size_t capacity_;
 };
 
 // Reports success but loses every 1000th record -> loss_rounds (after the consumer's drain grace period).
