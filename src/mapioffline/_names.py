@@ -4,7 +4,6 @@ command-line argument to copy."""
 from __future__ import annotations
 
 import shlex
-import subprocess
 import sys
 
 __all__ = ["shown", "as_argument"]
@@ -24,5 +23,7 @@ def shown(name: str) -> str:
 def as_argument(name: str) -> str:
     """``name`` as one argument of a command the user can copy into this platform's shell."""
     if sys.platform == "win32":
+        import subprocess  # its quoting rules are the Windows ones; the module is not needed at import otherwise
+
         return subprocess.list2cmdline([name])
     return shlex.quote(name)

@@ -3,7 +3,6 @@ Subscription (a facade object), and the waits for a state, ``wait_for_state()`` 
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 
@@ -111,6 +110,8 @@ class OfflineObject(_core.OfflineObject):
         event loop (the sink's aget()). Cancelling the task ends the wait and its subscription.
 
         Raises what wait_for_state() raises (KeyboardInterrupt aside)."""
+        import asyncio  # loaded by those who await, not with the package
+
         target = _target_state(state)
         deadline = _deadline(timeout)
         with self.advise(capacity=_WAIT_CAPACITY) as subscription:

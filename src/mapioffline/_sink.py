@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Coroutine
 from typing import Any
 
-from mapioffline import _core, aio
+from mapioffline import _core
 from mapioffline._core import Notification
 from mapioffline.errors import ClosedError
 
@@ -21,12 +21,16 @@ class Sink(_core.Sink):
         fileno(); the Proactor loop waits in the default executor). Any number of tasks, on one loop or several,
         may await one sink: each notification goes to exactly one of them. Raises what get() raises at the end
         of the stream (StreamEnded, ClosedError)."""
+        from mapioffline import aio  # asyncio loads with the first await, not with the package
+
         return aio.aget(self)
 
     def __aiter__(self) -> Sink:
         return self
 
     async def __anext__(self) -> Notification:
+        from mapioffline import aio
+
         try:
             return await aio.aget(self)
         except ClosedError:  # StreamEnded and PublisherGone derive from it

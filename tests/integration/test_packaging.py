@@ -63,3 +63,19 @@ def test_the_exit_warning_prints_the_time_rounded() -> None:
     assert result.returncode == 0, result.stderr
     # What is left of the bound when this dispatcher's turn comes is a hair under 0.3 s: shown as 0.3.
     assert "a callback did not finish within 0.3 s;" in result.stderr, result.stderr
+
+
+# What `import mapioffline` and the CLI's start may import. asyncio (half of the package's import time, ~50 ms) is
+# for those who await: `aget()`, `async for` and `await_state()` import it when first used.
+NOT_AT_IMPORT = ("asyncio", "subprocess", "concurrent.futures", "ssl")
+
+
+@pytest.mark.parametrize("code", ["import mapioffline",
+                                  "import sys; sys.argv = ['mapioffline', '--version']; import runpy\n"
+                                  "try: runpy.run_module('mapioffline', run_name='__main__')\n"
+                                  "except SystemExit: pass"])
+def test_importing_the_package_or_starting_the_cli_leaves_asyncio_unloaded(code: str) -> None:
+    check = f"{code}\nimport sys\nprint('loaded:', *(m for m in {NOT_AT_IMPORT!r} if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "loaded:", result.stdout
