@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Exhaustive model check of the sink's concurrency protocols (ring.h, sink.cpp, wake_word.cpp, poll_handle.cpp).
+"""Exhaustive model check of the sink's concurrency protocols (ring.h, sink_impl.h, wake_word.cpp, poll_handle.cpp).
 
 What is modelled, instruction by instruction (each shared-memory access is one atomic step; the model's
 programs below name the C++ function and the statement each block stands for):
@@ -7,7 +7,7 @@ programs below name the C++ function and the statement each block stands for):
   ring.h      MpscRing::try_push (tail load, cell sequence acquire load, CAS on the tail, cell write, publishing
               release store), MpscRing::pop_many (acquire load of the sequence, read, recycling release store,
               head store), MpscRing::has_pending.
-  sink.cpp    Sink::Notify (closed check, push, drop stamp read inside the fill, the seq_cst fence, need_wake_
+  sink_impl.h Sink::Notify (closed check, push, drop stamp read inside the fill, the seq_cst fence, need_wake_
               load), WakeConsumers (exchange of the bits, wake_all, poll_handle_.signal), PopBatch (under
               consumer_mutex_, the drop-gap bookkeeping, RearmPollHandle on a short pop), RearmPollHandle (the
               bit test, clear, fetch_or, seq_cst fence, the pending/closed/ended re-check, fetch_and, signal),
@@ -155,7 +155,7 @@ TEMPS = ("endc", "ends", "c", "pos", "seq", "ok", "d", "nw", "bits", "_", "old",
 
 
 def emit_notify(p: Prog, cfg: Config, item_fn, own_drops_reg: str) -> None:
-    """Sink::Notify for one record (sink.cpp), producer side."""
+    """Sink::Notify for one record (sink_impl.h), producer side."""
     cap = cfg.cap
     p.op("kill", TEMPS)
     drop, done, retry, claim, full = (p.fresh(x) for x in ("drop", "done", "retry", "claim", "full"))
