@@ -27,9 +27,10 @@ from mapioffline.testing import live_offline_objects, live_sinks
 _profile_counter = itertools.count()
 
 # The kinds of test, one folder each: unit/ (the package in one process), integration/ (processes, the CLI, the
-# README, typing), native/ (builds ext/ for other targets or runs Windows code under Wine: marked `native`, which the
+# README, typing), stress/ (long floods and close races across processes: marked `stress`, which the fast path
+# leaves out), native/ (builds ext/ for other targets or runs Windows code under Wine: marked `native`, which the
 # wheel test command leaves out), model/ (the protocol model checks: their slow part is marked `model`).
-_FOLDER_MARKERS = {"native": "native"}
+_FOLDER_MARKERS = {"native": "native", "stress": "stress"}
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker

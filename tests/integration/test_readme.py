@@ -114,7 +114,7 @@ def test_the_fast_path_leaves_out_exactly_the_native_cross_target_tests() -> Non
     # The `native` marker is set by folder (conftest.py): the slow kind, every test file that builds ext/ (CMake, the
     # libFuzzer build) or runs Windows code under Wine, lives in tests/native and nothing else does.
     text = README.read_text(encoding="utf-8")
-    assert 'python -m pytest -m "not native and not model"' in text
+    assert 'python -m pytest -m "not native and not model and not stress" -n auto --dist loadfile' in text
     tests = Path(__file__).resolve().parents[1]
 
     def builds_or_runs_wine(path: Path) -> bool:

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,8 +37,25 @@ def _config() -> list[str]:
     return ["--config-file", os.fspath(PYPROJECT)] if PYPROJECT.exists() else []
 
 
-def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, timeout=300, cwd=cwd)
+class _Check:
+    """A type checker's process, started as soon as the module's tests begin and read by the test that needs it:
+    the three checks are independent, so they overlap on the machine's cores instead of running one after another."""
+
+    def __init__(self, args: list[str], cwd: Path) -> None:
+        self._proc = subprocess.Popen([sys.executable, "-m", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True, cwd=cwd)
+        self._result: subprocess.CompletedProcess[str] | None = None
+
+    def result(self) -> subprocess.CompletedProcess[str]:
+        if self._result is None:
+            out, err = self._proc.communicate(timeout=300)
+            self._result = subprocess.CompletedProcess(self._proc.args, self._proc.returncode, out, err)
+        return self._result
+
+    def stop(self) -> None:
+        if self._proc.poll() is None:  # a check whose test was deselected
+            self._proc.kill()
+        self._proc.communicate()
 
 
 def test_the_wheel_carries_stubs_and_py_typed() -> None:
@@ -63,14 +81,34 @@ SNIPPETS: dict[str, str] = {}  # file name -> code, filled below
 
 
 @pytest.fixture(scope="module")
-def mypy_run(tmp_path_factory: pytest.TempPathFactory) -> MypyRun:
+def checks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, _Check]]:
+    """The module's three type-checker processes, started together: `mypy --strict` over the package and the
+    snippets, the same for the other OS, and stubtest."""
     work = tmp_path_factory.mktemp("typing")
     names = []
     for name, code in {**SNIPPETS, **_readme_examples()}.items():
         (work / name).write_text(code)
         names.append(name)
-    result = _run(["mypy", "--strict", *_config(), "--cache-dir", os.fspath(work / "cache"), "-p", "mapioffline",
-                   *(arg for name in names for arg in ("-m", name.removesuffix(".py")))], work)
+    other_os = tmp_path_factory.mktemp("typing-other-os")
+    platform = "linux" if sys.platform == "win32" else "win32"
+    started = {
+        "strict": _Check(["mypy", "--strict", *_config(), "--cache-dir", os.fspath(work / "cache"), "-p", "mapioffline",
+                          *(arg for name in names for arg in ("-m", name.removesuffix(".py")))], work),
+        "other_os": _Check(["mypy", "--strict", *_config(), "--platform", platform, "--cache-dir",
+                            os.fspath(other_os / "cache"), "-p", "mapioffline"], other_os),
+        "stubtest": _Check(["mypy.stubtest", "mapioffline", "--allowlist", os.fspath(ALLOWLIST),
+                            *(["--mypy-config-file", os.fspath(PYPROJECT)] if PYPROJECT.exists() else [])],
+                           tmp_path_factory.mktemp("stubtest")),
+    }
+    yield started
+    for check in started.values():
+        check.stop()
+
+
+@pytest.fixture(scope="module")
+def mypy_run(checks: dict[str, _Check]) -> MypyRun:
+    result = checks["strict"].result()
+    names = set(SNIPPETS) | set(_readme_examples())
     errors: dict[str, list[str]] = {}
     for line in result.stdout.splitlines():
         if ": error:" in line:
@@ -85,18 +123,15 @@ def test_mypy_strict_on_the_package(mypy_run: MypyRun) -> None:
     assert not mypy_run.of("mapioffline"), mypy_run.result.stdout
 
 
-def test_mypy_strict_on_the_package_for_the_other_os(tmp_path: Path) -> None:
+def test_mypy_strict_on_the_package_for_the_other_os(checks: dict[str, _Check]) -> None:
     """Linux and Windows, from either: code that calls a POSIX-only API on a path Windows also takes type-checks on
     Linux and fails on the users' OS (bench/bridge.py did)."""
-    other = "linux" if sys.platform == "win32" else "win32"
-    result = _run(["mypy", "--strict", *_config(), "--platform", other, "--cache-dir", os.fspath(tmp_path / "cache"),
-                   "-p", "mapioffline"], tmp_path)
+    result = checks["other_os"].result()
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_stubtest(tmp_path: Path) -> None:
-    result = _run(["mypy.stubtest", "mapioffline", "--allowlist", os.fspath(ALLOWLIST),
-                   *(["--mypy-config-file", os.fspath(PYPROJECT)] if PYPROJECT.exists() else [])], tmp_path)
+def test_stubtest(checks: dict[str, _Check]) -> None:
+    result = checks["stubtest"].result()
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Success: no issues found" in result.stdout
 
