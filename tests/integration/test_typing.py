@@ -32,6 +32,13 @@ PACKAGE = Path(mapioffline.__file__).resolve().parent
 README = TESTS.parent / "README.md"
 
 
+def _cache(tmp_path_factory: pytest.TempPathFactory, name: str) -> str:
+    """mypy's incremental cache for one kind of run: in a source checkout the project's own .mypy_cache (where a
+    developer's mypy keeps it), so a test run after an edit checks what changed, as mypy does; else a fresh one."""
+    root = PYPROJECT.parent / ".mypy_cache" if PYPROJECT.exists() else tmp_path_factory.mktemp("mypy-cache")
+    return os.fspath(root / f"tests-{name}")
+
+
 def _config() -> list[str]:
     # The project's [tool.mypy] (strict, and the optional matplotlib import); tests may run from another directory.
     return ["--config-file", os.fspath(PYPROJECT)] if PYPROJECT.exists() else []
@@ -91,11 +98,12 @@ def checks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, _Chec
         names.append(name)
     other_os = tmp_path_factory.mktemp("typing-other-os")
     platform = "linux" if sys.platform == "win32" else "win32"
+    snippets = [arg for name in names for arg in ("-m", name.removesuffix(".py"))]
     started = {
-        "strict": _Check(["mypy", "--strict", *_config(), "--cache-dir", os.fspath(work / "cache"), "-p", "mapioffline",
-                          *(arg for name in names for arg in ("-m", name.removesuffix(".py")))], work),
+        "strict": _Check(["mypy", "--strict", *_config(), "--cache-dir", _cache(tmp_path_factory, "strict"),
+                          "-p", "mapioffline", *snippets], work),
         "other_os": _Check(["mypy", "--strict", *_config(), "--platform", platform, "--cache-dir",
-                            os.fspath(other_os / "cache"), "-p", "mapioffline"], other_os),
+                            _cache(tmp_path_factory, platform), "-p", "mapioffline"], other_os),
         "stubtest": _Check(["mypy.stubtest", "mapioffline", "--allowlist", os.fspath(ALLOWLIST),
                             *(["--mypy-config-file", os.fspath(PYPROJECT)] if PYPROJECT.exists() else [])],
                            tmp_path_factory.mktemp("stubtest")),
