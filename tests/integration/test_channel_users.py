@@ -87,9 +87,22 @@ class User:
 PLAIN_ENV = {key: value for key, value in os.environ.items() if key != "LD_PRELOAD"}
 
 
-@pytest.fixture
-def users() -> Iterator[tuple[User, User]]:
-    """Two throwaway users, (victim, other), removed after the test with whatever they left in /dev/shm."""
+def _remove_leftovers(user: User) -> None:
+    """Whatever ``user`` left in /dev/shm (a fallback channel directory, a squatted name)."""
+    for leftover in SHM.iterdir():
+        try:
+            if leftover.lstat().st_uid == user.uid:
+                if leftover.is_dir() and not leftover.is_symlink():
+                    shutil.rmtree(leftover)
+                else:
+                    leftover.unlink()
+        except FileNotFoundError:
+            pass
+
+
+@pytest.fixture(scope="module")
+def _made_users() -> Iterator[tuple[User, User]]:
+    """Two throwaway users, (victim, other), made once for the module and removed after it."""
     made: list[User] = []
     try:
         for role in ("victim", "other"):
@@ -101,16 +114,18 @@ def users() -> Iterator[tuple[User, User]]:
         yield made[0], made[1]
     finally:
         for user in made:
-            for leftover in SHM.iterdir():
-                try:
-                    if leftover.lstat().st_uid == user.uid:
-                        if leftover.is_dir() and not leftover.is_symlink():
-                            shutil.rmtree(leftover)
-                        else:
-                            leftover.unlink()
-                except FileNotFoundError:
-                    pass
             subprocess.run(["userdel", user.name], check=False, capture_output=True, timeout=TIMEOUT_S, env=PLAIN_ENV)
+
+
+@pytest.fixture
+def users(_made_users: tuple[User, User]) -> Iterator[tuple[User, User]]:
+    """The two users, (victim, other), with nothing of theirs left in /dev/shm before and after the test: each
+    test starts as if the users were new."""
+    for user in _made_users:
+        _remove_leftovers(user)
+    yield _made_users
+    for user in _made_users:
+        _remove_leftovers(user)
 
 
 def base_env(runtime_dir: Path | None) -> dict[str, str]:
